@@ -95,7 +95,7 @@ class SafetyVerdict:
     reason: str = ""
 
 
-class DecisionStatus(str, enum.Enum):
+class DecisionStatus(enum.StrEnum):
     """Lifecycle of a decision (as Ax's trial status).
 
     ``ok``: executed and measured; ``rejected``: refused by the safety check,

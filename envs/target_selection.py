@@ -1,0 +1,365 @@
+"""``steer/TargetSelection-v0``: pick the next target and exposure for a night.
+
+One episode is one night at a simulated observatory
+(:class:`steer.instruments.sim.SimulatedObservatory`). Each step the agent
+picks a catalog target and an exposure time from a small set; the telescope
+slews, exposes and reads out, and the environment rewards the
+priority-weighted information the measurement adds to the target's light
+curve (see :mod:`steer.envs.reference`). Reward is the same for every policy.
+
+Observation (a ``Dict`` space, float32):
+
+* ``targets``: `N x F` per-target features, named in :data:`TARGET_FEATURES`;
+* ``globals``: `G` global features, named in :data:`GLOBAL_FEATURES`.
+
+``info`` carries the feasibility mask (``action_mask``), the clock (``mjd``),
+the exposure set, and after a step the measurement or the refusal reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from steer.envs.reference import ReferenceModel
+from steer.envs.science import science_metrics
+from steer.errors import CatalogError, ConfigError, UnsafeActionError
+from steer.types import Action, Measurement
+
+__all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES"]
+
+TARGET_FEATURES: tuple[str, ...] = (
+    "alt_deg", "az_deg", "airmass", "moon_sep_deg", "depth_margin_mag", "depth_loss_mag",
+    "hours_since_visit", "priority", "uncertainty_mag", "overhead_s", "feasible",
+)
+_T_LOW = np.array([-90, 0, 1, 0, -40, 0, 0, 0, 0, 0, 0], np.float32)
+_T_HIGH = np.array([90, 360, 10, 180, 40, 20, 720, 1000, 10, 3600, 1], np.float32)
+
+GLOBAL_FEATURES: tuple[str, ...] = (
+    "night_frac", "hours_left", "moon_alt_deg", "moon_illumination", "last_seeing_arcsec",
+    "last_transparency", "dome_open",
+)
+_G_LOW = np.array([0, 0, -90, 0, 0, 0, 0], np.float32)
+_G_HIGH = np.array([1, 24, 90, 1, 10, 1, 1], np.float32)
+
+_NEVER_H = 720.0  # "hours since visit" for targets never observed (30 days)
+_WAIT_S = 300.0  # clock step while the dome is closed or nothing is observable
+_REJECT_COST_S = 30.0  # time lost when a refused action reaches the environment
+
+
+class TargetSelectionEnv(gym.Env):
+    """Choose which catalog target to observe next, and for how long.
+
+    Args:
+        preset: Observatory preset (``small-robotic`` or ``rubin-like``).
+        night_date: Local date of the evening the night starts (``YYYY-MM-DD``).
+        n_targets: Size of the synthetic catalog (ignored with ``catalog_path``).
+        catalog_path: CSV catalog (columns target_id, ra_deg, dec_deg, mag,
+            band, priority) instead of a synthetic one.
+        exptimes_s: The exposure times the agent chooses from.
+        default_exptime_s: Exposure the fixed-exposure baselines use (must be
+            one of ``exptimes_s``; defaults to the middle one).
+        cloudiness: Cloud level in [0, 1]; ``None`` draws it per night.
+        max_night_hours: Cap on the observed part of the night (hours from
+            dusk); ``None`` observes the whole night.
+        max_steps: Truncate the episode after this many steps.
+        overrides: Observatory config fields to override (e.g. ``readout_s``).
+        grid_points: Times in the night grid where information is integrated.
+        render_mode: Only ``None`` is supported.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        preset: str = "small-robotic",
+        night_date: str = "2026-03-20",
+        n_targets: int = 200,
+        catalog_path: str | None = None,
+        exptimes_s: tuple[float, ...] | list[float] = (30.0, 60.0, 120.0),
+        default_exptime_s: float | None = None,
+        cloudiness: float | None = None,
+        max_night_hours: float | None = None,
+        max_steps: int = 5000,
+        overrides: dict[str, Any] | None = None,
+        grid_points: int = 48,
+        render_mode: str | None = None,
+    ) -> None:
+        from steer.instruments.sim import Almanac, Catalog, get_preset, with_overrides
+
+        self.config = with_overrides(get_preset(preset), **(overrides or {}))
+        self.preset = preset
+        self.night_date = night_date
+        self.exptimes_s = tuple(float(e) for e in exptimes_s)
+        if not self.exptimes_s or min(self.exptimes_s) <= 0:
+            raise ConfigError(f"exptimes_s = {list(exptimes_s)!r} must be positive seconds",
+                              "e.g. exptimes_s = [30, 60, 120]")
+        if default_exptime_s is None:
+            default_exptime_s = self.exptimes_s[len(self.exptimes_s) // 2]
+        if float(default_exptime_s) not in self.exptimes_s:
+            raise ConfigError(f"default_exptime_s = {default_exptime_s} is not in exptimes_s "
+                              f"{list(self.exptimes_s)}", "pick one of the exposure times")
+        self.default_exptime_index = self.exptimes_s.index(float(default_exptime_s))
+        if cloudiness is not None and not 0.0 <= float(cloudiness) <= 1.0:
+            raise ConfigError(f"cloudiness = {cloudiness} is outside [0, 1]",
+                              "use 0 for clear skies, 1 for overcast, or omit it")
+        self.cloudiness = cloudiness
+        self.max_night_hours = max_night_hours
+        self.max_steps = int(max_steps)
+        self.grid_points = int(grid_points)
+        self.render_mode = render_mode
+        cfg = self.config
+        self.almanac = Almanac.for_night(night_date, cfg.site_lat_deg, cfg.site_lon_deg,
+                                         cfg.site_height_m, sun_alt_max_deg=cfg.sun_alt_max_deg)
+        self._fixed_catalog = None
+        if catalog_path is not None:
+            self._fixed_catalog = Catalog.from_csv(catalog_path)
+            n_targets = len(self._fixed_catalog)
+            self._check_observable(self._fixed_catalog, catalog_path)
+        elif int(n_targets) < 2:
+            raise ConfigError(f"n_targets = {n_targets} is too small", "use at least 2 targets")
+        self.n_targets = int(n_targets)
+        n_f, n_g = len(TARGET_FEATURES), len(GLOBAL_FEATURES)
+        self.observation_space = spaces.Dict({
+            "targets": spaces.Box(np.tile(_T_LOW, (self.n_targets, 1)),
+                                  np.tile(_T_HIGH, (self.n_targets, 1)),
+                                  shape=(self.n_targets, n_f), dtype=np.float32),
+            "globals": spaces.Box(_G_LOW, _G_HIGH, shape=(n_g,), dtype=np.float32),
+        })
+        self.action_space = spaces.MultiDiscrete([self.n_targets, len(self.exptimes_s)])
+        self.observatory: Any = None
+
+    # ------------------------------------------------------------------ setup
+    def _check_observable(self, catalog: Any, where: str) -> None:
+        """Raise CatalogError if no target of ``catalog`` is ever observable tonight."""
+        from steer.instruments.sim import airmass, altaz_deg
+
+        cfg, alm = self.config, self.almanac
+        ra, dec = alm.to_date_coords(np.asarray(catalog.ra_deg), np.asarray(catalog.dec_deg))
+        times = np.linspace(alm.night_start_mjd, alm.night_end_mjd, 40)
+        best_alt = np.full(len(ra), -90.0)
+        for t in times:
+            alt, _ = altaz_deg(ra, dec, alm.lst_deg(t), cfg.site_lat_deg)
+            best_alt = np.maximum(best_alt, alt)
+        ok = (best_alt >= cfg.alt_min_deg) & (airmass(best_alt) <= cfg.airmass_max)
+        if not ok.any():
+            raise CatalogError(
+                f"no target of catalog {where!r} rises above {cfg.alt_min_deg} deg altitude "
+                f"(airmass <= {cfg.airmass_max}) on the night of {self.night_date} at "
+                f"latitude {cfg.site_lat_deg} deg",
+                "check ra_deg/dec_deg, the night_date or the observatory preset",
+            )
+
+    def _night_end_mjd(self) -> float:
+        end = self.observatory.night_end_mjd
+        if self.max_night_hours is not None:
+            end = min(end, self.observatory.night_start_mjd + float(self.max_night_hours) / 24.0)
+        return float(end)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a new night. The seed fixes catalog, weather, truth and noise."""
+        super().reset(seed=seed)
+        from steer.instruments.sim import Catalog, SimulatedObservatory
+
+        sim_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
+        self.sim_seed = sim_seed
+        ss = np.random.SeedSequence([sim_seed, 7])
+        cat_rng, cloud_rng = (np.random.default_rng(s) for s in ss.spawn(2))
+        catalog = self._fixed_catalog if self._fixed_catalog is not None else Catalog.synthetic(
+            self.n_targets, cat_rng, self.almanac, self.config.site_lat_deg)
+        cloudiness = (self.cloudiness if self.cloudiness is not None
+                      else float(np.clip(cloud_rng.beta(0.6, 2.0), 0.0, 1.0)))
+        self.observatory = SimulatedObservatory(self.config, catalog, self.night_date, sim_seed,
+                                                cloudiness=cloudiness, almanac=self.almanac)
+        obs_ = self.observatory
+        self.catalog = obs_.catalog
+        self.priority = np.asarray(self.catalog.priority, float)
+        self.end_mjd = self._night_end_mjd()
+        self.grid_mjd = np.linspace(obs_.night_start_mjd, self.end_mjd, self.grid_points)
+        truth = obs_.truth
+        self.reference = ReferenceModel(truth.variability_std_mag, truth.timescale_d, self.grid_mjd)
+        n = self.n_targets
+        self.public = ReferenceModel(np.full(n, 0.3), np.full(n, 0.1), self.grid_mjd,
+                                     prior_std_mag=0.5)
+        hist = obs_.history
+        self.history = hist  # earlier visits: public, like an archive query
+        self.reference.add_many(hist["target_index"], hist["mjd"], hist["error_mag"])
+        self.public.add_many(hist["target_index"], hist["mjd"], hist["error_mag"])
+        self.last_visit_mjd = np.full(n, -np.inf)
+        np.maximum.at(self.last_visit_mjd, hist["target_index"], hist["mjd"])
+        self._min_airmass = self._min_airmass_tonight()
+        self.last_seeing_arcsec = 1.0
+        self.last_transparency = 1.0
+        self.steps = 0
+        self.log: dict[str, list[float]] = {k: [] for k in (
+            "target_index", "mjd", "mag", "error_mag", "exptime_s", "slew_s", "filter_s",
+            "airmass", "fwhm_arcsec", "m5_mag", "reward")}
+        self.idle_s = 0.0
+        self.rejected = 0
+        self.science_score = 0.0
+        self._advance_if_blocked()
+        info = self._info()
+        info["history"] = {k: np.asarray(v).copy() for k, v in hist.items()}
+        return self._obs(), info
+
+    def _min_airmass_tonight(self) -> np.ndarray:
+        best = np.full(self.n_targets, -90.0)
+        for t in np.linspace(self.observatory.night_start_mjd, self.end_mjd, 24):
+            alt, _ = self.observatory.targets_altaz(t)
+            best = np.maximum(best, alt)
+        from steer.instruments.sim import airmass
+
+        return np.clip(airmass(np.maximum(best, 1.0)), 1.0, 10.0)
+
+    # ----------------------------------------------------------- observation
+    def features(self) -> np.ndarray:
+        """Return the `N x F` per-target feature matrix (float64, named columns)."""
+        o = self.observatory
+        alt, az = o.targets_altaz()
+        am = np.clip(o.airmass(), 1.0, 10.0)
+        default_t = self.exptimes_s[self.default_exptime_index]
+        m5 = o.predicted_m5(default_t, self.last_seeing_arcsec, self.last_transparency)
+        band_k = np.array([self.config.k_ext[b] for b in self.catalog.band])
+        loss = band_k * (am - self._min_airmass) + 1.5 * np.log10(am / self._min_airmass)
+        since_h = np.clip((o.mjd - self.last_visit_mjd) * 24.0, 0.0, _NEVER_H)
+        return np.stack([
+            alt, az, am, o.moon_sep_deg(), np.clip(m5 - self.catalog.mag, -40, 40),
+            np.clip(loss, 0, 20), since_h, self.priority, np.sqrt(self.public.ipv),
+            np.clip(o.overhead_s(), 0, 3600), self.feasible_mask().astype(float),
+        ], axis=1)
+
+    def feasible_mask(self) -> np.ndarray:
+        """Targets observable right now (night, limits, Moon, dome)."""
+        if self.observatory.mjd >= self.end_mjd:
+            return np.zeros(self.n_targets, bool)
+        return np.asarray(self.observatory.feasible_mask(), bool)
+
+    def _globals(self) -> np.ndarray:
+        o, alm = self.observatory, self.observatory.almanac
+        span = self.end_mjd - o.night_start_mjd
+        moon_alt, _ = alm.moon_altaz_deg(o.mjd)
+        return np.array([
+            np.clip((o.mjd - o.night_start_mjd) / span, 0, 1),
+            np.clip((self.end_mjd - o.mjd) * 24.0, 0, 24), float(moon_alt),
+            float(alm.moon_illumination(o.mjd)), self.last_seeing_arcsec, self.last_transparency,
+            float(o.weather.dome_open(o.mjd)),
+        ])
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        t = np.clip(self.features(), _T_LOW, _T_HIGH).astype(np.float32)
+        g = np.clip(self._globals(), _G_LOW, _G_HIGH).astype(np.float32)
+        return {"targets": t, "globals": g}
+
+    def _info(self) -> dict[str, Any]:
+        return {"action_mask": self.feasible_mask(), "mjd": float(self.observatory.mjd),
+                "night_start_mjd": float(self.observatory.night_start_mjd),
+                "night_end_mjd": self.end_mjd, "exptimes_s": self.exptimes_s,
+                "default_exptime_index": self.default_exptime_index}
+
+    # ------------------------------------------------------------------ step
+    def make_action(self, target_index: int, exptime_index: int) -> Action:
+        """Build the :class:`Action` for a (target, exposure) pair."""
+        return Action(int(target_index), self.exptimes_s[int(exptime_index)],
+                      str(self.catalog.target_id[int(target_index)]))
+
+    def check_action(self, action: Action) -> None:
+        """Raise UnsafeActionError if ``action`` would violate a limit (no side effects)."""
+        if self.observatory.mjd >= self.end_mjd:
+            raise UnsafeActionError("the observing window is over", "end the night")
+        self.observatory.check(action)
+
+    def idle(self, seconds: float) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Let time pass without observing (used when every proposal was refused)."""
+        self.observatory.wait(float(seconds))
+        self.idle_s += float(seconds)
+        self._advance_if_blocked()
+        return self._obs(), self._info()
+
+    def step(self, action: Any):
+        """Observe ``action = (target_index, exptime_index)``."""
+        target, e_idx = int(action[0]), int(action[1])
+        act = self.make_action(target, e_idx)
+        self.steps += 1
+        reward = 0.0
+        info_extra: dict[str, Any] = {"action": act}
+        try:
+            self.check_action(act)
+        except UnsafeActionError as exc:
+            self.rejected += 1
+            self.observatory.wait(_REJECT_COST_S)
+            self.idle_s += _REJECT_COST_S
+            info_extra["rejected"] = str(exc)
+        else:
+            m = self.observatory.execute(act)
+            reward = self._account(act, m)
+            info_extra["measurement"] = m
+        self._advance_if_blocked()
+        terminated = self.observatory.mjd >= self.end_mjd
+        truncated = (not terminated) and self.steps >= self.max_steps
+        info = self._info()
+        info.update(info_extra)
+        return self._obs(), float(reward), bool(terminated), bool(truncated), info
+
+    def _account(self, act: Action, m: Measurement) -> float:
+        i = act.target_index
+        err = m.error_mag if np.isfinite(m.value_mag) else np.nan
+        gain = self.reference.add(i, m.mjd_mid, err)
+        self.public.add(i, m.mjd_mid, err)
+        reward = float(self.priority[i] * gain)
+        self.science_score += reward
+        self.last_visit_mjd[i] = m.mjd_mid
+        c = m.conditions
+        if np.isfinite(m.value_mag):
+            self.last_seeing_arcsec = float(c.get("seeing_fwhm_arcsec", self.last_seeing_arcsec))
+            self.last_transparency = float(c.get("transparency", self.last_transparency))
+        ov = m.overheads_s
+        for key, val in (("target_index", i), ("mjd", m.mjd_mid), ("mag", m.value_mag),
+                         ("error_mag", err), ("exptime_s", m.exptime_s),
+                         ("slew_s", ov.get("slew", 0.0) + ov.get("settle", 0.0)),
+                         ("filter_s", ov.get("filter", 0.0)), ("airmass", c.get("airmass", np.nan)),
+                         ("fwhm_arcsec", c.get("seeing_fwhm_arcsec", np.nan)),
+                         ("m5_mag", c.get("m5_mag", np.nan)), ("reward", reward)):
+            self.log[key].append(float(val))
+        return reward
+
+    def _advance_if_blocked(self) -> None:
+        """While nothing is observable (dome closed, all set), let time pass."""
+        o = self.observatory
+        while o.mjd < self.end_mjd and not self.feasible_mask().any():
+            step_s = min(_WAIT_S, (self.end_mjd - o.mjd) * 86400.0 + 1e-3)
+            o.wait(step_s)
+            self.idle_s += step_s
+
+    # --------------------------------------------------------------- metrics
+    def episode_metrics(self) -> dict[str, float]:
+        """Efficiency, quality and science metrics of the night so far."""
+        o = self.observatory
+        lg = {k: np.asarray(v, float) for k, v in self.log.items()}
+        night_s = (self.end_mjd - o.night_start_mjd) * 86400.0
+        slew = lg["slew_s"]
+        hist = o.history
+        idx = np.concatenate([hist["target_index"], lg["target_index"].astype(int)])
+        mjd = np.concatenate([hist["mjd"], lg["mjd"]])
+        mag = np.concatenate([hist["mag"], lg["mag"]])
+        err = np.concatenate([hist["error_mag"], lg["error_mag"]])
+        out = {
+            "science_score": float(self.science_score),
+            "open_shutter_fraction": float(lg["exptime_s"].sum() / night_s),
+            "visits": float(len(slew)),
+            "targets_visited": float(len(np.unique(lg["target_index"]))),
+            "slew_mean_s": float(slew.mean()) if len(slew) else 0.0,
+            "slew_median_s": float(np.median(slew)) if len(slew) else 0.0,
+            "slew_p95_s": float(np.percentile(slew, 95)) if len(slew) else 0.0,
+            "idle_s": float(self.idle_s),
+            "filter_changes": float(np.sum(lg["filter_s"] > 0)),
+            "rejected": float(self.rejected),
+            "airmass_median": float(np.median(lg["airmass"])) if len(slew) else 0.0,
+            "airmass_frac_above_1p5": float(np.mean(lg["airmass"] > 1.5)) if len(slew) else 0.0,
+            "fwhm_median_arcsec": float(np.nanmedian(lg["fwhm_arcsec"])) if len(slew) else 0.0,
+            "m5_median_mag": float(np.nanmedian(lg["m5_mag"])) if len(slew) else 0.0,
+        }
+        out.update(science_metrics(o.truth, self.catalog, idx, mjd, mag, err, self.grid_mjd))
+        return out

@@ -1,0 +1,94 @@
+"""Shared machinery for policies: seeding, ranking, explanations, timing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from steer.types import Action, Measurement, Proposal
+
+__all__ = ["BasePolicy", "feature_index"]
+
+
+def feature_index(name: str) -> int:
+    """Column of a per-target feature in the observation's ``targets`` matrix."""
+    from steer.envs.target_selection import TARGET_FEATURES
+
+    return TARGET_FEATURES.index(name)
+
+
+class BasePolicy:
+    """Ask/tell policy base: public methods call ``_hook`` methods (as SB3 does).
+
+    Subclasses implement :meth:`_scores` (one score per target and exposure)
+    or override :meth:`_suggest`.
+    """
+
+    name = "base"
+    version = "1"
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self.env: Any = None
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, env: Any, seed: int) -> None:
+        """Bind to the (unwrapped) environment and seed the policy's generator."""
+        self.env = getattr(env, "unwrapped", env)
+        self.rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1009]))
+        self._reset()
+
+    def _reset(self) -> None:
+        """Hook: per-episode set-up."""
+
+    def suggest(self, observation: dict[str, np.ndarray], info: dict[str, Any],
+                n: int = 1) -> list[Proposal]:
+        """Return up to ``n`` proposals, best first, each with its explanation."""
+        t0 = time.perf_counter()
+        proposals = self._suggest(observation, info, n)
+        dt = time.perf_counter() - t0
+        return [Proposal(p.action, p.score, {**p.explanation, "suggest_s": dt}) for p in proposals]
+
+    def _suggest(self, observation: dict[str, np.ndarray], info: dict[str, Any],
+                 n: int) -> list[Proposal]:
+        scores, why = self._scores(observation, info)
+        return self.rank(scores, np.asarray(info["action_mask"], bool), n, why)
+
+    def _scores(self, observation: dict[str, np.ndarray],
+                info: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+        """Hook: return an `N x E` score array (higher is better) and shared explanation."""
+        raise NotImplementedError
+
+    def ingest(self, action: Action, measurement: Measurement | None, reward: float) -> None:
+        """Tell the policy what came back (``None`` when the action was refused)."""
+        self._ingest(action, measurement, reward)
+
+    def _ingest(self, action: Action, measurement: Measurement | None, reward: float) -> None:
+        """Hook: learn from an outcome."""
+
+    def rank(self, scores: np.ndarray, mask: np.ndarray, n: int,
+             why: dict[str, Any] | None = None, runners_up: int = 5) -> list[Proposal]:
+        """Turn an `N x E` score array into the ``n`` best proposals over feasible targets.
+
+        Each proposal's explanation lists the next ``runners_up`` candidates
+        (target, exposure, score) that were considered and not chosen.
+        """
+        s = np.where(mask[:, None], scores, -np.inf)
+        flat = s.ravel()
+        k = min(len(flat), n + runners_up)
+        top = np.argpartition(-flat, k - 1)[:k] if k < len(flat) else np.arange(len(flat))
+        top = top[np.lexsort((top, -flat[top]))]  # best first, ties by index: deterministic
+        top = [int(j) for j in top if np.isfinite(flat[j])]
+        n_e = scores.shape[1]
+        env = self.env
+        out = []
+        for rank_i, j in enumerate(top[:n]):
+            i, e = divmod(j, n_e)
+            others = [{"target_id": str(env.catalog.target_id[a // n_e]),
+                       "target_index": a // n_e, "exptime_s": env.exptimes_s[a % n_e],
+                       "score": float(flat[a])} for a in top if a != j][:runners_up]
+            expl = {"rank": rank_i, "runners_up": others, **(why or {})}
+            out.append(Proposal(env.make_action(i, e), float(flat[j]), expl))
+        return out

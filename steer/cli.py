@@ -1,0 +1,259 @@
+"""The ``steer`` command line: run, compare, replay, ui.
+
+User mistakes (bad files, unknown names, unwritable stores) print one line
+``steer: error: ...`` with a hint and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from steer.errors import ConfigError, ReplayMismatchError, SteerError
+
+__all__ = ["main"]
+
+log = logging.getLogger("steer")
+
+
+def _quiet() -> None:
+    """Silence third-party chatter on the terminal (MLflow, Ray, astropy)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("mlflow", "alembic", "ray", "astropy", "botorch", "gpytorch", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _parse_policies(text: str) -> list[str]:
+    from steer.policies import POLICIES
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if not names:
+        raise ConfigError(f"--policies {text!r} names no policy", "e.g. --policies bo,feature")
+    for p in names:
+        if p not in POLICIES:
+            raise ConfigError(f"unknown policy {p!r}", f"choose from {', '.join(POLICIES)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--policies {text!r} repeats a policy", "name each policy once")
+    return names
+
+
+def _tracking(args: argparse.Namespace) -> tuple[Path, str]:
+    from steer.tracking import resolve_tracking_uri
+
+    runs_dir = Path(args.runs_dir).resolve()
+    return runs_dir, resolve_tracking_uri(args.tracking_uri, runs_dir)
+
+
+def _progress_bar(total: float, desc: str, unit: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True,
+                file=sys.stderr, disable=None)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """One closed-loop night with live MLflow logging."""
+    from steer.config import load_experiment
+    from steer.policies import POLICIES
+    from steer.session import log_to_mlflow, play, run_params, set_threads
+    from steer.tracking import MLflowSink
+
+    config = load_experiment(args.experiment)
+    policy = args.policy or config.policy
+    if policy not in POLICIES:
+        raise ConfigError(f"unknown policy {policy!r}", f"choose from {', '.join(POLICIES)}")
+    seed = config.seed if args.seed is None else args.seed
+    if seed < 0:
+        raise ConfigError(f"--seed {seed} is negative", "use a seed >= 0")
+    set_threads(1)
+    runs_dir, uri = _tracking(args)
+    sink = MLflowSink(uri, config.name, f"{policy}-seed{seed}", run_params(config, policy, seed),
+                      tags={"steer.policy": policy, "steer.seed": str(seed)})
+    bar = _progress_bar(100, f"{policy} seed {seed}", "% night")
+
+    def progress(frac: float) -> None:
+        bar.n = round(100 * frac, 1)
+        bar.refresh()
+
+    try:
+        result = play(config, policy, seed, runs_dir / "journals", extra_sinks=[sink],
+                      run_id=sink.run_id, progress=progress)
+    except BaseException:
+        sink.close()
+        raise
+    finally:
+        bar.close()
+    m = result.episode.metrics
+    run_id = log_to_mlflow(uri, config, policy, seed, result.episode.records, m,
+                           result.journal_path, sink=sink)
+    print(f"{config.name}: policy {policy}, seed {seed}")
+    rows = [("science score", f"{m['science_score']:.4f}"),
+            ("lc reconstruction rmse (mag)", f"{m['lc_rmse_mag']:.4f}"),
+            ("priority targets characterised", f"{m['frac_characterised']:.3f}"),
+            ("open-shutter fraction", f"{m['open_shutter_fraction']:.3f}"),
+            ("visits", f"{m['visits']:.0f}"),
+            ("slew median / p95 (s)", f"{m['slew_median_s']:.1f} / {m['slew_p95_s']:.1f}"),
+            ("ms per decision p50 / p95",
+             f"{m['decision_ms_p50']:.2f} / {m['decision_ms_p95']:.2f}"),
+            ("wall time (s)", f"{m['wall_s']:.1f}")]
+    for k, v in rows:
+        print(f"  {k:<32}{v}")
+    print(f"MLflow run id: {run_id}")
+    print(f"journal: {result.journal_path}")
+    print("browse it: steer ui")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Every policy on the same seeded nights, on Ray."""
+    from steer.config import load_experiment
+    from steer.runner import compare, format_table
+
+    config = load_experiment(args.experiment)
+    policies = _parse_policies(args.policies)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds {args.seeds} must be at least 1", "e.g. --seeds 5")
+    seeds = list(range(config.seed, config.seed + args.seeds))
+    runs_dir, uri = _tracking(args)
+    if args.json:
+        out = Path(args.json)
+        if out.parent and not out.parent.exists():
+            raise ConfigError(f"--json {args.json!r}: folder {str(out.parent)!r} does not exist",
+                              "create it or choose another path")
+    bar = _progress_bar(len(policies) * len(seeds), "episodes", "night")
+    try:
+        summary = compare(config, policies, seeds, runs_dir, uri, address=args.address,
+                          progress=lambda out: bar.update(1))
+    finally:
+        bar.close()
+    summary["experiment"] = config.name
+    summary["tracking_uri"] = uri
+    print(format_table(summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
+        print(f"wrote {args.json}")
+    n_runs = sum(len(v) for v in summary["run_ids"].values())
+    print(f"logged {n_runs} runs to MLflow experiment {config.name!r} ({uri})")
+    print("browse them: steer ui")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Re-run a logged run and check that every decision is identical."""
+    from steer.config import load_experiment, parse_experiment
+    from steer.session import play, set_threads
+    from steer.tracking import load_logged_run
+
+    set_threads(1)
+    runs_dir, uri = _tracking(args)
+    logged = load_logged_run(args.run_id, uri)
+    if args.config:
+        config = load_experiment(args.config)
+        seed = config.seed
+    else:
+        if not logged.config_text:
+            raise SteerError(f"run {args.run_id} has no logged config.toml", "pass --config PATH")
+        config = parse_experiment(logged.config_text, f"<run {args.run_id}>/config.toml")
+        seed = logged.seed
+    if args.seed is not None:
+        seed = args.seed
+    with __import__("tempfile").TemporaryDirectory() as tmp:
+        result = play(config, logged.policy, seed, Path(tmp))
+    old = [r.decision_key for r in logged.records]
+    new = [r.decision_key for r in result.episode.records]
+    for i, (a, b) in enumerate(zip(old, new, strict=False)):
+        if a != b:
+            print(f"replay of {args.run_id} differs at decision {i} (step {a[0]}): "
+                  f"logged target {a[3]} exptime {a[4]} s status {a[2]}, replayed target {b[3]} "
+                  f"exptime {b[4]} s status {b[2]}")
+            return 1
+    if len(old) != len(new):
+        print(f"replay of {args.run_id} differs in length: logged {len(old)} decisions, "
+              f"replayed {len(new)} (first extra at decision {min(len(old), len(new))})")
+        return 1
+    print(f"replay of {args.run_id}: all {len(old)} decisions identical "
+          f"(policy {logged.policy}, seed {seed})")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Serve the MLflow UI on 127.0.0.1 over the default store."""
+    from steer.ui import ui_command
+
+    _, uri = _tracking(args)
+    return ui_command(args.port, uri)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    p = argparse.ArgumentParser(prog="steer", description="Decide what the telescope observes "
+                                "next, and record why.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+                             "sqlite under --runs-dir)")
+        sp.add_argument("--runs-dir", default="runs",
+                        help="run folder for the journal and the default store (default: runs)")
+
+    r = sub.add_parser("run", help="one closed-loop night")
+    r.add_argument("experiment", help="experiment file, e.g. experiments/demo.toml")
+    r.add_argument("--policy", default=None, help="policy id (default: the file's)")
+    r.add_argument("--seed", type=int, default=None, help="night seed (default: the file's)")
+    common(r)
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("compare", help="policies on the same seeded nights, on Ray")
+    c.add_argument("experiment")
+    c.add_argument("--policies", required=True, help="comma-separated ids, reference first")
+    c.add_argument("--seeds", type=int, default=3, help="number of seeded nights (default 3)")
+    c.add_argument("--json", default=None, help="write the numbers to this JSON file")
+    c.add_argument("--address", default=None, help="join an existing Ray cluster")
+    common(c)
+    c.set_defaults(func=cmd_compare)
+
+    rp = sub.add_parser("replay", help="re-run a logged run; exit 0 if identical")
+    rp.add_argument("run_id", help="MLflow run id printed by steer run / shown in the UI")
+    rp.add_argument("--config", default=None, help="replay against this experiment file instead")
+    rp.add_argument("--seed", type=int, default=None, help="replay with this seed instead")
+    common(rp)
+    rp.set_defaults(func=cmd_replay)
+
+    u = sub.add_parser("ui", help="serve the MLflow UI on 127.0.0.1")
+    u.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    common(u)
+    u.set_defaults(func=cmd_ui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``steer`` console script."""
+    _quiet()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ReplayMismatchError as exc:
+        print(f"steer: {exc}", file=sys.stderr)
+        return 1
+    except SteerError as exc:
+        print(f"steer: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("steer: interrupted; every decision so far is in the journal", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Experiment settings: dataclasses with a docstring per field, loaded from TOML.
+
+An experiment file (``experiments/*.toml``) describes one scenario::
+
+    [experiment]
+    name = "demo"
+    env = "steer/TargetSelection-v0"
+    policy = "bo"
+    seed = 0
+
+    [env]            # keyword arguments of the environment
+    preset = "small-robotic"
+    night_date = "2026-03-20"
+    n_targets = 150
+
+    [policy.bo]      # keyword arguments per policy id
+    refit_every = 25
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from steer.errors import ConfigError
+
+__all__ = ["ExperimentConfig", "load_experiment"]
+
+_KNOWN_SECTIONS = {"experiment", "env", "policy", "loop"}
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One scenario, as read from an experiment file.
+
+    Attributes:
+        name: Experiment name; also the MLflow experiment name.
+        env_id: Registered environment id, e.g. ``steer/TargetSelection-v0``.
+        policy: Default policy id when the CLI does not name one.
+        seed: Default episode seed.
+        env_kwargs: Keyword arguments passed to the environment constructor.
+        policy_kwargs: Keyword arguments per policy id.
+        max_decisions: Safety stop on decisions per episode (0 = until the
+            episode ends).
+        max_rejections_per_step: How many refused proposals the loop tolerates
+            for one step before it waits and moves on.
+        source_text: The file's text, logged with every run for replay.
+        source_path: Where the file was read from.
+    """
+
+    name: str
+    env_id: str = "steer/TargetSelection-v0"
+    policy: str = "feature"
+    seed: int = 0
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    policy_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_decisions: int = 0
+    max_rejections_per_step: int = 3
+    source_text: str = ""
+    source_path: str = ""
+
+    def policy_params(self, policy: str) -> dict[str, Any]:
+        """Return the keyword arguments for ``policy`` (empty if none given)."""
+        return dict(self.policy_kwargs.get(policy, {}))
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, path: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(
+            f"{path}: {where} = {value!r} is not a {names}",
+            f"set {where} to a {names} in the experiment file",
+        )
+    return value
+
+
+def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
+    """Parse the text of an experiment file.
+
+    Raises:
+        ConfigError: on malformed TOML, unknown sections or wrongly typed values.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line named above") from exc
+    unknown = set(data) - _KNOWN_SECTIONS
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section(s) {sorted(unknown)}",
+            f"use only {sorted(_KNOWN_SECTIONS)}",
+        )
+    exp = _expect(data.get("experiment", {}), dict, "[experiment]", path)
+    name = _expect(exp.get("name", Path(path).stem), str, "experiment.name", path)
+    env_id = _expect(exp.get("env", "steer/TargetSelection-v0"), str, "experiment.env", path)
+    policy = _expect(exp.get("policy", "feature"), str, "experiment.policy", path)
+    seed = _expect(exp.get("seed", 0), int, "experiment.seed", path)
+    if seed < 0:
+        raise ConfigError(f"{path}: experiment.seed = {seed} is negative", "use a seed >= 0")
+    env_kwargs = _expect(data.get("env", {}), dict, "[env]", path)
+    policies = _expect(data.get("policy", {}), dict, "[policy]", path)
+    for pname, params in policies.items():
+        _expect(params, dict, f"[policy.{pname}]", path)
+    loop = _expect(data.get("loop", {}), dict, "[loop]", path)
+    max_decisions = _expect(loop.get("max_decisions", 0), int, "loop.max_decisions", path)
+    max_rej = _expect(loop.get("max_rejections_per_step", 3), int,
+                      "loop.max_rejections_per_step", path)
+    return ExperimentConfig(
+        name=name, env_id=env_id, policy=policy, seed=seed, env_kwargs=dict(env_kwargs),
+        policy_kwargs={k: dict(v) for k, v in policies.items()}, max_decisions=max_decisions,
+        max_rejections_per_step=max_rej, source_text=text, source_path=path,
+    )
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read an experiment file.
+
+    Raises:
+        ConfigError: if the file is missing, unreadable or malformed.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(
+            f"experiment file {str(p)!r} does not exist",
+            "pass a path such as experiments/demo.toml",
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read experiment file {str(p)!r}: {exc}") from exc
+    return parse_experiment(text, str(p))

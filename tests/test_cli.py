@@ -1,0 +1,108 @@
+"""The steer CLI end to end, against a real sqlite MLflow store (and real Ray)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from steer.testing import TINY_EXPERIMENT
+
+
+def steer(*args, cwd, check=None):
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run([sys.executable, "-m", "steer.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if check is not None:
+        assert proc.returncode == check, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_EXPERIMENT)
+    return path
+
+
+def _client(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+
+
+@pytest.mark.slow
+def test_run_logs_every_decision_and_replays_identically(tmp_path, tiny):
+    out = steer("run", str(tiny), "--policy", "feature", "--seed", "4", cwd=tmp_path, check=0)
+    assert "science score" in out.stdout and "open-shutter fraction" in out.stdout
+    run_id = out.stdout.split("MLflow run id: ")[1].split()[0]
+    journal = Path(out.stdout.split("journal: ")[1].split()[0])
+    n_records = sum(1 for line in journal.read_text().splitlines() if line.strip())
+    assert n_records > 10
+    client = _client(tmp_path)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["seed"] == "4" and run.data.params["policy"] == "feature"
+    assert len(client.get_metric_history(run_id, "reward")) == n_records
+    arts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"config.toml", "decisions.jsonl", "decisions.json"} <= arts
+
+    same = steer("replay", run_id, cwd=tmp_path, check=0)
+    assert f"all {n_records} decisions identical" in same.stdout
+    other = tmp_path / "other.toml"
+    other.write_text(TINY_EXPERIMENT.replace("seed = 1", "seed = 2"))
+    diff = steer("replay", run_id, "--config", str(other), cwd=tmp_path, check=1)
+    assert "differs at decision" in diff.stdout
+
+
+@pytest.mark.parametrize("setup,args,needle", [
+    (lambda d: (d / "bad.toml").write_text("[experiment\n"), ["run", "bad.toml"],
+     "not valid TOML"),
+    (lambda d: None, ["run", "missing.toml"], "does not exist"),
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT), ["run", "t.toml", "--policy", "nope"],
+     "unknown policy 'nope'"),
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT.replace(
+        "steer/TargetSelection-v0", "steer/Nope-v0")), ["run", "t.toml"],
+     "unknown environment 'steer/Nope-v0'"),
+    (lambda d: ((d / "c.csv").write_text("target_id,ra_deg\nA,1\n"),
+                (d / "t.toml").write_text(TINY_EXPERIMENT.replace(
+                    "n_targets = 40", "catalog_path = 'c.csv'"))), ["run", "t.toml"],
+     "missing"),
+    (lambda d: ((d / "file").write_text("x"), (d / "t.toml").write_text(TINY_EXPERIMENT)),
+     ["run", "t.toml", "--runs-dir", "file/runs"], "file/runs"),
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT),
+     ["compare", "t.toml", "--policies", "feature,bogus"], "unknown policy 'bogus'"),
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT),
+     ["compare", "t.toml", "--policies", "feature", "--seeds", "0"], "--seeds 0"),
+])
+def test_user_mistakes_get_one_clear_line(tmp_path, setup, args, needle):
+    setup(tmp_path)
+    proc = steer(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert needle in proc.stderr
+    assert proc.stderr.strip().startswith("steer: error:")
+
+
+@pytest.mark.slow
+def test_compare_on_local_ray_logs_one_run_per_policy_and_seed(tmp_path, tiny):
+    out = steer("compare", str(tiny), "--policies", "feature,random", "--seeds", "2",
+                "--json", "cmp.json", cwd=tmp_path, check=0)
+    assert "paired difference feature - other" in out.stdout
+    data = json.loads((tmp_path / "cmp.json").read_text())
+    assert data["policies"] == ["feature", "random"]
+    sci = data["metrics"]["feature"]["science_score"]
+    assert len(sci["values"]) == 2 and all(v > 0 for v in sci["values"])
+    assert "random" in data["paired"] and "lc_rmse_mag" in data["paired"]["random"]
+    client = _client(tmp_path)
+    exp = client.get_experiment_by_name("tiny")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 4
+    assert {(r.data.params["policy"], r.data.params["seed"]) for r in runs} == {
+        ("feature", "1"), ("feature", "2"), ("random", "1"), ("random", "2")}
+    for r in runs:
+        n = int(r.data.metrics["decisions"])
+        assert len(client.get_metric_history(r.info.run_id, "reward")) >= n
