@@ -61,13 +61,13 @@ def _fit_peak_mjd(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
     flux = 10 ** (-0.4 * (m - 20.0))
     ferr = np.maximum(flux * err / 1.0857, 1e-6)
     best, best_chi = np.nan, np.inf
-    for t0 in (t[np.argmax(flux)] - 3, t[np.argmax(flux)], t[np.argmax(flux)] + 3):
+    for t0 in (t[np.argmax(flux)] - 2.0, t[np.argmax(flux)] + 2.0):
         p0 = [max(flux.max(), 1e-3) * 2, t0, 2.0, 20.0, max(flux.min() * 0.5, 0.0)]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 popt, _ = curve_fit(
-                    _bazin_flux, t, flux, p0=p0, sigma=ferr, maxfev=2000,
+                    _bazin_flux, t, flux, p0=p0, sigma=ferr, max_nfev=300,
                     bounds=([0, t.min() - 30, 0.3, 3.0, 0], [np.inf, t.max() + 30, 15, 80, np.inf]),
                 )
         except (RuntimeError, ValueError):

@@ -198,6 +198,7 @@ class TargetSelectionEnv(gym.Env):
             "target_index", "mjd", "mag", "error_mag", "exptime_s", "slew_s", "filter_s",
             "airmass", "fwhm_arcsec", "m5_mag", "reward")}
         self.idle_s = 0.0
+        self.dome_closed_s = 0.0
         self.rejected = 0
         self.science_score = 0.0
         self._advance_if_blocked()
@@ -330,6 +331,8 @@ class TargetSelectionEnv(gym.Env):
         o = self.observatory
         while o.mjd < self.end_mjd and not self.feasible_mask().any():
             step_s = min(_WAIT_S, (self.end_mjd - o.mjd) * 86400.0 + 1e-3)
+            if not o.weather.dome_open(o.mjd):
+                self.dome_closed_s += step_s
             o.wait(step_s)
             self.idle_s += step_s
 
@@ -348,6 +351,9 @@ class TargetSelectionEnv(gym.Env):
         out = {
             "science_score": float(self.science_score),
             "open_shutter_fraction": float(lg["exptime_s"].sum() / night_s),
+            "open_shutter_fraction_dome_open": float(
+                lg["exptime_s"].sum() / max(night_s - self.dome_closed_s, 1.0)),
+            "dome_closed_s": float(self.dome_closed_s),
             "visits": float(len(slew)),
             "targets_visited": float(len(np.unique(lg["target_index"]))),
             "slew_mean_s": float(slew.mean()) if len(slew) else 0.0,

@@ -29,6 +29,7 @@ expected information gain per second of telescope time.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -135,11 +136,15 @@ class BOPolicy(BasePolicy):
         const = ConstantKernel(batch_shape=batch)
         const.constant = torch.full((self.n, 1), self.mean_prior_var)
         const.raw_constant.requires_grad_(False)
-        model = SingleTaskGP(x, y, v, covar_module=const + scale, mean_module=ZeroMean(),
-                             outcome_transform=None).to(torch.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SingleTaskGP(x, y, v, covar_module=const + scale, mean_module=ZeroMean(),
+                                 outcome_transform=None).to(torch.float64)
         if refit:
             mll = ExactMarginalLogLikelihood(model.likelihood, model)
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": 50}})
+            with warnings.catch_warnings():  # padded rows trip BoTorch's scaling checks
+                warnings.simplefilter("ignore")
+                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": 50}})
             self.outputscale = scale.outputscale.detach().clone()
             self._fit_conditions()
         model.eval()
@@ -158,10 +163,12 @@ class BOPolicy(BasePolicy):
             return
         a = torch.tensor(data, dtype=torch.float64)
         x, y = a[:, :3], a[:, 3:4]
-        model = SingleTaskGP(x, y)
         try:
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
-                             optimizer_kwargs={"options": {"maxiter": 50}})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = SingleTaskGP(x, y)
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
+                                 optimizer_kwargs={"options": {"maxiter": 50}})
         except Exception:  # noqa: BLE001 - a failed fit falls back to the last value
             self.cond_model = None
             return

@@ -28,9 +28,12 @@ def _quiet() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("mlflow", "alembic", "ray", "astropy", "botorch", "gpytorch", "urllib3"):
+    # not "astropy": creating its logger early breaks astropy's own logger class
+    for name in ("mlflow", "alembic", "alembic.runtime.migration", "ray", "botorch", "gpytorch",
+                 "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -66,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """One closed-loop night with live MLflow logging."""
     from steer.config import load_experiment
     from steer.policies import POLICIES
-    from steer.session import log_to_mlflow, play, run_params, set_threads
+    from steer.session import log_to_mlflow, make_env, play, run_params, set_threads
     from steer.tracking import MLflowSink
 
     config = load_experiment(args.experiment)
@@ -78,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seed {seed} is negative", "use a seed >= 0")
     set_threads(1)
     runs_dir, uri = _tracking(args)
+    env = make_env(config)  # bad [env] settings fail here, before a run is created
     sink = MLflowSink(uri, config.name, f"{policy}-seed{seed}", run_params(config, policy, seed),
                       tags={"steer.policy": policy, "steer.seed": str(seed)})
     bar = _progress_bar(100, f"{policy} seed {seed}", "% night")
@@ -88,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         result = play(config, policy, seed, runs_dir / "journals", extra_sinks=[sink],
-                      run_id=sink.run_id, progress=progress)
+                      run_id=sink.run_id, progress=progress, env=env)
     except BaseException:
         sink.close()
         raise
@@ -103,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             ("priority targets characterised", f"{m['frac_characterised']:.3f}"),
             ("open-shutter fraction", f"{m['open_shutter_fraction']:.3f}"),
             ("visits", f"{m['visits']:.0f}"),
+            ("idle: dome closed / nothing up (h)", f"{m['idle_s'] / 3600:.2f}"),
             ("slew median / p95 (s)", f"{m['slew_median_s']:.1f} / {m['slew_p95_s']:.1f}"),
             ("ms per decision p50 / p95",
              f"{m['decision_ms_p50']:.2f} / {m['decision_ms_p95']:.2f}"),

@@ -75,7 +75,7 @@ class PlayResult:
 
 def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Path,
          extra_sinks: list[Any] | None = None, run_id: str | None = None,
-         progress: Callable[[float], None] | None = None) -> PlayResult:
+         progress: Callable[[float], None] | None = None, env: Any = None) -> PlayResult:
     """Run one closed-loop episode, journaling every decision first.
 
     Args:
@@ -86,11 +86,12 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
         extra_sinks: Sinks after the journal (e.g. a live MLflow sink).
         run_id: Identifier to write into records (a fresh one if ``None``).
         progress: Called with the fraction of the night done.
+        env: A prebuilt environment for ``config`` (built here if ``None``).
     """
     from steer.policies import make_policy
 
     policy = make_policy(policy_name, **config.policy_params(policy_name))
-    env = make_env(config)
+    env = env if env is not None else make_env(config)
     local_id = run_id or uuid.uuid4().hex
     journal_path = Path(journal_dir) / f"{local_id}.jsonl"
     journal = Journal(journal_path)
