@@ -68,6 +68,10 @@ class TargetSelectionEnv(gym.Env):
         max_steps: Truncate the episode after this many steps.
         overrides: Observatory config fields to override (e.g. ``readout_s``).
         grid_points: Times in the night grid where information is integrated.
+        instrument: ``"sim"`` (the simulated observatory executes actions) or
+            a registered real instrument id (e.g. ``"indi"``) that executes them
+            on hardware while the simulation keeps the sky and the truth.
+        instrument_options: Keyword arguments of the real instrument's driver.
         render_mode: Only ``None`` is supported.
     """
 
@@ -86,6 +90,8 @@ class TargetSelectionEnv(gym.Env):
         max_steps: int = 5000,
         overrides: dict[str, Any] | None = None,
         grid_points: int = 48,
+        instrument: str = "sim",
+        instrument_options: dict[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
         from steer.instruments.sim import Almanac, Catalog, get_preset, with_overrides
@@ -111,6 +117,14 @@ class TargetSelectionEnv(gym.Env):
         self.max_steps = int(max_steps)
         self.grid_points = int(grid_points)
         self.render_mode = render_mode
+        self.instrument = str(instrument)
+        self.instrument_options = dict(instrument_options or {})
+        if self.instrument != "sim":
+            from steer.instruments import INSTRUMENTS
+
+            if self.instrument not in INSTRUMENTS:
+                raise ConfigError(f"instrument = {instrument!r} is not known",
+                                  f"use 'sim' or one of {', '.join(INSTRUMENTS)}")
         cfg = self.config
         self.almanac = Almanac.for_night(night_date, cfg.site_lat_deg, cfg.site_lon_deg,
                                          cfg.site_height_m, sun_alt_max_deg=cfg.sun_alt_max_deg)
@@ -172,8 +186,15 @@ class TargetSelectionEnv(gym.Env):
             self.n_targets, cat_rng, self.almanac, self.config.site_lat_deg)
         cloudiness = (self.cloudiness if self.cloudiness is not None
                       else float(np.clip(cloud_rng.beta(0.6, 2.0), 0.0, 1.0)))
+        if self.observatory is not None and self.instrument != "sim":
+            self.observatory.close()
         self.observatory = SimulatedObservatory(self.config, catalog, self.night_date, sim_seed,
                                                 cloudiness=cloudiness, almanac=self.almanac)
+        if self.instrument != "sim":
+            from steer.instruments import wrap_instrument
+
+            self.observatory = wrap_instrument(self.instrument, self.observatory,
+                                               **self.instrument_options)
         obs_ = self.observatory
         self.catalog = obs_.catalog
         self.priority = np.asarray(self.catalog.priority, float)
@@ -214,6 +235,12 @@ class TargetSelectionEnv(gym.Env):
         from steer.instruments.sim import airmass
 
         return np.clip(airmass(np.maximum(best, 1.0)), 1.0, 10.0)
+
+    def close(self) -> None:
+        """Release the instrument (disconnects a real one)."""
+        if self.observatory is not None:
+            self.observatory.close()
+        super().close()
 
     # ----------------------------------------------------------- observation
     def features(self) -> np.ndarray:
