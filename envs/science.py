@@ -13,7 +13,7 @@ truth:
 * ``frac_characterised``: fraction of priority targets (priority >= 2)
   characterised to a stated precision: periodic variables with a period
   within 1% (astropy Lomb-Scargle), transients with a peak time within 1 day
-  (least-squares Bazin fit), constant stars with a mean magnitude within
+  (global least-squares Bazin fit), constant stars with a mean magnitude within
   0.02 mag.
 """
 
@@ -46,36 +46,58 @@ def _gp_mean(t: np.ndarray, y: np.ndarray, err: np.ndarray, grid: np.ndarray,
     return prior_mag + k(grid, t) @ alpha
 
 
-def _bazin_flux(t: np.ndarray, a: float, t0: float, tr: float, tf: float, b: float) -> np.ndarray:
-    x = np.clip(-(t - t0) / tr, -50, 50)
-    return a * np.exp(np.clip(-(t - t0) / tf, -50, 50)) / (1 + np.exp(x)) + b
-
-
-def _bazin_peak(t0: float, tr: float, tf: float) -> float:
-    ratio = tf / tr - 1.0
-    return t0 + tr * np.log(ratio) if ratio > 0 else t0
+_T0_STEP_D = 0.25
+_TAU_RISE_D = np.array([0.5, 1.0, 2.0, 3.0, 5.0, 8.0])
+_TAU_FALL_D = np.array([5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 70.0])
 
 
 def _fit_peak_mjd(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
-    """Peak time of a Bazin fit to magnitudes (NaN when the fit fails)."""
+    """Peak time of the best Bazin curve, by exhaustive search (NaN if none fits).
+
+    A Bazin flux curve ``A exp(-(t-t0)/tau_fall) / (1 + exp(-(t-t0)/tau_rise)) + B``
+    is linear in ``A`` and ``B``: for every ``(t0, tau_rise, tau_fall)`` on a grid
+    (``t0`` every 0.25 d within 30 d of the data) the weighted least-squares
+    ``A >= 0, B`` are solved in closed form and the best chi-square wins. A
+    global search: no starting guess, no local minimum.
+    """
     flux = 10 ** (-0.4 * (m - 20.0))
-    ferr = np.maximum(flux * err / 1.0857, 1e-6)
-    best, best_chi = np.nan, np.inf
-    for t0 in (t[np.argmax(flux)] - 2.0, t[np.argmax(flux)] + 2.0):
-        p0 = [max(flux.max(), 1e-3) * 2, t0, 2.0, 20.0, max(flux.min() * 0.5, 0.0)]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                popt, _ = curve_fit(
-                    _bazin_flux, t, flux, p0=p0, sigma=ferr, max_nfev=300,
-                    bounds=([0, t.min() - 30, 0.3, 3.0, 0], [np.inf, t.max() + 30, 15, 80, np.inf]),
-                )
-        except (RuntimeError, ValueError):
-            continue
-        chi = float(np.sum(((flux - _bazin_flux(t, *popt)) / ferr) ** 2))
-        if chi < best_chi:
-            best_chi, best = chi, _bazin_peak(popt[1], popt[2], popt[3])
-    return float(best)
+    w = 1.0 / np.maximum(flux * err / 1.0857, 1e-6) ** 2
+    t0 = np.arange(t.min() - 30.0, t.max() + 30.0, _T0_STEP_D)
+    tr, tf = _TAU_RISE_D, _TAU_FALL_D
+    d = t[None, None, None, :] - t0[:, None, None, None]  # `T0 x 1 x 1 x n`
+    f = (np.exp(np.clip(-d / tf[None, None, :, None], -50, 50))
+         / (1 + np.exp(np.clip(-d / tr[None, :, None, None], -50, 50))))  # `T0 x R x F x n`
+    sw, swy = w.sum(), (w * flux).sum()
+    swf, swff, swfy = (f * w).sum(-1), (f * f * w).sum(-1), (f * w * flux).sum(-1)
+    det = swff * sw - swf**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(det > 0, (swfy * sw - swf * swy) / det, 0.0)
+    a = np.maximum(a, 0.0)
+    b = (swy - a * swf) / sw
+    resid = flux - (a[..., None] * f + b[..., None])
+    chi = (w * resid**2).sum(-1)
+    chi = np.where(a > 0, chi, np.inf)
+    if not np.isfinite(chi).any():
+        return float("nan")
+    i0, ir, i_f = np.unravel_index(np.argmin(chi), chi.shape)
+    best = np.array([a[i0, ir, i_f], t0[i0], tr[ir], tf[i_f], b[i0, ir, i_f]])
+    try:  # refine the grid optimum locally, all five parameters free
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lo = [0.0, t0[0], 0.2, 2.0, -np.inf]
+            hi = [np.inf, t0[-1], 20.0, 150.0, np.inf]
+            best = curve_fit(_bazin_flux, t, flux, p0=np.clip(best, lo, hi),
+                             sigma=1 / np.sqrt(w), bounds=(lo, hi), max_nfev=200)[0]
+    except (RuntimeError, ValueError):
+        pass
+    ratio = best[3] / best[2] - 1.0
+    return float(best[1] + (best[2] * np.log(ratio) if ratio > 0 else 0.0))
+
+
+def _bazin_flux(t: np.ndarray, a: float, t0: float, tr: float, tf: float,
+                b: float) -> np.ndarray:
+    x = np.clip(-(t - t0) / tr, -50, 50)
+    return a * np.exp(np.clip(-(t - t0) / tf, -50, 50)) / (1 + np.exp(x)) + b
 
 
 def _fit_period_d(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
@@ -85,7 +107,7 @@ def _fit_period_d(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
     fmin, fmax = 0.8, 5.5  # cycles/day: periods 0.18-1.25 d
     df = 0.1 / max(baseline, 0.3)
     freq = np.arange(fmin, fmax, df)
-    power = LombScargle(t, m, err, nterms=2).power(freq)
+    power = LombScargle(t, m, err, nterms=1).power(freq)  # nterms=2 prefers 2P
     return float(1.0 / freq[np.argmax(power)])
 
 

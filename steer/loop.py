@@ -175,7 +175,9 @@ def run_episode(
         if progress is not None:
             progress(base._globals()[0])
     result.wall_s = time.perf_counter() - t_episode
+    t_metrics = time.perf_counter()
     metrics = base.episode_metrics()
+    metrics["metrics_s"] = time.perf_counter() - t_metrics
     ms = np.asarray(result.decision_ms) if result.decision_ms else np.zeros(1)
     metrics.update({"decision_ms_p50": float(np.percentile(ms, 50)),
                     "decision_ms_p95": float(np.percentile(ms, 95)),
