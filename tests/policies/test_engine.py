@@ -1,0 +1,81 @@
+"""The cached, incrementally updated posteriors agree with BoTorch's exact one."""
+
+import pytest
+import torch
+from botorch.acquisition.analytic import LogExpectedImprovement, UpperConfidenceBound
+from botorch.models import SingleTaskGP
+from gpytorch.kernels import RBFKernel, ScaleKernel
+
+from steer.policies.engine import CachedExactGP, CandidatePosteriorModel, NystromGP, RBFHyper
+
+torch.set_num_threads(1)
+
+
+def _data(n=60, n_cand=500, d=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, d, generator=g, dtype=torch.float64)
+    y = torch.sin(6 * x[:, 0]) + torch.cos(4 * x[:, 1]) + 0.05 * torch.randn(n, generator=g,
+                                                                              dtype=torch.float64)
+    xc = torch.rand(n_cand, d, generator=g, dtype=torch.float64)
+    return x, y, xc
+
+
+def _botorch(x, y, hyper):
+    covar = ScaleKernel(RBFKernel(ard_num_dims=x.shape[1]))
+    model = SingleTaskGP(x, y.unsqueeze(-1), covar_module=covar, outcome_transform=None)
+    covar.base_kernel.lengthscale = hyper.lengthscale
+    covar.outputscale = hyper.outputscale
+    model.likelihood.noise = hyper.noise
+    model.mean_module.constant.data.fill_(hyper.mean)
+    return model.to(torch.float64).eval()
+
+
+@pytest.mark.parametrize("cache_bytes", [0.0, 2e9])
+def test_incremental_exact_gp_matches_botorch_posterior(cache_bytes):
+    x, y, xc = _data()
+    hyper = RBFHyper(torch.tensor([0.2, 0.3]), 1.3, 0.01, mean=0.1)
+    gp = CachedExactGP(xc, hyper, chunk=128, cache_bytes=cache_bytes)
+    for i in range(len(x)):
+        gp.add(x[i], float(y[i]))
+    with torch.no_grad():
+        post = _botorch(x, y, hyper).posterior(xc)
+    mean, var = gp.mean_var()
+    assert torch.allclose(mean, post.mean[:, 0], atol=1e-6)
+    assert torch.allclose(var, post.variance[:, 0], atol=1e-6)
+    m2, v2 = mean.clone(), var.clone()
+    gp.rebuild()
+    assert torch.allclose(gp.mean, m2, atol=1e-8) and torch.allclose(gp.var, v2, atol=1e-8)
+
+
+def test_nystrom_gp_is_close_to_exact_with_enough_inducing_points():
+    x, y, xc = _data(n=300)
+    hyper = RBFHyper(torch.tensor([0.2, 0.3]), 1.3, 0.01)
+    g = torch.Generator().manual_seed(5)
+    z = torch.rand(150, 2, generator=g, dtype=torch.float64)
+    approx, exact = NystromGP(xc, z, hyper, chunk=100), CachedExactGP(xc, hyper)
+    for i in range(len(x)):
+        approx.add(x[i], float(y[i]))
+        exact.add(x[i], float(y[i]))
+    batch = NystromGP(xc, z, hyper)
+    batch.fit_batch(x, y)
+    assert torch.allclose(batch.mean, approx.mean, atol=1e-6)
+    assert torch.allclose(batch.var, approx.var, atol=1e-6)
+    err = (approx.mean - exact.mean).abs()
+    assert float(err.median()) < 0.02
+    assert float((approx.var.sqrt() - exact.var.sqrt()).abs().median()) < 0.05
+
+
+def test_botorch_acquisitions_score_cached_candidates():
+    x, y, xc = _data(n=30, n_cand=200)
+    hyper = RBFHyper(torch.tensor([0.2, 0.3]), 1.3, 0.01)
+    gp = CachedExactGP(xc, hyper)
+    for i in range(len(x)):
+        gp.add(x[i], float(y[i]))
+    model = CandidatePosteriorModel(gp)
+    idx = torch.arange(len(xc), dtype=torch.float64).reshape(-1, 1, 1)
+    ucb = UpperConfidenceBound(model, beta=4.0)(idx)
+    mean, var = gp.mean_var()
+    assert torch.allclose(ucb, mean + 2.0 * var.sqrt())
+    lei = LogExpectedImprovement(model, best_f=float(y.max()))(idx)
+    assert lei.shape == (len(xc),) and torch.isfinite(lei).all()
+    assert int(lei.argmax()) in set(torch.topk(ucb, 40).indices.tolist())
