@@ -30,6 +30,8 @@ def _quiet() -> None:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # not "astropy": creating its logger early breaks astropy's own logger class
@@ -52,11 +54,33 @@ def _parse_policies(text: str) -> list[str]:
     return names
 
 
+def _check_server(uri: str, timeout_s: float = 5.0) -> None:
+    """Fail fast if an http(s) tracking server does not answer (MLflow would retry for minutes)."""
+    import urllib.error
+    import urllib.request
+
+    from steer.errors import TrackingError
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s):
+            pass
+    except urllib.error.HTTPError:
+        return  # it answered: a server without /health is still a server
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(f"tracking server {uri!r} does not answer ({reason})",
+                            "start it, fix --tracking-uri / MLFLOW_TRACKING_URI, or omit both "
+                            "to use the local store under --runs-dir") from exc
+
+
 def _tracking(args: argparse.Namespace) -> tuple[Path, str]:
     from steer.tracking import resolve_tracking_uri
 
     runs_dir = Path(args.runs_dir).resolve()
-    return runs_dir, resolve_tracking_uri(args.tracking_uri, runs_dir)
+    uri = resolve_tracking_uri(args.tracking_uri, runs_dir)
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri)
+    return runs_dir, uri
 
 
 def _progress_bar(total: float, desc: str, unit: str) -> Any:

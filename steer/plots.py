@@ -114,7 +114,7 @@ def _sky(n: _Night, title: str) -> Figure:
     fig = _new_figure((6.5, 6.0))
     ax = fig.add_subplot(projection="polar")
     ax.set_theta_zero_location("N")
-    ax.set_theta_direction(-1)
+    ax.set_theta_direction(1)  # the sky seen from below: North up, East to the left
     ax.set_rlim(0.0, 90.0)
     ax.set_rticks([15, 30, 45, 60, 75, 90])
     ax.set_yticklabels(["75°", "60°", "45°", "30°", "15°", "0°"], fontsize=8)
