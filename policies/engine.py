@@ -98,7 +98,8 @@ class CachedExactGP:
         self._b: torch.Tensor | None = None  # `N x capacity` cross factor
         self.x = torch.empty(0, self.xc.shape[1], dtype=_DT)
         self.y = torch.empty(0, dtype=_DT)
-        self.chol = torch.empty(0, 0, dtype=_DT)
+        self._lbuf = torch.zeros(0, 0, dtype=_DT)  # Cholesky factor, grown by capacity
+        self._beta = torch.zeros(0, dtype=_DT)  # L^{-1} (y - mean), grown likewise
         self.mean = torch.full((len(self.xc),), hyper.mean, dtype=_DT)
         self.var = torch.full((len(self.xc),), hyper.outputscale, dtype=_DT)
 
@@ -107,29 +108,43 @@ class CachedExactGP:
         """Number of observations."""
         return len(self.y)
 
-    def _solve_l(self, rhs: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.solve_triangular(self.chol, rhs, upper=False)
+    @property
+    def chol(self) -> torch.Tensor:
+        """The `n x n` lower Cholesky factor of the training covariance (a view)."""
+        return self._lbuf[:self.n, :self.n]
+
+    def _reserve(self, rows: int) -> None:
+        if self._lbuf.shape[0] >= rows:
+            return
+        cap = max(64, rows + max(64, rows // 4))
+        buf = torch.zeros(cap, cap, dtype=_DT)
+        beta = torch.zeros(cap, dtype=_DT)
+        n = self.n
+        buf[:n, :n] = self._lbuf[:n, :n]
+        beta[:n] = self._beta[:n]
+        self._lbuf, self._beta = buf, beta
 
     def add(self, x: torch.Tensor, y: float) -> None:
         """Condition on one observation (`d`-dim ``x``) in `O(n^2 + N n)`."""
         x = x.to(_DT).reshape(1, -1)
         h = self.hyper
+        n = self.n
         k_xx = h.k(x, x)[0, 0] + h.noise
-        if self.n:
+        use_b = self._ensure_b(n + 1)
+        if n:
             kx = h.k(self.x, x)[:, 0]  # `n`
-            l_vec = self._solve_l(kx.unsqueeze(-1))[:, 0]
-            w = torch.linalg.solve_triangular(self.chol.T, l_vec.unsqueeze(-1), upper=True)[:, 0]
+            l_vec = torch.linalg.solve_triangular(self.chol, kx.unsqueeze(-1), upper=False)[:, 0]
+            w = None if use_b else torch.linalg.solve_triangular(
+                self.chol.T, l_vec.unsqueeze(-1), upper=True)[:, 0]
             l_nn = torch.sqrt(torch.clamp(k_xx - l_vec @ l_vec, min=1e-12))
-            mu_x = h.mean + l_vec @ self._solve_l((self.y - h.mean).unsqueeze(-1))[:, 0]
+            mu_x = h.mean + float(l_vec @ self._beta[:n])
         else:
             l_vec = torch.empty(0, dtype=_DT)
             w = l_vec
             l_nn = torch.sqrt(k_xx)
-            mu_x = torch.tensor(h.mean, dtype=_DT)
-        s = l_nn * l_nn  # predictive variance of y at x (incl. noise)
-        r = float(y) - float(mu_x)
-        n = self.n
-        use_b = self._ensure_b(n + 1)
+            mu_x = h.mean
+        s = float(l_nn * l_nn)  # predictive variance of y at x (incl. noise)
+        r = float(y) - mu_x
         for start in range(0, len(self.xc), self.chunk):
             sl = slice(start, start + self.chunk)
             c = h.k(self.xc[sl], x)[:, 0]
@@ -140,11 +155,10 @@ class CachedExactGP:
             self.mean[sl] += c * (r / s)
             self.var[sl] -= c * c / s
         self.var.clamp_(min=1e-12)
-        chol = torch.zeros(n + 1, n + 1, dtype=_DT)
-        chol[:n, :n] = self.chol
-        chol[n, :n] = l_vec
-        chol[n, n] = l_nn
-        self.chol = chol
+        self._reserve(n + 1)
+        self._lbuf[n, :n] = l_vec
+        self._lbuf[n, n] = l_nn
+        self._beta[n] = r / float(l_nn)
         self.x = torch.cat([self.x, x])
         self.y = torch.cat([self.y, torch.tensor([float(y)], dtype=_DT)])
 
@@ -172,25 +186,30 @@ class CachedExactGP:
         x, y = self.x, self.y
         self.x = torch.empty(0, self.xc.shape[1], dtype=_DT)
         self.y = torch.empty(0, dtype=_DT)
+        self._lbuf = torch.zeros(0, 0, dtype=_DT)
+        self._beta = torch.zeros(0, dtype=_DT)
         if len(y) == 0:
-            self.chol = torch.empty(0, 0, dtype=_DT)
             self.mean.fill_(h.mean)
             self.var.fill_(h.outputscale)
             return
         kxx = h.k(x, x) + h.noise * torch.eye(len(x), dtype=_DT)
-        self.chol = torch.linalg.cholesky(kxx)
-        alpha = torch.cholesky_solve((y - h.mean).unsqueeze(-1), self.chol)[:, 0]
+        chol = torch.linalg.cholesky(kxx)
+        self._reserve(len(y))  # while n == 0: nothing to copy
+        self.x, self.y = x, y
+        self._lbuf[:len(y), :len(y)] = chol
+        self._beta[:len(y)] = torch.linalg.solve_triangular(
+            chol, (y - h.mean).unsqueeze(-1), upper=False)[:, 0]
+        alpha = torch.cholesky_solve((y - h.mean).unsqueeze(-1), chol)[:, 0]
         self._b = None
         use_b = self._ensure_b(len(x), fresh=True)
         for start in range(0, len(self.xc), self.chunk):
             sl = slice(start, start + self.chunk)
             kcx = h.k(self.xc[sl], x)
-            v = torch.linalg.solve_triangular(self.chol, kcx.T, upper=False)  # `n x chunk`
+            v = torch.linalg.solve_triangular(chol, kcx.T, upper=False)  # `n x chunk`
             if use_b:
                 self._b[sl, :len(x)] = v.T
             self.mean[sl] = h.mean + kcx @ alpha
             self.var[sl] = (h.outputscale - v.square().sum(0)).clamp(1e-12)
-        self.x, self.y = x, y
 
     def mean_var(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and variance of every candidate (`N`-dim each)."""

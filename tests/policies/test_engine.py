@@ -35,7 +35,9 @@ def test_incremental_exact_gp_matches_botorch_posterior(cache_bytes):
     x, y, xc = _data()
     hyper = RBFHyper(torch.tensor([0.2, 0.3]), 1.3, 0.01, mean=0.1)
     gp = CachedExactGP(xc, hyper, chunk=128, cache_bytes=cache_bytes)
-    for i in range(len(x)):
+    gp.x, gp.y = x[:20], y[:20]
+    gp.rebuild()  # batch start, then one observation at a time
+    for i in range(20, len(x)):
         gp.add(x[i], float(y[i]))
     with torch.no_grad():
         post = _botorch(x, y, hyper).posterior(xc)
