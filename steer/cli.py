@@ -36,6 +36,7 @@ def _quiet() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # not "astropy": creating its logger early breaks astropy's own logger class
     for name in ("mlflow", "alembic", "alembic.runtime.migration", "ray", "botorch", "gpytorch",
+                 "indipyclient",
                  "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -132,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             ("priority targets characterised", f"{m['frac_characterised']:.3f}"),
             ("open-shutter fraction", f"{m['open_shutter_fraction']:.3f}"),
             ("visits", f"{m['visits']:.0f}"),
-            ("idle: dome closed / nothing up (h)", f"{m['idle_s'] / 3600:.2f}"),
+            ("idle: dome closed/none up (h)", f"{m['idle_s'] / 3600:.2f}"),
             ("slew median / p95 (s)", f"{m['slew_median_s']:.1f} / {m['slew_p95_s']:.1f}"),
             ("ms per decision p50 / p95",
              f"{m['decision_ms_p50']:.2f} / {m['decision_ms_p95']:.2f}"),
@@ -265,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     common(u)
     u.set_defaults(func=cmd_ui)
+
+    from steer.indi_cli import add_parser as add_indi_parser
+
+    add_indi_parser(sub)
     return p
 
 

@@ -1,0 +1,454 @@
+"""``IndiObservatory``: the simulated observatory's night, executed on a real INDI server.
+
+The :class:`~steer.instruments.sim.SimulatedObservatory` keeps the clock, the
+weather and the hidden light curves; the INDI mount and CCD do the work. One
+:meth:`IndiObservatory.execute`:
+
+1. checks the action against the simulation's limits and the mount's (nothing
+   is sent when refused);
+2. writes the sky the ``gsc`` script serves: every catalog target at its true
+   magnitude at mid-exposure, dimmed by the clouds in its direction, plus
+   constant field stars around the chosen target;
+3. SYNCs (or slews) the mount to the target's JNow position and checks the
+   read-back position;
+4. exposes the CCD (the simulated exposure time, compressed in wall time by
+   the simulator's time factor) and receives the FITS BLOB;
+5. measures the target against the field stars (:mod:`.photometry`);
+6. advances the simulated clock by the simulated overheads (only now, so a
+   failed attempt leaves the night untouched and a retry cannot duplicate it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from steer.errors import ConfigError, InstrumentError, UnsafeActionError
+from steer.instruments.indi import photometry
+from steer.instruments.indi.client import IndiClient
+from steer.instruments.indi.server import IndiServer
+from steer.types import Action, Measurement
+
+__all__ = ["IndiObservatory", "jnow_from_j2000"]
+
+log = logging.getLogger(__name__)
+
+TELESCOPE = "Telescope Simulator"
+CCD = "CCD Simulator"
+FOCUSER = "Focuser Simulator"
+_CAL_MAGS = (6.5, 7.5, 8.5, 9.5, 10.5)  # raw CCD-simulator magnitudes of the calibration stars
+_CAL_EXPTIME_S = 2.0
+
+
+def jnow_from_j2000(ra_deg: float, dec_deg: float, when: Any = None) -> tuple[float, float]:
+    """Apparent geocentric RA/Dec of date (INDI's JNow, TETE) of an ICRS/J2000 position.
+
+    Args:
+        ra_deg, dec_deg: J2000 position, degrees.
+        when: ``astropy.time.Time`` (default now: the simulators use the system clock).
+
+    Returns:
+        ``(ra_hours, dec_deg)`` of date, as ``EQUATORIAL_EOD_COORD`` expects.
+    """
+    import astropy.units as u
+    from astropy.coordinates import TETE, SkyCoord
+    from astropy.time import Time
+
+    t = Time.now() if when is None else when
+    c = SkyCoord(ra=ra_deg * u.deg, dec=dec_deg * u.deg, frame="icrs").transform_to(
+        TETE(obstime=t))
+    return float(c.ra.hour), float(c.dec.deg)
+
+
+def _j2000_from_jnow(ra_hours: float, dec_deg: float) -> tuple[float, float]:
+    import astropy.units as u
+    from astropy.coordinates import TETE, SkyCoord
+    from astropy.time import Time
+
+    c = SkyCoord(ra=ra_hours * u.hourangle, dec=dec_deg * u.deg,
+                 frame=TETE(obstime=Time.now())).transform_to("icrs")
+    return float(c.ra.deg), float(c.dec.deg)
+
+
+class IndiObservatory:
+    """A SimulatedObservatory whose actions run on an INDI mount and CCD.
+
+    Every attribute not defined here is the wrapped simulation's (clock,
+    catalog, weather, feasibility...).
+
+    Args:
+        sim_observatory: The night to run (keeps clock, sky and truth).
+        host: INDI server address (loopback).
+        port: Server port; ``None`` reads ``run_dir/server.json``.
+        run_dir: Run folder of a server started by ``steer indi-sim start``
+            (port and ``gsc`` state file are read from it).
+        start_server: Start a private server in ``run_dir`` (or a temporary
+            folder) and stop it on :meth:`close`.
+        gsc_state_path: JSON sky state the server's ``gsc`` reads (default:
+            from ``run_dir``).
+        timeout_s: Seconds any INDI call may take (plus the exposure).
+        sync_instead_of_slew: SYNC the mount (instant) instead of slewing.
+        slew_timeout_s: Seconds a real slew may take.
+        exptime_scale: Wall seconds per simulated exposure second
+            (``SIM_TIME_FACTOR``, >= 0.01).
+        max_retries: Reconnection attempts when the link is down at the start
+            of an action (exposures are never retried here: the loop does it
+            and journals each attempt).
+        zeropoint_mag: Magnitude giving 1 ADU per simulated second.
+        n_field_stars: Constant reference stars served around each target.
+        field_mag_range: Their magnitude range.
+        ccd_size_px: Square frame size.
+        ccd_noise_adu: ``SIM_NOISE`` (uniform read noise amplitude).
+        focus_position: Focuser position (36700 is the simulator's best focus).
+        dec_limits_deg: The mount's declination range.
+        hour_angle_limit_h: The mount's hour-angle limit (absolute, hours).
+        pointing_tolerance_arcsec: Read-back tolerance after SYNC/slew.
+    """
+
+    def __init__(self, sim_observatory: Any, host: str = "127.0.0.1", port: int | None = None,
+                 run_dir: str | None = None, start_server: bool = False,
+                 gsc_state_path: str | None = None, timeout_s: float = 10.0,
+                 sync_instead_of_slew: bool = True, slew_timeout_s: float = 90.0,
+                 exptime_scale: float = 0.01, max_retries: int = 2, zeropoint_mag: float = 24.0,
+                 n_field_stars: int = 12, field_mag_range: tuple[float, float] = (14.5, 17.5),
+                 ccd_size_px: int = 512, ccd_noise_adu: float = 10.0,
+                 focus_position: int = 36700, dec_limits_deg: tuple[float, float] = (-85.0, 85.0),
+                 hour_angle_limit_h: float = 6.0, pointing_tolerance_arcsec: float = 5.0) -> None:
+        if not 0.01 <= float(exptime_scale) <= 100.0:
+            raise ConfigError(f"exptime_scale = {exptime_scale} is outside [0.01, 100]",
+                              "the CCD simulator's SIM_TIME_FACTOR range")
+        self._sim = sim_observatory
+        self.timeout_s = float(timeout_s)
+        self.sync_instead_of_slew = bool(sync_instead_of_slew)
+        self.slew_timeout_s = float(slew_timeout_s)
+        self.exptime_scale = float(exptime_scale)
+        self.max_retries = int(max_retries)
+        self.zeropoint_mag = float(zeropoint_mag)
+        self.n_field_stars = int(n_field_stars)
+        self.field_mag_range = (float(field_mag_range[0]), float(field_mag_range[1]))
+        self.ccd_size_px = int(ccd_size_px)
+        self.ccd_noise_adu = float(ccd_noise_adu)
+        self.focus_position = int(focus_position)
+        self.dec_limits_deg = (float(dec_limits_deg[0]), float(dec_limits_deg[1]))
+        self.hour_angle_limit_h = float(hour_angle_limit_h)
+        self.pointing_tolerance_arcsec = float(pointing_tolerance_arcsec)
+        self.server: IndiServer | None = None
+        if start_server:
+            import tempfile
+
+            folder = run_dir or tempfile.mkdtemp(prefix="steer-indi-")
+            self.server = IndiServer(folder, port=port)
+            state = self.server.start()
+            port, gsc_state_path = state.port, state.gsc_state_path
+        elif port is None:
+            if run_dir is None:
+                raise ConfigError("IndiObservatory needs port=, run_dir= or start_server=true",
+                                  "steer indi-sim start --run-dir DIR, then run_dir = DIR")
+            state_ = IndiServer(run_dir).status()
+            if state_ is None:
+                raise InstrumentError(f"no running indiserver recorded in {run_dir}",
+                                      f"steer indi-sim start --run-dir {run_dir}")
+            port, gsc_state_path = state_.port, gsc_state_path or state_.gsc_state_path
+        if gsc_state_path is None:
+            raise ConfigError("gsc_state_path is unknown", "pass run_dir= or gsc_state_path=")
+        self.gsc_state_path = Path(gsc_state_path)
+        self.client = IndiClient(host, int(port), timeout_s=self.timeout_s)
+        self._ccd_transform: tuple[float, float] | None = None  # served = a + b * mag
+        self._ready = False
+        self.photometry_log: list[dict[str, Any]] = []
+        """Per exposure: served truth vs measured (for benchmarks; never given to policies)."""
+        self.last_image: tuple[np.ndarray, Any] | None = None
+
+    # ------------------------------------------------------------ delegation
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_sim":
+            raise AttributeError(name)
+        return getattr(self._sim, name)
+
+    @property
+    def mjd(self) -> float:
+        """The simulated clock (UTC MJD)."""
+        return float(self._sim.mjd)
+
+    def __repr__(self) -> str:
+        return f"IndiObservatory({self._sim!r}, {self.client.host}:{self.client.port})"
+
+    def describe(self) -> dict[str, Any]:
+        """The simulation's description plus the INDI link and mount limits."""
+        out = dict(self._sim.describe())
+        out.update(kind="indi-observatory", indi={
+            "host": self.client.host, "port": self.client.port, "timeout_s": self.timeout_s,
+            "sync_instead_of_slew": self.sync_instead_of_slew,
+            "exptime_scale": self.exptime_scale,
+            "mount_limits": {"dec_limits_deg": list(self.dec_limits_deg),
+                             "hour_angle_limit_h": self.hour_angle_limit_h}})
+        return out
+
+    # ------------------------------------------------------------ setup
+    def _ensure_ready(self) -> None:
+        """Connect (with up to ``max_retries`` reconnections) and set the devices up."""
+        if self._ready and self.client.alive:
+            return
+        self._ready = False
+        last: InstrumentError | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                self.client.connect((TELESCOPE, CCD, FOCUSER))
+                self._setup_devices()
+                self._ready = True
+                return
+            except InstrumentError as exc:
+                last = exc
+                log.warning("INDI connect attempt %d failed: %s", attempt, exc)
+                if attempt < self.max_retries:
+                    time.sleep(0.5)
+        raise InstrumentError(f"INDI not ready after {self.max_retries + 1} attempts: {last}",
+                              "is indiserver running? steer indi-sim status") from last
+
+    def _setup_devices(self) -> None:
+        c = self.client
+        for dev in (TELESCOPE, CCD, FOCUSER):
+            if not c.switch_on(dev, "CONNECTION", "CONNECT"):
+                c.set_and_wait(dev, "CONNECTION", {"CONNECT": "On", "DISCONNECT": "Off"})
+        for dev, vec in ((TELESCOPE, "EQUATORIAL_EOD_COORD"), (TELESCOPE, "TELESCOPE_PARK"),
+                         (CCD, "CCD_EXPOSURE"), (CCD, "SIMULATOR_SETTINGS"), (CCD, "CCD_GAIN"),
+                         (FOCUSER, "ABS_FOCUS_POSITION")):
+            c.wait_for(lambda d=dev, v=vec: c.vector(d, v) is not None, self.timeout_s,
+                       f"{dev}.{vec} to be defined")
+        c.enable_blobs(CCD)  # again, now that CCD1 is defined on this link
+        cfg = self._sim.config
+        c.set_and_wait(TELESCOPE, "GEOGRAPHIC_COORD", {
+            "LAT": cfg.site_lat_deg, "LONG": cfg.site_lon_deg % 360.0, "ELEV": cfg.site_height_m})
+        if c.switch_on(TELESCOPE, "TELESCOPE_PARK", "PARK"):  # only if parked: else no reply
+            c.set_and_wait(TELESCOPE, "TELESCOPE_PARK", {"UNPARK": "On", "PARK": "Off"},
+                           timeout_s=self.slew_timeout_s)
+        c.set_and_wait(CCD, "CCD_GAIN", {"GAIN": 50.0})  # 50: flux exactly proportional to time
+        c.set_and_wait(CCD, "SIMULATOR_SETTINGS", {
+            "SIM_XRES": self.ccd_size_px, "SIM_YRES": self.ccd_size_px,
+            "SIM_NOISE": self.ccd_noise_adu, "SIM_TIME_FACTOR": self.exptime_scale,
+            # stars fainter than the limiting magnitude are not drawn at all: push it to
+            # the maximum so faint targets still appear (the flux scale is calibrated)
+            "SIM_LIMITINGMAG": 20.0})
+        pos = c.numbers(FOCUSER, "ABS_FOCUS_POSITION").get("FOCUS_ABSOLUTE_POSITION")
+        if pos is None or abs(pos - self.focus_position) > 0.5:
+            c.set_and_wait(FOCUSER, "ABS_FOCUS_POSITION",
+                           {"FOCUS_ABSOLUTE_POSITION": float(self.focus_position)},
+                           timeout_s=self.slew_timeout_s)
+        if self._ccd_transform is None:
+            self._calibrate()
+
+    def _calibrate(self) -> None:
+        """Measure the CCD simulator's flux scale on a ladder of stars (one short frame).
+
+        The simulator compresses magnitudes (flux ~ 10**(-0.4*k*m), k != 1); the fit
+        gives the linear map ``served = a + b * mag`` the ``gsc`` script applies so
+        that image fluxes follow ``10**(-0.4 * (mag - zeropoint_mag))`` ADU/s.
+        """
+        vs = self.client.numbers(TELESCOPE, "EQUATORIAL_EOD_COORD")
+        ra0, dec0 = _j2000_from_jnow(vs["RA"], vs["DEC"])
+        dec0 = float(np.clip(dec0, -80.0, 80.0))
+        ang = np.linspace(0.0, 2.0 * np.pi, len(_CAL_MAGS), endpoint=False)
+        ras = ra0 + 2.0 / 60.0 * np.cos(ang) / math.cos(math.radians(dec0))
+        decs = dec0 + 2.0 / 60.0 * np.sin(ang)
+        self._write_state([(f"CAL{i}", r, d, m) for i, (r, d, m) in
+                           enumerate(zip(ras, decs, _CAL_MAGS, strict=True))], (0.0, 1.0))
+        self._point_j2000(ra0, dec0)
+        data, header = photometry.read_fits(self._expose(_CAL_EXPTIME_S)[0])
+        geom = photometry.geometry_from_header(header, data.shape)
+        x, y = photometry.project(geom, ras, decs)
+        ph = photometry._aperture_fluxes(data, x, y, 8.0)  # noqa: SLF001
+        flux = ph["flux"] / _CAL_EXPTIME_S
+        ok = flux > 0
+        if ok.sum() < 3:
+            raise InstrumentError("CCD calibration failed: calibration stars not found",
+                                  "is the gsc script on the server's PATH?")
+        beta, alpha = np.polyfit(np.asarray(_CAL_MAGS)[ok], np.log10(flux[ok]), 1)
+        b = -0.4 / beta
+        a = (0.4 * self.zeropoint_mag - alpha) / beta
+        self._ccd_transform = (float(a), float(b))
+        log.info("CCD flux scale: k=%.3f, served = %.3f + %.3f mag", -beta / 0.4, a, b)
+
+    # ------------------------------------------------------------ sky feed
+    def _write_state(self, stars: list[tuple[str, float, float, float]],
+                     transform: tuple[float, float] | None = None) -> None:
+        a, b = transform or self._ccd_transform or (0.0, 1.0)
+        tmp = self.gsc_state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"stars": [[s, round(r, 7), round(d, 7), round(m, 4)]
+                                             for s, r, d, m in stars],
+                                   "ccd_a": a, "ccd_b": b}), encoding="utf-8")
+        os.replace(tmp, self.gsc_state_path)  # atomic: gsc never reads half a file
+
+    def field_stars(self, target_index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Constant reference stars around a target: (`R` ra_deg, `R` dec_deg, `R` mag)."""
+        cat = self._sim.catalog
+        rng = np.random.default_rng([int(self._sim.seed), int(target_index), 7919])
+        ra0, dec0 = float(cat.ra_deg[target_index]), float(cat.dec_deg[target_index])
+        half_fov_arcmin = 0.5 * self.ccd_size_px * 1.19 / 60.0
+        r = rng.uniform(1.0, 0.8 * half_fov_arcmin, self.n_field_stars) / 60.0
+        ang = (rng.permutation(self.n_field_stars) + rng.uniform(0.1, 0.9, self.n_field_stars)) \
+            * 2.0 * np.pi / max(self.n_field_stars, 1)
+        ra = ra0 + r * np.cos(ang) / math.cos(math.radians(dec0))
+        dec = dec0 + r * np.sin(ang)
+        mag = rng.uniform(*self.field_mag_range, self.n_field_stars)
+        return ra, dec, mag
+
+    def _sky(self, target_index: int, mjd: float) -> dict[str, Any]:
+        """Write the sky at ``mjd`` for the ``gsc`` script; return what was served."""
+        sim = self._sim
+        n = len(sim.catalog)
+        alt, az = sim.targets_altaz(mjd)
+        eta = np.clip(np.asarray(sim.weather.transparency(alt, az, mjd), float), 1e-3, 1.0)
+        true_mag = np.asarray(sim.truth.mag(np.arange(n), np.full(n, mjd)), float)
+        served = true_mag - 2.5 * np.log10(eta)
+        stars = [(str(sim.catalog.target_id[j]), float(sim.catalog.ra_deg[j]),
+                  float(sim.catalog.dec_deg[j]), float(served[j])) for j in range(n)]
+        fra, fdec, fmag = self.field_stars(target_index)
+        dim = -2.5 * math.log10(float(eta[target_index]))
+        stars += [(f"F{target_index}_{k}", float(r), float(d), float(m) + dim)
+                  for k, (r, d, m) in enumerate(zip(fra, fdec, fmag, strict=True))]
+        self._write_state(stars)
+        return {"true_mag": float(true_mag[target_index]), "served_mag": float(served[target_index]),
+                "transparency": float(eta[target_index]), "field": (fra, fdec, fmag)}
+
+    # ------------------------------------------------------------ mount and camera
+    def _point_j2000(self, ra_deg: float, dec_deg: float) -> float:
+        """SYNC or slew the mount to a J2000 position; return wall seconds."""
+        c = self.client
+        t0 = time.perf_counter()
+        ra_h, dec = jnow_from_j2000(ra_deg, dec_deg)
+        tol_deg = self.pointing_tolerance_arcsec / 3600.0
+
+        def arrived(vs: Any) -> bool:
+            try:
+                r = float(vs.values["RA"]) * 15.0
+                d = float(vs.values["DEC"])
+            except (KeyError, ValueError):
+                return False
+            dra = (r - ra_h * 15.0 + 180.0) % 360.0 - 180.0
+            return math.hypot(dra * math.cos(math.radians(dec)), d - dec) <= tol_deg
+
+        # track first: an idle mount's RA of date drifts 15"/s and fails the read-back
+        if not c.switch_on(TELESCOPE, "TELESCOPE_TRACK_STATE", "TRACK_ON"):
+            c.set_and_wait(TELESCOPE, "TELESCOPE_TRACK_STATE", {"TRACK_ON": "On",
+                                                                 "TRACK_OFF": "Off"},
+                           ok_states=("Ok", "Busy"))
+        mode = "SYNC" if self.sync_instead_of_slew else "TRACK"
+        if not c.switch_on(TELESCOPE, "ON_COORD_SET", mode):
+            c.set_and_wait(TELESCOPE, "ON_COORD_SET",
+                           {"SYNC": "Off", "TRACK": "Off", "SLEW": "Off", mode: "On"})
+        c.set_and_wait(TELESCOPE, "EQUATORIAL_EOD_COORD", {"RA": ra_h, "DEC": dec}, done=arrived,
+                       timeout_s=self.timeout_s if self.sync_instead_of_slew
+                       else self.slew_timeout_s)
+        return time.perf_counter() - t0
+
+    def _expose(self, exptime_s: float) -> tuple[bytes, float]:
+        """Expose ``exptime_s`` simulated seconds; return (FITS bytes, wall seconds)."""
+        c = self.client
+        t0 = time.perf_counter()
+        blob0 = c.vector(CCD, "CCD1")
+        seq0 = blob0.seq if blob0 is not None else 0
+        c.send(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": float(exptime_s)})
+
+        def done() -> bool:
+            b = c._vectors.get((CCD, "CCD1"))  # noqa: SLF001  (under the client's lock)
+            e = c._vectors.get((CCD, "CCD_EXPOSURE"))  # noqa: SLF001
+            return (b is not None and b.seq > seq0) or (e is not None and e.state == "Alert")
+
+        c.wait_for(done, exptime_s * self.exptime_scale + self.timeout_s, "the CCD image")
+        blob = c.vector(CCD, "CCD1")
+        if blob is None or blob.seq <= seq0 or not isinstance(blob.values.get("CCD1"), bytes):
+            exp = c.vector(CCD, "CCD_EXPOSURE")
+            raise InstrumentError(f"exposure failed: {exp.message if exp else 'no CCD'}",
+                                  "check the CCD driver")
+        return blob.values["CCD1"], time.perf_counter() - t0
+
+    # ------------------------------------------------------------ Instrument protocol
+    def check(self, action: Action) -> None:
+        """The simulation's limits, then the mount's; raises before anything is sent.
+
+        Raises:
+            UnsafeActionError: outside a limit (nothing was sent to the server).
+        """
+        self._sim.check(action)
+        i = int(action.target_index)
+        cat = self._sim.catalog
+        dec = float(cat.dec_deg[i])
+        lo, hi = self.dec_limits_deg
+        label = f"target {str(cat.target_id[i])!r} (index {i})"
+        if not lo <= dec <= hi:
+            raise UnsafeActionError(f"{label} at dec {dec:.2f} deg is outside the mount's "
+                                    f"declination range [{lo}, {hi}] deg")
+        lst = float(self._sim.almanac.lst_deg(self._sim.mjd))
+        ha_h = ((lst - float(cat.ra_deg[i]) + 180.0) % 360.0 - 180.0) / 15.0
+        if abs(ha_h) > self.hour_angle_limit_h:
+            raise UnsafeActionError(f"{label} is at hour angle {ha_h:+.2f} h, beyond the mount's "
+                                    f"limit of +-{self.hour_angle_limit_h} h")
+
+    def execute(self, action: Action) -> Measurement:
+        """Observe ``action`` on the INDI devices; advance the simulated clock on success.
+
+        Raises:
+            UnsafeActionError: as :meth:`check` (nothing sent).
+            InstrumentError: the server failed, died or hung (InstrumentTimeoutError);
+                the simulated night is unchanged, the action can be sent again.
+        """
+        self.check(action)
+        sim = self._sim
+        i, t_exp = int(action.target_index), float(action.exptime_s)
+        t_mid = sim.mjd + (float(sim.overhead_s(i)) + 0.5 * t_exp) / 86400.0
+        self._ensure_ready()
+        try:
+            served = self._sky(i, t_mid)
+            wall_point = self._point_j2000(float(sim.catalog.ra_deg[i]),
+                                           float(sim.catalog.dec_deg[i]))
+            blob, wall_expose = self._expose(t_exp)
+            t0 = time.perf_counter()
+            data, header = photometry.read_fits(blob)
+            self.last_image = (data, header)  # kept for diagnosis even if photometry fails
+            fra, fdec, fmag = served["field"]
+            phot = photometry.measure(
+                data, header, float(sim.catalog.ra_deg[i]), float(sim.catalog.dec_deg[i]),
+                fra, fdec, fmag, t_exp, zp_clear_mag=self.zeropoint_mag)
+            wall_phot = time.perf_counter() - t0
+        except InstrumentError:
+            self._ready = self._ready and self.client.alive
+            raise
+        m = sim.execute(action)  # the simulated clock, pointing and filter advance only now
+        wall_transfer = max(0.0, wall_expose - t_exp * self.exptime_scale)
+        cond = dict(m.conditions)
+        cond.update(seeing_fwhm_arcsec=phot.fwhm_arcsec, transparency=phot.transparency,
+                    zeropoint_mag=phot.zeropoint_mag, n_ref_stars=float(phot.n_ref),
+                    target_x_px=phot.x_px, target_y_px=phot.y_px,
+                    background_adu=phot.background_adu, wall_point_s=wall_point,
+                    wall_expose_s=wall_expose, wall_photometry_s=wall_phot)
+        overheads = dict(m.overheads_s)
+        overheads["transfer"] = wall_transfer
+        self.photometry_log.append({
+            "target_index": i, "mjd_mid": m.mjd_mid, "exptime_s": t_exp,
+            "true_mag": served["true_mag"], "served_mag": served["served_mag"],
+            "sim_transparency": served["transparency"], "value_mag": phot.value_mag,
+            "error_mag": phot.error_mag, "saturated": phot.saturated,
+            "transparency": phot.transparency, "fwhm_arcsec": phot.fwhm_arcsec,
+            "offset_px": math.hypot(phot.x_px - phot.expected_x_px,
+                                    phot.y_px - phot.expected_y_px),
+            "wall_point_s": wall_point, "wall_expose_s": wall_expose,
+            "wall_transfer_s": wall_transfer, "wall_photometry_s": wall_phot})
+        return Measurement(value_mag=phot.value_mag, error_mag=phot.error_mag,
+                           mjd_mid=m.mjd_mid, exptime_s=t_exp, conditions=cond,
+                           overheads_s=overheads, saturated=phot.saturated)
+
+    def close(self) -> None:
+        """Disconnect; stop the server if this wrapper started it."""
+        try:
+            self.client.close()
+        finally:
+            if self.server is not None:
+                self.server.stop()
+                self.server = None
