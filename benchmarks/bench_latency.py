@@ -2,7 +2,8 @@
 
 For each (n, N) it builds a GP over `n` observations in 3-D (sky x, y and
 time, like the conditions model) and times decisions: one new observation
-arrives, the posterior over all `N` candidates is updated and scored with
+arrives (at one of the candidates: a catalog target was observed), the
+posterior over all `N` candidates is updated and scored with
 BoTorch's ``LogExpectedImprovement``, and the best candidates are taken.
 
 * steer: :class:`steer.policies.engine.CachedExactGP` (cached Cholesky and
@@ -77,10 +78,14 @@ def _one(n: int, n_cand: int, decisions: int, max_baseline_s: float) -> dict:
     lat = []
     best = float(y.max())
     for i in range(decisions + 1):  # the first decision warms BoTorch up and is not timed
-        xn = torch.rand(1, d, generator=g, dtype=torch.float64)
+        j = int(torch.randint(n_cand, (1,), generator=g))  # a catalog target is observed
+        xn = xc[j:j + 1]
         yn = float(f(xn)[0])
         t = time.perf_counter()
-        gp.add(xn[0], yn)
+        if exact:
+            gp.add(xn[0], yn, index=j)
+        else:
+            gp.add(xn[0], yn)
         best = max(best, yn)
         acq = LogExpectedImprovement(model, best_f=best)(idx)
         best_candidates(acq, None, 10)

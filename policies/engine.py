@@ -124,18 +124,30 @@ class CachedExactGP:
         beta[:n] = self._beta[:n]
         self._lbuf, self._beta = buf, beta
 
-    def add(self, x: torch.Tensor, y: float) -> None:
-        """Condition on one observation (`d`-dim ``x``) in `O(n^2 + N n)`."""
+    def add(self, x: torch.Tensor, y: float, index: int | None = None) -> None:
+        """Condition on one observation (`d`-dim ``x``).
+
+        Args:
+            x: Where it was observed.
+            y: The observed value.
+            index: The candidate row ``x`` is, if it is one (a catalog target):
+                then ``L^{-1} k(X, x)`` is read from the cached cross factor and
+                the update costs `O(N n)` with no `O(n^2)` solve.
+        """
         x = x.to(_DT).reshape(1, -1)
         h = self.hyper
         n = self.n
         k_xx = h.k(x, x)[0, 0] + h.noise
         use_b = self._ensure_b(n + 1)
         if n:
-            kx = h.k(self.x, x)[:, 0]  # `n`
-            l_vec = torch.linalg.solve_triangular(self.chol, kx.unsqueeze(-1), upper=False)[:, 0]
+            if use_b and index is not None:
+                l_vec = self._b[int(index), :n].clone()
+            else:  # a solve needs a contiguous factor (a strided view is ~100x slower)
+                kx = h.k(self.x, x)[:, 0]  # `n`
+                l_vec = torch.linalg.solve_triangular(self.chol.contiguous(), kx.unsqueeze(-1),
+                                                      upper=False)[:, 0]
             w = None if use_b else torch.linalg.solve_triangular(
-                self.chol.T, l_vec.unsqueeze(-1), upper=True)[:, 0]
+                self.chol.contiguous().T, l_vec.unsqueeze(-1), upper=True)[:, 0]
             l_nn = torch.sqrt(torch.clamp(k_xx - l_vec @ l_vec, min=1e-12))
             mu_x = h.mean + float(l_vec @ self._beta[:n])
         else:

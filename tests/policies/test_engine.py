@@ -49,6 +49,20 @@ def test_incremental_exact_gp_matches_botorch_posterior(cache_bytes):
     assert torch.allclose(gp.mean, m2, atol=1e-8) and torch.allclose(gp.var, v2, atol=1e-8)
 
 
+def test_observing_a_candidate_uses_the_cached_factor_and_agrees():
+    x, y, xc = _data(n=40, n_cand=300)
+    hyper = RBFHyper(torch.tensor([0.2, 0.3]), 1.3, 0.01)
+    a, b = CachedExactGP(xc, hyper), CachedExactGP(xc, hyper)
+    for i in range(len(x)):
+        a.add(x[i], float(y[i]))
+        b.add(x[i], float(y[i]))
+    for j in (5, 17, 5, 250):  # catalog targets observed (one twice)
+        a.add(xc[j], 0.3 * j / 250, index=j)
+        b.add(xc[j], 0.3 * j / 250)
+    assert torch.allclose(a.mean, b.mean, atol=1e-8)
+    assert torch.allclose(a.var, b.var, atol=1e-8)
+
+
 def test_nystrom_gp_is_close_to_exact_with_enough_inducing_points():
     x, y, xc = _data(n=300)
     hyper = RBFHyper(torch.tensor([0.2, 0.3]), 1.3, 0.01)
