@@ -12,6 +12,8 @@ __all__ = ["ENV_IDS", "register_envs"]
 
 ENV_IDS: dict[str, str] = {
     "steer/TargetSelection-v0": "steer.envs.target_selection:TargetSelectionEnv",
+    "steer/BlackBox-v0": "steer.envs.blackbox:BlackBoxEnv",
+    "steer/Autofocus-v0": "steer.envs.autofocus:AutofocusEnv",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from steer.errors import RegistryError
 
-__all__ = ["POLICIES", "make_policy", "policy_names"]
+__all__ = ["POLICIES", "CATALOG_POLICIES", "make_policy", "policy_names"]
 
 POLICIES: dict[str, str] = {
     "random": "steer.policies.baselines:RandomPolicy",
@@ -19,7 +19,15 @@ POLICIES: dict[str, str] = {
     "greedy": "steer.policies.baselines:GreedyPolicy",
     "feature": "steer.policies.baselines:FeaturePolicy",
     "bo": "steer.policies.bo:BOPolicy",
+    "bo-continuous": "steer.policies.bo_continuous:BOContinuousPolicy",
+    "sobol": "steer.policies.bo_continuous:SobolPolicy",
+    "vcurve": "steer.policies.bo_continuous:VCurvePolicy",
 }
+
+
+CATALOG_POLICIES: tuple[str, ...] = ("random", "round-robin", "greedy", "feature", "bo")
+"""Policies that choose among catalog targets (``steer/TargetSelection-v0``); the
+others act on continuous boxes (``steer/BlackBox-v0``, ``steer/Autofocus-v0``)."""
 
 
 def policy_names() -> list[str]:

@@ -5,7 +5,7 @@ import pytest
 
 from steer.errors import RegistryError
 from steer.loop import run_episode
-from steer.policies import make_policy, policy_names
+from steer.policies import CATALOG_POLICIES, make_policy
 from steer.session import make_env
 from steer.testing import UnsafeFirstPolicy, tiny_config
 
@@ -30,7 +30,7 @@ def _episode(policy_name, seed=1, max_decisions=0):
     return res, sink.records
 
 
-@pytest.mark.parametrize("name", policy_names())
+@pytest.mark.parametrize("name", CATALOG_POLICIES)
 def test_policy_runs_a_night_with_feasible_decisions(name):
     res, records = _episode(name, max_decisions=25 if name == "bo" else 0)
     assert len(records) == len(res.records) > 5
@@ -43,7 +43,7 @@ def test_policy_runs_a_night_with_feasible_decisions(name):
     assert all(len(r.proposal["explanation"]["runners_up"]) > 0 for r in ok[:3])
 
 
-@pytest.mark.parametrize("name", policy_names())
+@pytest.mark.parametrize("name", CATALOG_POLICIES)
 def test_policy_is_deterministic_for_a_seed(name):
     n = 12 if name == "bo" else 0
     _, a = _episode(name, seed=3, max_decisions=n)

@@ -1,0 +1,475 @@
+"""Policies for continuous settings: a point in a box (focus, a test function's inputs).
+
+* ``bo-continuous``: Bayesian optimisation with BoTorch. A
+  :class:`botorch.models.SingleTaskGP` (float64, inputs in the unit box,
+  ``Standardize`` outcome, BoTorch's default priors), hyperparameters
+  warm-started from the previous fit and refitted with a small ``maxiter``;
+  ``LogExpectedImprovement`` for one decision, ``qLogNoisyExpectedImprovement``
+  for a batch of ``q > 1`` or when points are pending (``X_pending``);
+  optimised with ``optimize_acqf`` (modest restarts: it must be fast). It
+  starts from a seeded scrambled Sobol design of ``2 d + 1`` points.
+* ``sobol``: the same seeded Sobol sequence, nothing else (a baseline).
+* ``vcurve``: classic autofocus (1-D only): sweep ``n_points`` positions over
+  the travel, fit the hyperbola ``FWHM^2 = a (x - c)^2 + b`` (or a parabola),
+  go to the vertex (optionally sweep again more narrowly around it first).
+
+All of them **maximise the reward** passed to :meth:`ingest` (the envs
+``steer/BlackBox-v0`` and ``steer/Autofocus-v0`` reward ``-measured value``).
+Actions are :class:`PointAction` (a point of the unit box, mapped to the
+env's ``Box`` action space). ``ingest(action, None, reward)`` means the action
+was refused: it is forgotten and nothing is learned.
+
+Points returned by :meth:`suggest` are *pending* until ingested (exposures
+still in flight, several instruments): ``bo-continuous`` conditions new
+batches on them. Call :meth:`ContinuousPolicy.clear_pending` to drop points
+that will never be measured.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from steer.errors import ConfigError
+from steer.policies.base import BasePolicy
+from steer.types import Measurement, Proposal
+
+__all__ = ["PointAction", "ContinuousPolicy", "SobolPolicy", "BOContinuousPolicy",
+           "VCurvePolicy"]
+
+_MATCH_TOL = 1e-9  # an ingested point closer than this to a pending point completes it
+
+
+@dataclass(frozen=True)
+class PointAction:
+    """A point of a continuous action space.
+
+    Attributes:
+        x_unit: Coordinates in the unit box `[0, 1]^d`.
+        x: The same point in the env's action-space units (what ``env.step`` takes).
+    """
+
+    x_unit: tuple[float, ...]
+    x: tuple[float, ...]
+
+    def as_array(self) -> np.ndarray:
+        """The action for ``env.step`` (`d`-dim float64 array)."""
+        return np.asarray(self.x, float)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {"x_unit": list(self.x_unit), "x": list(self.x)}
+
+
+def _positive_int(name: str, value: Any, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise ConfigError(f"{name} = {value!r} must be a positive integer", hint)
+    return int(value)
+
+
+class ContinuousPolicy(BasePolicy):
+    """Shared machinery of the box policies: unit-box data, pending points, Sobol design.
+
+    Subclasses implement ``_suggest_unit(n, info) -> (`n x d` points, explanations)``.
+    """
+
+    name = "continuous"
+
+    def _reset(self) -> None:
+        from gymnasium import spaces
+        from torch.quasirandom import SobolEngine
+
+        space = getattr(self.env, "action_space", None)
+        if not isinstance(space, spaces.Box) or len(space.shape) != 1 or not (
+                np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+            raise ConfigError(f"policy {self.name!r} needs a 1-D bounded Box action space, "
+                              f"got {space!r}",
+                              "use it with steer/BlackBox-v0 or steer/Autofocus-v0")
+        self.low = np.asarray(space.low, float)
+        self.high = np.asarray(space.high, float)
+        self.dim = int(space.shape[0])
+        self.X: list[np.ndarray] = []
+        self.Y: list[float] = []
+        self.pending: list[np.ndarray] = []
+        self.sobol = SobolEngine(self.dim, scramble=True, seed=int(self.rng.integers(2**31)))
+        self._reset_policy()
+
+    def _reset_policy(self) -> None:
+        """Hook: per-episode set-up of a subclass."""
+
+    def _sobol(self, n: int) -> np.ndarray:
+        return self.sobol.draw(n, dtype=_float64()).numpy()
+
+    def _action(self, x_unit: np.ndarray) -> PointAction:
+        x_unit = np.clip(np.asarray(x_unit, float), 0.0, 1.0)
+        x = self.low + x_unit * (self.high - self.low)
+        return PointAction(tuple(float(v) for v in x_unit), tuple(float(v) for v in x))
+
+    def _to_unit(self, action: Any) -> np.ndarray:
+        if isinstance(action, PointAction):
+            return np.asarray(action.x_unit, float)
+        x = np.asarray(action, float).reshape(-1)
+        if x.shape != (self.dim,):
+            raise ConfigError(f"action of shape {np.shape(action)} for a {self.dim}-D box",
+                              "pass the PointAction that suggest() returned")
+        return (x - self.low) / (self.high - self.low)
+
+    def clear_pending(self) -> None:
+        """Forget every suggested point that was not ingested (it will never be measured)."""
+        self.pending = []
+
+    def _suggest(self, observation: Any, info: dict[str, Any], n: int) -> list[Proposal]:
+        n = _positive_int("n", n, "ask for at least one point")
+        points, explanations, scores = self._suggest_unit(n, info)
+        out = []
+        for k, (x, why) in enumerate(zip(points, explanations, strict=True)):
+            self.pending.append(np.clip(np.asarray(x, float), 0.0, 1.0))
+            act = self._action(x)
+            out.append(Proposal(act, float(scores[k]), {"rank": k, "x_unit": list(act.x_unit),
+                                                        **why}))
+        return out
+
+    def _suggest_unit(self, n: int, info: dict[str, Any]
+                      ) -> tuple[np.ndarray, list[dict[str, Any]], list[float]]:
+        raise NotImplementedError
+
+    def _ingest(self, action: Any, measurement: Measurement | Any | None,
+                reward: float) -> None:
+        x = self._to_unit(action)
+        for k, p in enumerate(self.pending):
+            if np.max(np.abs(p - x)) <= _MATCH_TOL:
+                del self.pending[k]
+                break
+        if measurement is None or not np.isfinite(reward):
+            return  # refused or failed: nothing was measured
+        self.X.append(np.clip(x, 0.0, 1.0))
+        self.Y.append(float(reward))
+        self._ingested()
+
+    def _ingested(self) -> None:
+        """Hook: a new observation arrived."""
+
+
+def _float64() -> Any:
+    import torch
+
+    return torch.float64
+
+
+class SobolPolicy(ContinuousPolicy):
+    """A seeded scrambled Sobol sequence over the box (quasi-random search)."""
+
+    name = "sobol"
+    version = "1"
+
+    def _suggest_unit(self, n, info):
+        pts = self._sobol(n)
+        return pts, [{"phase": "sobol", "acquisition": None}] * n, [0.0] * n
+
+
+class BOContinuousPolicy(ContinuousPolicy):
+    """Bayesian optimisation over a box: GP + log expected improvement.
+
+    Args:
+        n_init: Points of the Sobol initial design (default ``2 d + 1``).
+        num_restarts: Restarts of the acquisition optimiser.
+        raw_samples: Raw Sobol samples scored to pick the restarts.
+        acqf_maxiter: L-BFGS-B iterations per restart of the acquisition optimiser.
+        fit_maxiter: L-BFGS-B iterations of a cold hyperparameter fit.
+        warm_maxiter: Iterations of a warm-started refit (from the previous fit).
+        warm_start: Start each fit from the previous hyperparameters.
+        acquisition: ``"auto"`` (analytic ``LogExpectedImprovement`` for one
+            point with nothing pending, ``qLogNoisyExpectedImprovement``
+            otherwise), ``"logei"`` or ``"qlognei"`` (always the latter).
+        mc_samples: Quasi-Monte-Carlo samples of ``qLogNoisyExpectedImprovement``.
+        winsorize: Clip the worst rewards at Tukey's lower fence
+            (``q1 - 1.5 IQR``) before fitting, as Ax does by default, so that a
+            few very bad points do not flatten the model where it matters.
+        runners_up: Other local optima of the acquisition to report.
+
+    Raises:
+        ConfigError: for a non-positive count or an unknown acquisition.
+    """
+
+    name = "bo-continuous"
+    version = "1"
+
+    def __init__(self, n_init: int | None = None, num_restarts: int = 8, raw_samples: int = 256,
+                 acqf_maxiter: int = 100, fit_maxiter: int = 200, warm_maxiter: int = 30,
+                 warm_start: bool = True, acquisition: str = "auto", mc_samples: int = 128,
+                 winsorize: bool = True, runners_up: int = 3) -> None:
+        super().__init__(n_init=n_init, num_restarts=num_restarts, raw_samples=raw_samples,
+                         acqf_maxiter=acqf_maxiter, fit_maxiter=fit_maxiter,
+                         warm_maxiter=warm_maxiter, warm_start=warm_start,
+                         acquisition=acquisition, mc_samples=mc_samples, winsorize=winsorize,
+                         runners_up=runners_up)
+        self.n_init = None if n_init is None else _positive_int("n_init", n_init, "e.g. 5")
+        hint = "a small positive integer"
+        self.num_restarts = _positive_int("num_restarts", num_restarts, hint)
+        self.raw_samples = _positive_int("raw_samples", raw_samples, hint)
+        self.acqf_maxiter = _positive_int("acqf_maxiter", acqf_maxiter, hint)
+        self.fit_maxiter = _positive_int("fit_maxiter", fit_maxiter, hint)
+        self.warm_maxiter = _positive_int("warm_maxiter", warm_maxiter, hint)
+        self.mc_samples = _positive_int("mc_samples", mc_samples, hint)
+        if acquisition not in ("auto", "logei", "qlognei"):
+            raise ConfigError(f"acquisition = {acquisition!r} is not known",
+                              "use 'auto', 'logei' or 'qlognei'")
+        self.acquisition = acquisition
+        self.warm_start = bool(warm_start)
+        self.winsorize = bool(winsorize)
+        self.runners_up = int(runners_up)
+
+    def _reset_policy(self) -> None:
+        self.init_size = self.n_init if self.n_init is not None else 2 * self.dim + 1
+        self.model: Any = None
+        self.model_n = 0  # observations the current model was fitted on
+        self.state: dict[str, Any] | None = None  # last fitted hyperparameters
+        self.fit_s = 0.0
+        self.fits = 0
+
+    # --------------------------------------------------------------- model
+    def _fit(self) -> None:
+        """Fit the GP on every observation, warm-started from the previous fit."""
+        import torch
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from botorch.models.transforms import Standardize
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        t0 = time.perf_counter()
+        x = torch.tensor(np.asarray(self.X), dtype=torch.float64)
+        y = torch.tensor(self._model_targets(), dtype=torch.float64).unsqueeze(-1)
+        model = SingleTaskGP(x, y, outcome_transform=Standardize(m=1))
+        maxiter = self.fit_maxiter
+        if self.warm_start and self.state is not None:
+            params = dict(model.named_parameters())
+            model.load_state_dict({k: v for k, v in self.state.items() if k in params},
+                                  strict=False)
+            maxiter = self.warm_maxiter
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
+        model.eval()
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.model, self.model_n = model, len(self.Y)
+        self.fits += 1
+        self.fit_s = time.perf_counter() - t0
+
+    def _model_targets(self) -> np.ndarray:
+        """Rewards the GP is fitted to: the worst outliers clipped when ``winsorize``."""
+        y = np.asarray(self.Y, float)
+        if not self.winsorize or len(y) < 4:
+            return y
+        q1 = np.percentile(y, 25, method="lower")
+        q3 = np.percentile(y, 75, method="higher")
+        return np.maximum(y, q1 - 1.5 * (q3 - q1))  # Tukey's lower fence (Ax's default)
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        m = self.model
+        kern = m.covar_module
+        while getattr(kern, "base_kernel", None) is not None and not kern.has_lengthscale:
+            kern = kern.base_kernel
+        ls = kern.lengthscale.detach().reshape(-1).tolist() if kern.has_lengthscale else []
+        y_std = float(m.outcome_transform.stdvs.reshape(-1)[0])
+        noise = float(m.likelihood.noise.detach().reshape(-1)[0])
+        return {"lengthscales_unit": ls, "noise_std": float(np.sqrt(noise)) * y_std,
+                "outcome_mean": float(m.outcome_transform.means.reshape(-1)[0]),
+                "outcome_std": y_std, "mean_constant_standardized":
+                float(m.mean_module.constant.detach().reshape(-1)[0])}
+
+    # ------------------------------------------------------------- suggest
+    def _suggest_unit(self, n, info):
+        if len(self.X) + len(self.pending) < self.init_size or len(self.X) < 2:
+            why = {"phase": "initial-design", "design": f"Sobol, {self.init_size} points",
+                   "acquisition": None, "n_observations": len(self.X)}
+            return self._sobol(n), [why] * n, [0.0] * n
+        import torch
+
+        with torch.random.fork_rng():  # BoTorch draws from torch's global RNG: seed it locally
+            torch.manual_seed(int(self.rng.integers(2**31)))
+            return self._bo(n)
+
+    def _bo(self, n: int) -> tuple[np.ndarray, list[dict[str, Any]], list[float]]:
+        import torch
+        from botorch.acquisition import LogExpectedImprovement, qLogNoisyExpectedImprovement
+        from botorch.optim import optimize_acqf
+        from botorch.sampling import SobolQMCNormalSampler
+
+        if self.model is None or self.model_n != len(self.Y):
+            self._fit()
+        model = self.model
+        x_train = model.train_inputs[0]
+        pending = (torch.tensor(np.asarray(self.pending), dtype=torch.float64)
+                   if self.pending else None)
+        use_ei = self.acquisition == "logei" or (
+            self.acquisition == "auto" and n == 1 and pending is None)
+        if use_ei and n > 1:
+            raise ConfigError(f"acquisition = 'logei' cannot choose a batch of n = {n}",
+                              "use acquisition = 'auto' or 'qlognei' for batches")
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            best_f = float(model.posterior(x_train).mean.max())
+        if use_ei:
+            acqf = LogExpectedImprovement(model, best_f=best_f)
+            name = "LogExpectedImprovement"
+        else:
+            sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]),
+                                            seed=int(self.rng.integers(2**31)))
+            acqf = qLogNoisyExpectedImprovement(model, X_baseline=x_train, sampler=sampler,
+                                                X_pending=pending, prune_baseline=True)
+            name = "qLogNoisyExpectedImprovement"
+        bounds = torch.stack([torch.zeros(self.dim), torch.ones(self.dim)]).to(torch.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cands, values = optimize_acqf(
+                acqf, bounds=bounds, q=n, num_restarts=self.num_restarts,
+                raw_samples=self.raw_samples, return_best_only=False,
+                options={"maxiter": self.acqf_maxiter, "seed": int(self.rng.integers(2**31))})
+        acqf_s = time.perf_counter() - t0
+        cands = cands.reshape(-1, n, self.dim).detach()
+        values = values.reshape(-1).detach()
+        order = torch.argsort(values, descending=True, stable=True)
+        best = cands[order[0]]
+        with torch.no_grad():
+            post = model.posterior(best)
+            mean = post.mean.reshape(-1).tolist()
+            std = post.variance.clamp_min(0).sqrt().reshape(-1).tolist()
+        runners: list[dict[str, Any]] = []  # other local optima (batches, for q > 1)
+        seen = [np.round(np.sort(best.numpy(), axis=0), 6)]
+        for j in order[1:].tolist():
+            key = np.round(np.sort(cands[j].numpy(), axis=0), 6)
+            if len(runners) >= self.runners_up:
+                break
+            if not any(np.array_equal(key, s) for s in seen):
+                seen.append(key)
+                x_r = cands[j].tolist()
+                runners.append({"x_unit": x_r[0] if n == 1 else x_r,
+                                "acquisition_value": float(values[j])})
+        shared = {"phase": "bo", "acquisition": name, "acquisition_value": float(values[order[0]]),
+                  "acquisition_is_log": True, "batch_size": n, "best_f": best_f,
+                  "n_observations": len(self.Y), "n_pending": len(self.pending),
+                  "fit_s": self.fit_s, "acqf_opt_s": acqf_s, "fits": self.fits,
+                  "warm_started": self.warm_start and self.fits > 1,
+                  "objective": "reward (maximised)", "runners_up": runners,
+                  **self._hyperparameters()}
+        whys = [{**shared, "batch_index": k, "posterior_mean": mean[k], "posterior_std": std[k]}
+                for k in range(n)]
+        score = float(values[order[0]])
+        return best.numpy(), whys, [score] * n
+
+
+class VCurvePolicy(ContinuousPolicy):
+    """Classic V-curve autofocus: sweep, fit, narrow sweep, fit, go to the vertex.
+
+    Works on a 1-D box whose reward is ``-FWHM`` (``steer/Autofocus-v0``).
+
+    Args:
+        n_points: Positions per sweep.
+        passes: Sweeps before going to the vertex (1, the classic: one sweep
+            over the whole travel; 2: then one around the first vertex).
+        shrink: Half-width of each further sweep, as a fraction of the
+            previous sweep's half-width.
+        fit: ``"hyperbola"`` (least squares of ``FWHM^2`` on a quadratic,
+            weighted for multiplicative noise: exact for a hyperbolic V-curve)
+            or ``"parabola"`` (a quadratic in ``FWHM`` through the best
+            ``n_points`` points).
+
+    Raises:
+        ConfigError: for fewer than 3 points per sweep, no sweep, a shrink
+            outside (0, 1] or an unknown fit.
+    """
+
+    name = "vcurve"
+    version = "1"
+
+    def __init__(self, n_points: int = 7, passes: int = 1, shrink: float = 0.2,
+                 fit: str = "hyperbola") -> None:
+        super().__init__(n_points=n_points, passes=passes, shrink=shrink, fit=fit)
+        self.n_points = _positive_int("n_points", n_points, "at least 3, e.g. 7")
+        if self.n_points < 3:
+            raise ConfigError(f"n_points = {n_points} cannot fit a curve", "use at least 3")
+        self.passes = _positive_int("passes", passes, "e.g. 2")
+        if not 0.0 < float(shrink) <= 1.0:
+            raise ConfigError(f"shrink = {shrink} is outside (0, 1]", "e.g. 0.2")
+        self.shrink = float(shrink)
+        if fit not in ("hyperbola", "parabola"):
+            raise ConfigError(f"fit = {fit!r} is not known", "use 'hyperbola' or 'parabola'")
+        self.fit = fit
+
+    def _reset_policy(self) -> None:
+        if self.dim != 1:
+            raise ConfigError(f"vcurve focuses one axis, the action space has {self.dim}",
+                              "use it with steer/Autofocus-v0")
+        self.queue: list[float] = []
+        self.sweeps_done = 0
+        self.half_width = 0.5
+        self.vertex: dict[str, float] | None = None
+
+    def fit_vertex(self) -> dict[str, float] | None:
+        """Fit the V-curve to every measurement; ``None`` if the fit has no minimum.
+
+        Returns:
+            ``{"x_unit": vertex, "fwhm_min": fitted minimum, "curvature": a}``.
+        """
+        x = np.asarray(self.X, float).reshape(-1)
+        fwhm = -np.asarray(self.Y, float)
+        ok = np.isfinite(fwhm) & (fwhm > 0)
+        x, fwhm = x[ok], fwhm[ok]
+        if self.fit == "parabola":
+            keep = np.argsort(fwhm)[:self.n_points]
+            x, target, w = x[keep], fwhm[keep], np.ones(len(keep))
+        else:
+            target, w = fwhm**2, 1.0 / fwhm**2  # sigma(FWHM^2) ~ 2 noise FWHM^2
+        if len(np.unique(x)) < 3:
+            return None
+        a_mat = np.stack([x**2, x, np.ones_like(x)], axis=1) * w[:, None]
+        (a, b, c), *_ = np.linalg.lstsq(a_mat, target * w, rcond=None)
+        if not a > 0:
+            return None
+        vx = -b / (2 * a)
+        vmin = c - b * b / (4 * a)
+        vmin = float(np.sqrt(max(vmin, 0.0))) if self.fit == "hyperbola" else float(vmin)
+        return {"x_unit": float(np.clip(vx, 0.0, 1.0)), "fwhm_min": vmin, "curvature": float(a)}
+
+    def _plan_sweep(self, info: dict[str, Any]) -> None:
+        centre = 0.5 if self.vertex is None else self.vertex["x_unit"]
+        if self.sweeps_done == 0:
+            lo, hi = 0.0, 1.0
+        else:
+            self.half_width *= self.shrink
+            lo, hi = max(0.0, centre - self.half_width), min(1.0, centre + self.half_width)
+        pts = list(np.linspace(lo, hi, self.n_points))
+        here = info.get("position_unit", self.X[-1][0] if self.X else 0.0)
+        if abs(here - pts[-1]) < abs(here - pts[0]):
+            pts.reverse()  # start at the nearer end: shorter focuser moves
+        self.queue = [float(p) for p in pts]
+        self.sweeps_done += 1
+
+    def _suggest_unit(self, n, info):
+        out, whys = [], []
+        for _ in range(n):
+            if not self.queue and self.sweeps_done < self.passes and (
+                    self.sweeps_done == 0 or not self.pending):
+                if self.sweeps_done:
+                    self.vertex = self.fit_vertex() or self.vertex
+                self._plan_sweep(info)
+            if self.queue:
+                out.append(self.queue.pop(0))
+                whys.append({"phase": f"sweep {self.sweeps_done}/{self.passes}",
+                             "fit": self.fit, "vertex": self.vertex})
+                continue
+            fitted = self.fit_vertex()
+            if fitted is not None:
+                self.vertex = fitted
+            if self.vertex is not None:
+                x = self.vertex["x_unit"]
+            else:  # no usable fit: the best measured position (the middle if none)
+                x = float(self.X[int(np.argmax(self.Y))][0]) if self.X else 0.5
+            out.append(x)
+            whys.append({"phase": "vertex", "fit": self.fit, "vertex": self.vertex})
+        return np.asarray(out, float).reshape(-1, 1), whys, [0.0] * n
