@@ -276,6 +276,10 @@ class TargetSelectionEnv(gym.Env):
             float(o.weather.dome_open(o.mjd)),
         ])
 
+    def night_fraction(self) -> float:
+        """Fraction of the observing window already elapsed (0 at dusk, 1 at the end)."""
+        return float(self._globals()[0])
+
     def _obs(self) -> dict[str, np.ndarray]:
         t = np.clip(self.features(), _T_LOW, _T_HIGH).astype(np.float32)
         g = np.clip(self._globals(), _G_LOW, _G_HIGH).astype(np.float32)

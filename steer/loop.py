@@ -173,7 +173,7 @@ def run_episode(
             done = base.observatory.mjd >= base.end_mjd
         step += 1
         if progress is not None:
-            progress(base._globals()[0])
+            progress(base.night_fraction())
     result.wall_s = time.perf_counter() - t_episode
     t_metrics = time.perf_counter()
     metrics = base.episode_metrics()
