@@ -38,3 +38,66 @@ def test_play_ten_decisions_on_indi(tmp_path: Path) -> None:
     mags = np.array([r["measurement"]["value_mag"] for r in ok], dtype=float)  # None: NaN
     assert np.isfinite(mags).sum() >= 8
     assert not (tmp_path / "srv" / "server.json").exists()  # the private server was stopped
+
+
+def test_server_killed_during_a_loop_is_journaled_and_the_night_goes_on(tmp_path: Path) -> None:
+    """SIGKILL the real server while the loop runs, restart it: the journal shows the
+    failed attempt(s) and the retry, and no decision is lost or duplicated."""
+    import signal
+    import threading
+    import time
+
+    from steer.config import parse_experiment
+    from steer.instruments.indi import IndiServer
+    from steer.session import play
+
+    srv = IndiServer(tmp_path / "srv")
+    srv.start()
+    text = EXPERIMENT.read_text(encoding="utf-8").replace("max_decisions = 25",
+                                                          "max_decisions = 8")
+    text = text.replace("\nstart_server = true\n",
+                        f"\nrun_dir = {json.dumps(str(tmp_path / 'srv'))}\n")
+    text = text.replace("exptime_scale = 0.01", "exptime_scale = 0.05")
+    config = parse_experiment(text, str(EXPERIMENT))
+    journal = tmp_path / "journal"
+    killed: dict[str, float] = {}
+
+    def saboteur() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            files = list(journal.glob("*.jsonl"))
+            if files and len(files[0].read_text().splitlines()) >= 3:
+                time.sleep(0.5)  # inside the next exposure (1.5-3 s of wall time)
+                srv.kill(signal.SIGKILL)
+                killed["t"] = time.time()
+                time.sleep(0.3)
+                srv.stop()
+                srv.start()
+                return
+            time.sleep(0.05)
+
+    th = threading.Thread(target=saboteur, daemon=True)
+    th.start()
+    try:
+        result = play(config, "feature", seed=0, journal_dir=journal)
+    finally:
+        th.join(5)
+        srv.stop()
+    assert "t" in killed, "the loop ended before the server could be killed"
+    records = [json.loads(x) for x in result.journal_path.read_text().splitlines()]
+    statuses = [r["status"] for r in records]
+    print("journal:", [(r["step"], r["attempt"], r["status"]) for r in records])
+    assert "retried" in statuses or "failed" in statuses, statuses
+    failed = [r for r in records if r["status"] in ("retried", "failed")]
+    assert all(r["measurement"] is None and r["safety"]["reason"].startswith("failed")
+               for r in failed)
+    ok_steps = [r["step"] for r in records if r["status"] == "ok"]
+    assert len(ok_steps) == len(set(ok_steps)), "a decision was executed twice"
+    # every step either executed once or ended failed after its retries: none missing
+    steps = sorted({r["step"] for r in records})
+    assert steps == list(range(len(steps)))
+    for s in steps:
+        st = [r["status"] for r in records if r["step"] == s]
+        assert st.count("ok") == 1 or st[-1] == "failed", (s, st)
+    assert len(ok_steps) >= 6
+    assert result.episode.metrics["visits"] == len(ok_steps)
