@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         seed = logged.seed
     if args.seed is not None:
         seed = args.seed
-    with __import__("tempfile").TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         result = play(config, logged.policy, seed, Path(tmp))
     old = [r.decision_key for r in logged.records]
     new = [r.decision_key for r in result.episode.records]

@@ -22,13 +22,11 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steer.errors import TrackingError
-from steer.records import DecisionRecord, read_journal
+from steer.records import DecisionRecord
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -483,117 +481,5 @@ class MLflowSink:
         self.close()
 
 
-@dataclass
-class LoggedRun:
-    """A run read back from MLflow, enough to replay it.
-
-    Attributes:
-        run_id: The MLflow run id.
-        params: The run's parameters (strings, as MLflow stores them).
-        config_text: The experiment file logged as ``config.toml`` (``None``
-            if the run has none).
-        seed: Episode seed (param ``seed``).
-        policy: Policy id (param ``policy``).
-        records: The decisions, from the ``decisions.jsonl`` artifact.
-    """
-
-    run_id: str
-    params: dict[str, str]
-    config_text: str | None
-    seed: int
-    policy: str
-    records: list[DecisionRecord] = field(default_factory=list)
-
-
-def load_logged_run(run_id: str, tracking_uri: str) -> LoggedRun:
-    """Read a logged run back: parameters, experiment file and decisions.
-
-    Args:
-        run_id: The MLflow run id.
-        tracking_uri: Where the run is stored.
-
-    Returns:
-        The run as a :class:`LoggedRun`.
-
-    Raises:
-        TrackingError: Unknown run id, a run without ``decisions.jsonl``
-            (never finished), or an unreadable store.
-    """
-    from mlflow.exceptions import MlflowException
-
-    with _store_errors(f"cannot read run {run_id!r} from {tracking_uri!r}"):
-        client = _mlflow_client(tracking_uri)
-        try:
-            run = client.get_run(run_id)
-        except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                raise
-            raise TrackingError(f"no MLflow run with id {run_id!r} in {tracking_uri!r}",
-                                "list runs with `steer runs` or browse them with `steer ui`"
-                                ) from exc
-        names = {f.path for f in client.list_artifacts(run_id)}
-        if "decisions.jsonl" not in names:
-            raise TrackingError(
-                f"run {run_id!r} has no decisions.jsonl artifact (status {run.info.status})",
-                "it did not finish; replay it from its local journal in the run folder")
-        config_name = "config.toml" if "config.toml" in names else next(
-            (n for n in sorted(names) if n.endswith((".toml", ".yaml", ".yml"))), None)
-        with tempfile.TemporaryDirectory(prefix="steer-run-") as tmp:
-            records = list(read_journal(client.download_artifacts(run_id, "decisions.jsonl", tmp)))
-            config_text = None if config_name is None else Path(
-                client.download_artifacts(run_id, config_name, tmp)).read_text(encoding="utf-8")
-    params = dict(run.data.params)
-    seed_text = params.get("seed", str(records[0].seed) if records else "")
-    try:
-        seed = int(seed_text)
-    except ValueError as exc:
-        raise TrackingError(f"run {run_id!r} has no usable seed parameter ({seed_text!r})",
-                            "was it logged by steer?") from exc
-    policy = params.get("policy", records[0].policy if records else "")
-    return LoggedRun(run_id=run_id, params=params, config_text=config_text, seed=seed,
-                     policy=policy, records=records)
-
-
-def list_runs(tracking_uri: str, experiment_name: str | None = None,
-              max_results: int = 100) -> list[dict[str, Any]]:
-    """List runs, newest first.
-
-    Args:
-        tracking_uri: Where the runs are stored.
-        experiment_name: Only this experiment (default: all active ones).
-        max_results: At most this many runs.
-
-    Returns:
-        One dict per run with ``run_id``, ``experiment``, ``run_name``,
-        ``status``, ``start_time`` (ISO 8601, UTC), ``policy``, ``seed`` and
-        ``science_score`` (``None`` where absent).
-
-    Raises:
-        TrackingError: Unknown experiment or unreadable store.
-    """
-    with _store_errors(f"cannot read the MLflow store {tracking_uri!r}"):
-        client = _mlflow_client(tracking_uri)
-        experiments = list(client.search_experiments())
-        if experiment_name is not None:
-            experiments = [e for e in experiments if e.name == experiment_name]
-            if not experiments:
-                known = ", ".join(sorted(e.name for e in client.search_experiments()))
-                raise TrackingError(f"no MLflow experiment named {experiment_name!r}",
-                                    f"known experiments: {known or 'none'}")
-        names = {e.experiment_id: e.name for e in experiments}
-        runs = client.search_runs(list(names), max_results=max_results,
-                                  order_by=["attributes.start_time DESC"]) if names else []
-    out = []
-    for run in runs:
-        info, data = run.info, run.data
-        start = None if not info.start_time else datetime.fromtimestamp(
-            info.start_time / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        seed = data.params.get("seed")
-        out.append({
-            "run_id": info.run_id, "experiment": names.get(info.experiment_id, ""),
-            "run_name": info.run_name, "status": info.status, "start_time": start,
-            "policy": data.params.get("policy"),
-            "seed": int(seed) if seed is not None and seed.lstrip("-").isdigit() else seed,
-            "science_score": data.metrics.get("science_score"),
-        })
-    return out
+# the reading side lives in steer.runs; re-exported here for callers of this module
+from steer.runs import LoggedRun, list_runs, load_logged_run  # noqa: E402
