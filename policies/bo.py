@@ -59,17 +59,28 @@ class BOPolicy(BasePolicy):
         refit_every: Decisions between hyperparameter refits.
         conditions_window: Most recent measurements used by the conditions GP.
         max_obs_per_target: Cap on observations kept per target (oldest dropped).
+        posterior: ``"cached"`` (default): per-target Cholesky factors and
+            grid cross-terms are cached and only the observed target's are
+            recomputed when a measurement arrives; ``"botorch"``: the batched
+            ``SingleTaskGP`` posterior is recomputed at every decision (the
+            first version; same numbers, slower).
     """
 
     name = "bo"
-    version = "1"
+    version = "2"
 
     def __init__(self, lengthscale_d: float = 0.08, mean_prior_std_mag: float = 0.5,
                  refit_every: int = 25, conditions_window: int = 40,
-                 max_obs_per_target: int = 40) -> None:
+                 max_obs_per_target: int = 40, posterior: str = "cached") -> None:
         super().__init__(lengthscale_d=lengthscale_d, mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
-                         max_obs_per_target=max_obs_per_target)
+                         max_obs_per_target=max_obs_per_target, posterior=posterior)
+        if posterior not in ("cached", "botorch"):
+            from steer.errors import ConfigError
+
+            raise ConfigError(f"posterior = {posterior!r} is not known",
+                              "use 'cached' (default) or 'botorch'")
+        self.posterior_mode = posterior
         self.lengthscale_d = float(lengthscale_d)
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
@@ -101,16 +112,20 @@ class BOPolicy(BasePolicy):
         self.sat_mag_30s = dict(env.config.saturation_mag_30s)
         self._fit(refit=True)
 
-    def _tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        n_max = max(1, max(len(o) for o in self.obs))
-        x = np.full((self.n, n_max, 1), _PAD_X)
-        y = np.zeros((self.n, n_max, 1))
-        v = np.full((self.n, n_max, 1), _PAD_VAR)
-        for i, o in enumerate(self.obs):
+    def _tensors(self, n_cap: int | None = None, rows: list[int] | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Padded `N x n x 1` times, values and noise variances (``rows``: a subset)."""
+        n_max = n_cap or max(1, max(len(o[-self.max_obs:]) for o in self.obs))
+        rows = list(range(self.n)) if rows is None else rows
+        x = np.full((len(rows), n_max, 1), _PAD_X)
+        y = np.zeros((len(rows), n_max, 1))
+        v = np.full((len(rows), n_max, 1), _PAD_VAR)
+        for r, i in enumerate(rows):
+            o = self.obs[i]
             if o:
                 a = np.asarray(o[-self.max_obs:])
                 k = len(a)
-                x[i, :k, 0], y[i, :k, 0], v[i, :k, 0] = a[:, 0], a[:, 1], a[:, 2]
+                x[r, :k, 0], y[r, :k, 0], v[r, :k, 0] = a[:, 0], a[:, 1], a[:, 2]
         as_t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
         return as_t(x), as_t(y), as_t(v)
 
@@ -124,6 +139,10 @@ class BOPolicy(BasePolicy):
         from gpytorch.priors import GammaPrior
 
         t0 = time.perf_counter()
+        if self.posterior_mode == "cached" and not refit and self.outputscale is not None:
+            self._cache_all()
+            self.fit_s = time.perf_counter() - t0
+            return
         x, y, v = self._tensors()
         batch = torch.Size([self.n])
         rbf = RBFKernel(batch_shape=batch)
@@ -149,7 +168,50 @@ class BOPolicy(BasePolicy):
             self._fit_conditions()
         model.eval()
         self.model = model
+        if self.posterior_mode == "cached":
+            self._cache_all()
         self.fit_s = time.perf_counter() - t0
+
+    # ------------------------------------------------------ cached posterior
+    def _k(self, s: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Batched kernel: constant + s_i RBF, `B x p` and `B x q` times -> `B x p x q`."""
+        d = (a.unsqueeze(-1) - b.unsqueeze(-2)) / self.lengthscale_d
+        return self.mean_prior_var + s[:, None, None] * torch.exp(-0.5 * d * d)
+
+    def _factor(self, rows: list[int] | None, n_cap: int) -> tuple[torch.Tensor, ...]:
+        x, y, v = self._tensors(n_cap, rows)
+        x, y, v = x[..., 0], y[..., 0], v[..., 0]
+        s = self.outputscale if rows is None else self.outputscale[rows]
+        kxx = self._k(s, x, x) + torch.diag_embed(v)
+        chol = torch.linalg.cholesky(kxx)
+        grid = self.grid_d.expand(len(x), -1)
+        a = torch.linalg.solve_triangular(chol, self._k(s, x, grid), upper=False)
+        beta = torch.linalg.solve_triangular(chol, y.unsqueeze(-1), upper=False)[..., 0]
+        return x, chol, a, beta
+
+    def _cache_all(self) -> None:
+        """Factor every target's GP (after a refit, or when a target outgrows the cache)."""
+        self._cap = max(1, max(len(o[-self.max_obs:]) for o in self.obs)) + 8
+        self._x, self._chol, self._a, self._beta = self._factor(None, self._cap)
+
+    def _cache_row(self, i: int) -> None:
+        """Refactor only target ``i`` after it was observed."""
+        if len(self.obs[i][-self.max_obs:]) > self._cap:
+            self._cache_all()
+            return
+        x, chol, a, beta = self._factor([i], self._cap)
+        self._x[i], self._chol[i], self._a[i], self._beta[i] = x[0], chol[0], a[0], beta[0]
+
+    def _posterior_cached(self, t_star: torch.Tensor) -> tuple[np.ndarray, ...]:
+        """Cross-covariances grid/t*, variance and mean at t* (`N x G x E`, `N x E`, `N x E`)."""
+        s = self.outputscale
+        ke = self._k(s, self._x, t_star)  # `N x n x E`
+        b = torch.linalg.solve_triangular(self._chol, ke, upper=False)
+        grid = self.grid_d.expand(self.n, -1)
+        cov = self._k(s, grid, t_star) - self._a.transpose(-1, -2) @ b  # `N x G x E`
+        var = self.mean_prior_var + s[:, None] - (b * b).sum(1)
+        mean = (b * self._beta.unsqueeze(-1)).sum(1)
+        return cov.numpy(), var.numpy(), mean.numpy()
 
     def _fit_conditions(self) -> None:
         """Fit the extinction GP on the most recent measured conditions."""
@@ -208,15 +270,20 @@ class BOPolicy(BasePolicy):
         # test points: the night grid plus t* for each exposure, per target
         t_star = now_d + (overhead[:, None] + exps[None, :] / 2.0) / 86400.0  # `N x E`
         g = len(self.grid_d)
-        xt = torch.cat([self.grid_d.expand(self.n, g),
-                        torch.tensor(t_star, dtype=torch.float64)], dim=1).unsqueeze(-1)
-        with torch.no_grad():
-            post = self.model.posterior(xt)
-            cov = post.mvn.covariance_matrix  # `N x (G+E) x (G+E)`
-            mean = post.mean.squeeze(-1)
-        cov_ge = cov[:, :g, g:].numpy()  # `N x G x E`
-        var_e = torch.diagonal(cov[:, g:, g:], dim1=-2, dim2=-1).numpy()  # `N x E`
-        exp_mag = self.cat_mag[:, None] + mean[:, g:].numpy()
+        if self.posterior_mode == "cached":
+            cov_ge, var_e, mean_e = self._posterior_cached(torch.tensor(t_star,
+                                                                        dtype=torch.float64))
+        else:
+            xt = torch.cat([self.grid_d.expand(self.n, g),
+                            torch.tensor(t_star, dtype=torch.float64)], dim=1).unsqueeze(-1)
+            with torch.no_grad():
+                post = self.model.posterior(xt)
+                cov = post.mvn.covariance_matrix  # `N x (G+E) x (G+E)`
+                mean = post.mean.squeeze(-1)
+            cov_ge = cov[:, :g, g:].numpy()  # `N x G x E`
+            var_e = torch.diagonal(cov[:, g:, g:], dim1=-2, dim2=-1).numpy()  # `N x E`
+            mean_e = mean[:, g:].numpy()
+        exp_mag = self.cat_mag[:, None] + mean_e
         m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
         sigma = _mag_error(exp_mag, m5)
         band = np.asarray(self.env.catalog.band)
@@ -264,4 +331,9 @@ class BOPolicy(BasePolicy):
         if np.isfinite(m.value_mag) and np.isfinite(m.error_mag) and m.error_mag > 0:
             self.obs[i].append((m.mjd_mid - self.t_ref, m.value_mag - self.cat_mag[i],
                                 m.error_mag**2))
-            self._fit(refit=False)
+            if self.posterior_mode == "cached":
+                t0 = time.perf_counter()
+                self._cache_row(i)
+                self.fit_s = time.perf_counter() - t0
+            else:
+                self._fit(refit=False)
