@@ -418,7 +418,7 @@ class IndiObservatory:
                 fra, fdec, fmag, t_exp, zp_clear_mag=self.zeropoint_mag)
             wall_phot = time.perf_counter() - t0
         except InstrumentError:
-            self._ready = self._ready and self.client.alive
+            self._ready = False  # set the devices up again first: a driver may have restarted
             raise
         m = sim.execute(action)  # the simulated clock, pointing and filter advance only now
         wall_transfer = max(0.0, wall_expose - t_exp * self.exptime_scale)

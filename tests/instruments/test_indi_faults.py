@@ -87,3 +87,31 @@ def test_hung_server_times_out(tmp_path) -> None:
         srv.kill(signal.SIGCONT)
         obs.close()
         srv.stop()
+
+
+def test_ccd_driver_stopped_then_restarted_through_the_fifo(tmp_path) -> None:
+    """The camera disappears (driver stopped): a clear InstrumentError within the
+    timeout, the night unchanged; once the driver is back the same action succeeds."""
+    srv, obs, act = _setup(tmp_path, exptime_scale=0.01, timeout_s=3.0)
+    try:
+        obs._ensure_ready()
+        assert np.isfinite(obs.execute(act).value_mag)
+        mjd0, n0 = obs.mjd, obs.n_exposures
+        srv.driver_command("stop indi_simulator_ccd")
+        time.sleep(0.5)
+        t0 = time.perf_counter()
+        with pytest.raises(InstrumentError):
+            obs.execute(act)
+        failed_after = time.perf_counter() - t0
+        print(f"camera gone: InstrumentError after {failed_after:.2f} s")
+        assert failed_after < 3.0 * 4 + 2.0  # bounded by the timeouts, never a hang
+        assert obs.mjd == mjd0 and obs.n_exposures == n0
+        srv.driver_command("start indi_simulator_ccd")
+        time.sleep(1.0)
+        t1 = time.perf_counter()
+        m = obs.execute(act)
+        print(f"driver back: set up again and exposed in {time.perf_counter() - t1:.2f} s")
+        assert np.isfinite(m.value_mag) and obs.n_exposures == n0 + 1
+    finally:
+        obs.close()
+        srv.stop()
