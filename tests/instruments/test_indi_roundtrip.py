@@ -110,3 +110,28 @@ def test_check_refuses_below_altitude_without_sending(indi) -> None:
     assert after["DEC"] == pytest.approx(before["DEC"], abs=1e-6)
     assert after["RA"] == pytest.approx(before["RA"], abs=1e-4)  # tracking: RA of date fixed
     assert state_file.read_bytes() == before_state and indi.mjd == mjd0
+
+
+@pytest.mark.slow
+def test_real_slew_instead_of_sync(tmp_path: Path) -> None:
+    """With sync_instead_of_slew=False the mount really slews (GOTO and track)."""
+    from steer.instruments.indi import IndiObservatory, IndiServer
+
+    srv = IndiServer(tmp_path)
+    srv.start()
+    sim = make_sim(seed=2)
+    obs = IndiObservatory(sim, run_dir=str(tmp_path), timeout_s=5.0, sync_instead_of_slew=False,
+                          slew_timeout_s=60.0)
+    try:
+        feasible = np.flatnonzero(sim.feasible_mask())
+        times = []
+        for i in feasible[:2]:
+            m = obs.execute(Action(int(i), 30.0, str(sim.catalog.target_id[i])))
+            times.append(m.conditions["wall_point_s"])
+            assert np.isfinite(m.value_mag)
+            assert abs(m.conditions["target_x_px"] - 256) < 40  # the target is where we aimed
+        print(f"real slews took {times} s of wall time")
+        assert max(times) > 0.1  # a slew, not an instant SYNC
+    finally:
+        obs.close()
+        srv.stop()
