@@ -21,10 +21,8 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +31,7 @@ from steer.errors import ConfigError, InstrumentError
 from steer.instruments.indi import photometry
 from steer.instruments.indi.client import IndiClient
 from steer.instruments.indi.observatory import CCD, FOCUSER, TELESCOPE, jnow_from_j2000
-from steer.instruments.indi.server import IndiServer
+from steer.instruments.indi.server import resolve_server
 from steer.instruments.sim._offline import configure_astropy_offline
 
 __all__ = ["FocusMeasurement", "IndiFocusCamera", "SIM_BEST_FOCUS_STEPS"]
@@ -121,25 +119,9 @@ class IndiFocusCamera:
         self.star_dec_deg = np.concatenate([[field_dec_deg], field_dec_deg + r * np.sin(ang)])
         self.field = (float(field_ra_deg), float(field_dec_deg))
         configure_astropy_offline()  # JNow conversion without a network
-        self.server: IndiServer | None = None
-        if start_server:
-            folder = run_dir or tempfile.mkdtemp(prefix="steer-indi-focus-")
-            self.server = IndiServer(folder, port=port)
-            state = self.server.start()
-            port, gsc_state_path = state.port, state.gsc_state_path
-        elif port is None:
-            if run_dir is None:
-                raise ConfigError("IndiFocusCamera needs port=, run_dir= or start_server=True",
-                                  "steer indi-sim start --run-dir DIR, then run_dir = DIR")
-            st = IndiServer(run_dir).status()
-            if st is None:
-                raise InstrumentError(f"no running indiserver recorded in {run_dir}",
-                                      f"steer indi-sim start --run-dir {run_dir}")
-            port, gsc_state_path = st.port, gsc_state_path or st.gsc_state_path
-        if gsc_state_path is None:
-            raise ConfigError("gsc_state_path is unknown", "pass run_dir= or gsc_state_path=")
-        self.gsc_state_path = Path(gsc_state_path)
-        self.client = IndiClient(host, int(port), timeout_s=self.timeout_s)
+        self.server, port, self.gsc_state_path = resolve_server(
+            "IndiFocusCamera", run_dir, port, start_server, gsc_state_path, prefix="steer-indi-focus-")
+        self.client = IndiClient(host, port, timeout_s=self.timeout_s)
         self._ready = False
         self.limits_steps: tuple[float, float] | None = None
         """The focuser's own ``ABS_FOCUS_POSITION`` range (read at setup)."""

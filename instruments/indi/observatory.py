@@ -25,7 +25,6 @@ import logging
 import math
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ import numpy as np
 from steer.errors import ConfigError, InstrumentError, UnsafeActionError
 from steer.instruments.indi import photometry
 from steer.instruments.indi.client import IndiClient
-from steer.instruments.indi.server import IndiServer
+from steer.instruments.indi.server import resolve_server
 from steer.types import Action, Measurement
 
 __all__ = ["IndiObservatory", "jnow_from_j2000"]
@@ -139,27 +138,9 @@ class IndiObservatory:
         self.dec_limits_deg = (float(dec_limits_deg[0]), float(dec_limits_deg[1]))
         self.hour_angle_limit_h = float(hour_angle_limit_h)
         self.pointing_tolerance_arcsec = float(pointing_tolerance_arcsec)
-        self.server: IndiServer | None = None
-        if start_server:
-            import tempfile
-
-            folder = run_dir or tempfile.mkdtemp(prefix="steer-indi-")
-            self.server = IndiServer(folder, port=port)
-            state = self.server.start()
-            port, gsc_state_path = state.port, state.gsc_state_path
-        elif port is None:
-            if run_dir is None:
-                raise ConfigError("IndiObservatory needs port=, run_dir= or start_server=true",
-                                  "steer indi-sim start --run-dir DIR, then run_dir = DIR")
-            state_ = IndiServer(run_dir).status()
-            if state_ is None:
-                raise InstrumentError(f"no running indiserver recorded in {run_dir}",
-                                      f"steer indi-sim start --run-dir {run_dir}")
-            port, gsc_state_path = state_.port, gsc_state_path or state_.gsc_state_path
-        if gsc_state_path is None:
-            raise ConfigError("gsc_state_path is unknown", "pass run_dir= or gsc_state_path=")
-        self.gsc_state_path = Path(gsc_state_path)
-        self.client = IndiClient(host, int(port), timeout_s=self.timeout_s)
+        self.server, port, self.gsc_state_path = resolve_server(
+            "IndiObservatory", run_dir, port, start_server, gsc_state_path, prefix="steer-indi-")
+        self.client = IndiClient(host, port, timeout_s=self.timeout_s)
         self._ccd_transform: tuple[float, float] | None = None  # served = a + b * mag
         self._ready = False
         self.photometry_log: list[dict[str, Any]] = []

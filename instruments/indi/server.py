@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from steer.errors import InstrumentError, MissingDependencyError
+from steer.errors import ConfigError, InstrumentError, MissingDependencyError
 
-__all__ = ["IndiServer", "ServerState", "DEFAULT_DRIVERS", "GSC_STATE_ENV", "free_port",
+__all__ = ["IndiServer", "resolve_server", "ServerState", "DEFAULT_DRIVERS", "GSC_STATE_ENV", "free_port",
            "gsc_bin_dir"]
 
 log = logging.getLogger(__name__)
@@ -262,3 +262,41 @@ class IndiServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def resolve_server(who: str, run_dir: str | None, port: int | None, start_server: bool,
+                   gsc_state_path: str | None,
+                   prefix: str = "steer-indi-") -> tuple[IndiServer | None, int, Path]:
+    """Start a private server or find a running one; return ``(server, port, gsc_state)``.
+
+    Args:
+        who: The caller's name, for error messages.
+        run_dir: Server folder (state file, socket, gsc state).
+        port: Port of an already running server.
+        start_server: Start a private server (stopped by the caller's ``close``).
+        gsc_state_path: Where the gsc script reads the served sky.
+        prefix: Temporary folder prefix when ``start_server`` has no ``run_dir``.
+
+    Returns:
+        The server started here (``None`` if it was already running), its port and
+        the gsc state path.
+    """
+    import tempfile
+
+    server: IndiServer | None = None
+    if start_server:
+        server = IndiServer(run_dir or tempfile.mkdtemp(prefix=prefix), port=port)
+        state = server.start()
+        port, gsc_state_path = state.port, state.gsc_state_path
+    elif port is None:
+        if run_dir is None:
+            raise ConfigError(f"{who} needs port=, run_dir= or start_server=true",
+                              "steer indi-sim start --run-dir DIR, then run_dir = DIR")
+        found = IndiServer(run_dir).status()
+        if found is None:
+            raise InstrumentError(f"no running indiserver recorded in {run_dir}",
+                                  f"steer indi-sim start --run-dir {run_dir}")
+        port, gsc_state_path = found.port, gsc_state_path or found.gsc_state_path
+    if gsc_state_path is None:
+        raise ConfigError("gsc_state_path is unknown", "pass run_dir= or gsc_state_path=")
+    return server, int(port), Path(gsc_state_path)
