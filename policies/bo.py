@@ -30,17 +30,22 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from steer.errors import ConfigError
 from steer.policies.base import BasePolicy, feature_index
 from steer.types import Action, Measurement, Proposal
 
 __all__ = ["BOPolicy"]
 
 _PAD_X, _PAD_VAR = -1000.0, 1e4  # padding observations: far away and uninformative
+#: Candidate light-curve time scales (days) averaged over by default.
+DEFAULT_LENGTHSCALES_D: tuple[float, ...] = (0.03, 0.08, 0.25, 1.0, 5.0)
+_AMPLITUDE_GRID_MAG2 = np.geomspace(1e-4, 1.0, 25)  # amplitude grid per time scale
 
 
 def _mag_error(mag: np.ndarray, m5: np.ndarray) -> np.ndarray:
@@ -54,7 +59,19 @@ class BOPolicy(BasePolicy):
     """Expected light-curve information gain per second, from batched GPs.
 
     Args:
-        lengthscale_d: Time scale of the light-curve kernel (days), fixed.
+        lengthscale_d: The one time scale of the light-curve kernel (days)
+            when ``lengthscales_d`` is empty (version 2: its amplitudes are
+            fitted by BoTorch's MLL).
+        lengthscales_d: Candidate time scales (days) to average over (Bayesian
+            model averaging). At every refit each (target, time scale) pair
+            gets its most probable amplitude on a grid (marginal likelihood x
+            the amplitude's Gamma prior); the catalog's distribution of time
+            scales is estimated from all targets (empirical Bayes, EM on the
+            mixture weights) and serves as each target's prior, so a target
+            with few visits follows the population and one with many follows
+            its own data. The expected IPV reduction is then averaged over the
+            time scales with each target's posterior weights: the expected
+            reward when the true time scale is unknown. Empty: version 2.
         mean_prior_std_mag: Prior std of a target's mean magnitude offset.
         refit_every: Decisions between hyperparameter refits.
         conditions_window: Most recent measurements used by the conditions GP.
@@ -69,19 +86,31 @@ class BOPolicy(BasePolicy):
     name = "bo"
     version = "2"
 
-    def __init__(self, lengthscale_d: float = 0.08, mean_prior_std_mag: float = 0.5,
-                 refit_every: int = 25, conditions_window: int = 40,
-                 max_obs_per_target: int = 40, posterior: str = "cached") -> None:
-        super().__init__(lengthscale_d=lengthscale_d, mean_prior_std_mag=mean_prior_std_mag,
+    def __init__(self, lengthscale_d: float = 0.08,
+                 lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
+                 mean_prior_std_mag: float = 0.5, refit_every: int = 25,
+                 conditions_window: int = 40, max_obs_per_target: int = 40,
+                 posterior: str = "cached") -> None:
+        super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
+                         mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
                          max_obs_per_target=max_obs_per_target, posterior=posterior)
         if posterior not in ("cached", "botorch"):
-            from steer.errors import ConfigError
-
             raise ConfigError(f"posterior = {posterior!r} is not known",
                               "use 'cached' (default) or 'botorch'")
+        for v in [lengthscale_d, *lengthscales_d]:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                    np.isfinite(v) and v > 0):
+                raise ConfigError(f"time scale {v!r} (days) is not a positive number",
+                                  "e.g. lengthscales_d = [0.03, 0.08, 0.25, 1.0, 5.0]")
+        if lengthscales_d and posterior == "botorch":
+            raise ConfigError("posterior = 'botorch' supports one time scale only",
+                              "set lengthscales_d = [] with posterior = 'botorch'")
         self.posterior_mode = posterior
         self.lengthscale_d = float(lengthscale_d)
+        self.lengthscales_d = [float(v) for v in lengthscales_d]
+        self.bma = bool(self.lengthscales_d)
+        self.version = "3" if self.bma else "2"
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)
@@ -106,6 +135,11 @@ class BOPolicy(BasePolicy):
         self.model: Any = None
         self.cond_model: Any = None
         self.outputscale: torch.Tensor | None = None
+        ells = self.lengthscales_d or [self.lengthscale_d]
+        self.n_l = len(ells)
+        self.ell = torch.tensor(ells, dtype=torch.float64).repeat_interleave(self.n)  # `L*N`
+        self.weights = torch.ones(self.n, self.n_l, dtype=torch.float64) / self.n_l
+        self.ell_prior = torch.ones(self.n_l, dtype=torch.float64) / self.n_l
         self.decisions = 0
         self.fit_s = 0.0
         self.readout_s = float(env.config.readout_s + env.config.shutter_s)
@@ -143,10 +177,17 @@ class BOPolicy(BasePolicy):
             self._cache_all()
             self.fit_s = time.perf_counter() - t0
             return
+        if self.bma:
+            if refit:
+                self._fit_bma()
+                self._fit_conditions()
+            self._cache_all()
+            self.fit_s = time.perf_counter() - t0
+            return
         x, y, v = self._tensors()
         batch = torch.Size([self.n])
         rbf = RBFKernel(batch_shape=batch)
-        rbf.lengthscale = torch.full((self.n, 1, 1), self.lengthscale_d)
+        rbf.lengthscale = self.ell.reshape(self.n, 1, 1).clone()
         rbf.raw_lengthscale.requires_grad_(False)
         scale = ScaleKernel(rbf, batch_shape=batch,
                             outputscale_prior=GammaPrior(2.0, 20.0))  # mean 0.1 mag^2
@@ -173,19 +214,22 @@ class BOPolicy(BasePolicy):
         self.fit_s = time.perf_counter() - t0
 
     # ------------------------------------------------------ cached posterior
-    def _k(self, s: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Batched kernel: constant + s_i RBF, `B x p` and `B x q` times -> `B x p x q`."""
-        d = (a.unsqueeze(-1) - b.unsqueeze(-2)) / self.lengthscale_d
+    def _k(self, s: torch.Tensor, ell: torch.Tensor, a: torch.Tensor, b: torch.Tensor
+           ) -> torch.Tensor:
+        """Batched kernel: constant + s_b RBF(l_b), `B x p` and `B x q` times -> `B x p x q`."""
+        d = (a.unsqueeze(-1) - b.unsqueeze(-2)) / ell[:, None, None]
         return self.mean_prior_var + s[:, None, None] * torch.exp(-0.5 * d * d)
 
     def _factor(self, rows: list[int] | None, n_cap: int) -> tuple[torch.Tensor, ...]:
-        x, y, v = self._tensors(n_cap, rows)
+        """Factors of the component GPs ``rows`` (index ``j * N + i``: time scale j, target i)."""
+        rows = list(range(self.n_l * self.n)) if rows is None else rows
+        x, y, v = self._tensors(n_cap, [r % self.n for r in rows])
         x, y, v = x[..., 0], y[..., 0], v[..., 0]
-        s = self.outputscale if rows is None else self.outputscale[rows]
-        kxx = self._k(s, x, x) + torch.diag_embed(v)
+        s, ell = self.outputscale[rows], self.ell[rows]
+        kxx = self._k(s, ell, x, x) + torch.diag_embed(v)
         chol = torch.linalg.cholesky(kxx)
         grid = self.grid_d.expand(len(x), -1)
-        a = torch.linalg.solve_triangular(chol, self._k(s, x, grid), upper=False)
+        a = torch.linalg.solve_triangular(chol, self._k(s, ell, x, grid), upper=False)
         beta = torch.linalg.solve_triangular(chol, y.unsqueeze(-1), upper=False)[..., 0]
         return x, chol, a, beta
 
@@ -195,23 +239,67 @@ class BOPolicy(BasePolicy):
         self._x, self._chol, self._a, self._beta = self._factor(None, self._cap)
 
     def _cache_row(self, i: int) -> None:
-        """Refactor only target ``i`` after it was observed."""
+        """Refactor only target ``i`` (every time scale) after it was observed."""
         if len(self.obs[i][-self.max_obs:]) > self._cap:
             self._cache_all()
             return
-        x, chol, a, beta = self._factor([i], self._cap)
-        self._x[i], self._chol[i], self._a[i], self._beta[i] = x[0], chol[0], a[0], beta[0]
+        rows = [j * self.n + i for j in range(self.n_l)]
+        x, chol, a, beta = self._factor(rows, self._cap)
+        self._x[rows], self._chol[rows], self._a[rows], self._beta[rows] = x, chol, a, beta
 
     def _posterior_cached(self, t_star: torch.Tensor) -> tuple[np.ndarray, ...]:
-        """Cross-covariances grid/t*, variance and mean at t* (`N x G x E`, `N x E`, `N x E`)."""
-        s = self.outputscale
-        ke = self._k(s, self._x, t_star)  # `N x n x E`
+        """Per time scale: grid/t* covariances, variance and mean at t*.
+
+        Returns ``L x N x G x E``, ``L x N x E`` and ``L x N x E`` arrays.
+        """
+        s, ell = self.outputscale, self.ell
+        t_star = t_star.repeat(self.n_l, 1)
+        ke = self._k(s, ell, self._x, t_star)  # `LN x n x E`
         b = torch.linalg.solve_triangular(self._chol, ke, upper=False)
-        grid = self.grid_d.expand(self.n, -1)
-        cov = self._k(s, grid, t_star) - self._a.transpose(-1, -2) @ b  # `N x G x E`
+        grid = self.grid_d.expand(len(ke), -1)
+        cov = self._k(s, ell, grid, t_star) - self._a.transpose(-1, -2) @ b  # `LN x G x E`
         var = self.mean_prior_var + s[:, None] - (b * b).sum(1)
         mean = (b * self._beta.unsqueeze(-1)).sum(1)
-        return cov.numpy(), var.numpy(), mean.numpy()
+        shape = (self.n_l, self.n)
+        return (cov.reshape(*shape, *cov.shape[1:]).numpy(),
+                var.reshape(*shape, -1).numpy(), mean.reshape(*shape, -1).numpy())
+
+    def _fit_bma(self, chunk: int = 32) -> None:
+        """Amplitude per (target, time scale) and each target's time-scale weights.
+
+        Scores every (time scale, amplitude) pair of the grids by the log
+        marginal likelihood of each target's data plus the amplitude's log
+        prior (chunks of targets at a time: bounded memory), keeps the best
+        amplitude per time scale, estimates the catalog's time-scale
+        distribution by EM and sets the targets' posterior weights.
+        """
+        from gpytorch.priors import GammaPrior
+
+        x, y, v = (t[..., 0] for t in self._tensors())
+        ells = self.ell[::self.n]
+        amps = torch.tensor(_AMPLITUDE_GRID_MAG2, dtype=torch.float64)
+        log_prior = GammaPrior(2.0, 20.0).log_prob(amps)  # as for the fitted outputscale
+        scores = torch.empty(self.n, self.n_l, dtype=torch.float64)
+        best_amp = torch.empty(self.n, self.n_l, dtype=torch.float64)
+        for lo in range(0, self.n, chunk):
+            xs, ys, vs = x[lo:lo + chunk], y[lo:lo + chunk], v[lo:lo + chunk]
+            d2 = (xs.unsqueeze(-1) - xs.unsqueeze(-2)) ** 2  # `B x n x n`
+            rbf = torch.exp(-0.5 * d2[:, None] / ells[None, :, None, None] ** 2)
+            k = (self.mean_prior_var + amps[None, None, :, None, None] * rbf[:, :, None]
+                 + torch.diag_embed(vs)[:, None, None])  # `B x L x A x n x n`
+            chol = torch.linalg.cholesky(k)
+            rhs = ys[:, None, None, :, None].expand(-1, self.n_l, len(amps), -1, -1)
+            alpha = torch.linalg.solve_triangular(chol, rhs, upper=False)[..., 0]
+            logml = (-0.5 * (alpha**2).sum(-1)
+                     - torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))
+            best, arg = (logml + log_prior).max(dim=-1)  # `B x L`
+            scores[lo:lo + chunk], best_amp[lo:lo + chunk] = best, amps[arg]
+        log_pi = torch.log(self.ell_prior)
+        for _ in range(50):  # EM for the catalog's mixture weights over time scales
+            log_pi = torch.log(torch.softmax(scores + log_pi, -1).mean(0).clamp_min(1e-12))
+        self.ell_prior = log_pi.exp()
+        self.weights = torch.softmax(scores + log_pi, -1)
+        self.outputscale = best_amp.T.reshape(-1).contiguous()  # `L*N`, time scale major
 
     def _fit_conditions(self) -> None:
         """Fit the extinction GP on the most recent measured conditions."""
@@ -280,16 +368,21 @@ class BOPolicy(BasePolicy):
                 post = self.model.posterior(xt)
                 cov = post.mvn.covariance_matrix  # `N x (G+E) x (G+E)`
                 mean = post.mean.squeeze(-1)
-            cov_ge = cov[:, :g, g:].numpy()  # `N x G x E`
-            var_e = torch.diagonal(cov[:, g:, g:], dim1=-2, dim2=-1).numpy()  # `N x E`
-            mean_e = mean[:, g:].numpy()
-        exp_mag = self.cat_mag[:, None] + mean_e
+            cov_ge = cov[None, :, :g, g:].numpy()  # `1 x N x G x E`
+            var_e = torch.diagonal(cov[:, g:, g:], dim1=-2, dim2=-1).numpy()[None]  # `1 x N x E`
+            mean_e = mean[None, :, g:].numpy()
+        w = self.weights.numpy().T[:, :, None]  # `L x N x 1` posterior weights of time scales
+        mean_bma = (w * mean_e).sum(0)
+        var_bma = (var_e[0] if self.n_l == 1
+                   else (w * (var_e + mean_e**2)).sum(0) - mean_bma**2)
+        exp_mag = self.cat_mag[:, None] + mean_bma
         m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
         sigma = _mag_error(exp_mag, m5)
         band = np.asarray(self.env.catalog.band)
         sat = np.array([self.sat_mag_30s[b] for b in band])[:, None] - 2.5 * np.log10(
             exps[None, :] / 30.0)
-        gain = np.mean(cov_ge**2, axis=1) / (var_e + sigma**2)
+        # expected IPV reduction, averaged over the time scales' posterior weights
+        gain = (w * (np.mean(cov_ge**2, axis=2) / (var_e + sigma**2))).sum(0)
         gain = np.where(exp_mag > sat + 0.3, gain, 0.0)  # saturated frames teach nothing
         cost = overhead[:, None] + self.readout_s + exps[None, :]
         scores = prio[:, None] * gain / cost
@@ -297,7 +390,8 @@ class BOPolicy(BasePolicy):
         why = {"acquisition": "priority * expected IPV reduction / (slew+readout+exposure) s",
                "fit_s": self.fit_s, "score_s": score_s,
                "hyperparameters": {
-                   "lengthscale_d": self.lengthscale_d,
+                   "lengthscales_d": self.lengthscales_d or [self.lengthscale_d],
+                   "lengthscale_prior": [round(float(v), 4) for v in self.ell_prior],
                    "outputscale_median_mag2": float(torch.median(self.outputscale)),
                    "conditions_gp": self.cond_model is not None}}
         proposals = self.rank(scores, mask, n, why)
@@ -306,10 +400,11 @@ class BOPolicy(BasePolicy):
             i = p.action.target_index
             e = int(np.argmin(np.abs(exps - p.action.exptime_s)))
             detail = {"posterior_mean_mag": float(exp_mag[i, e]),
-                      "posterior_std_mag": float(np.sqrt(max(var_e[i, e], 0.0))),
+                      "posterior_std_mag": float(np.sqrt(max(var_bma[i, e], 0.0))),
                       "predicted_error_mag": float(sigma[i, e]),
                       "predicted_m5_mag": float(m5[i, e]),
                       "expected_ipv_reduction_mag2": float(gain[i, e]),
+                      "lengthscale_weights": [round(float(v), 4) for v in self.weights[i]],
                       "cost_s": float(cost[i, e])}
             out.append(Proposal(p.action, p.score, {**p.explanation, **detail}))
         return out

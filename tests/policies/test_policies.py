@@ -84,13 +84,61 @@ def test_bo_cached_posterior_matches_the_botorch_posterior():
     """The cached per-target factors give the same decisions as BoTorch's batched posterior."""
     cfg = tiny_config()
     keys, gains = {}, {}
-    for mode in ("cached", "botorch"):
+    for mode in ("cached", "botorch"):  # one time scale (v2): BoTorch's path supports it
         sink = ListSink()
-        run_episode(make_env(cfg), make_policy("bo", posterior=mode), 3, [sink], "t",
-                    max_decisions=30)
+        run_episode(make_env(cfg), make_policy("bo", posterior=mode, lengthscales_d=[]), 3,
+                    [sink], "t", max_decisions=30)
         keys[mode] = [r.decision_key for r in sink.records]
         gains[mode] = [r.proposal["explanation"]["expected_ipv_reduction_mag2"]
                        for r in sink.records]
     assert keys["cached"] == keys["botorch"]
     # GPyTorch adds a small Cholesky jitter: agreement to ~1e-4, decisions identical
     assert np.allclose(gains["cached"], gains["botorch"], rtol=1e-3, atol=1e-9)
+
+
+def _bo_after_reset(seed=4, **params):
+    env = make_env(tiny_config())
+    env.reset(seed=seed)
+    policy = make_policy("bo", **params)
+    policy.reset(env, seed)
+    return env, policy
+
+
+def test_bo_time_scale_weights_follow_the_data():
+    """A target sampled densely from a fast variable gets weight on the short time scale."""
+    _, policy = _bo_after_reset()
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 1.0, 40)
+    fast = 0.3 * np.sin(2 * np.pi * t / 0.2)  # 0.2 d period: time scale ~0.05 d
+    slow = 0.3 * (t - 0.5)  # a slow trend over the day
+    for i, y in ((0, fast), (1, slow)):
+        policy.obs[i] = [(float(a), float(b + rng.normal(0, 0.01)), 1e-4)
+                         for a, b in zip(t, y, strict=True)]
+    policy._fit(refit=True)
+    w = policy.weights.numpy()
+    assert np.allclose(w.sum(1), 1.0)
+    ells = np.asarray(policy.lengthscales_d)
+    assert ells[np.argmax(w[0])] <= 0.08
+    assert ells[np.argmax(w[1])] >= 1.0
+    assert np.isclose(float(policy.ell_prior.sum()), 1.0)
+
+
+def test_bo_incremental_cache_equals_a_fresh_factorisation():
+    """After observations arrive, per-row updates equal refactoring every component."""
+    env, policy = _bo_after_reset()
+    sink = ListSink()
+    run_episode(env, policy, 4, [sink], "t", max_decisions=8)
+    cached = [c.clone() for c in (policy._chol, policy._a, policy._beta)]
+    policy._cache_all()
+    for a, b in zip(cached, (policy._chol, policy._a, policy._beta), strict=True):
+        assert a.shape == b.shape
+        assert np.allclose(a.numpy(), b.numpy(), atol=1e-9)
+
+
+def test_bo_rejects_a_bad_time_scale():
+    from steer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="-1"):
+        make_policy("bo", lengthscales_d=[0.1, -1])
+    with pytest.raises(ConfigError, match="one time scale"):
+        make_policy("bo", posterior="botorch")
