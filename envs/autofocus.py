@@ -43,9 +43,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from steer.envs.hooks import PointEnvHooks
 from steer.errors import ConfigError, UnsafeActionError
 
-__all__ = ["AutofocusEnv", "vcurve_fwhm_arcsec"]
+__all__ = ["AutofocusEnv", "FocusHooks", "vcurve_fwhm_arcsec"]
 
 _ACTION_TOL = 1e-9
 _OBS_LOW = np.array([0.0, 0.0, 0.0, -60.0, 0.0], np.float32)
@@ -68,7 +69,47 @@ def _positive(name: str, value: float, hint: str, allow_zero: bool = False) -> f
     return v
 
 
-class AutofocusEnv(gym.Env):
+class FocusHooks(PointEnvHooks):
+    """The closed-loop hooks shared by the simulated and the INDI autofocus.
+
+    The environment keeps ``history`` (``position_steps``, ``fwhm_arcsec``,
+    ``elapsed_s`` per exposure), ``max_exposures`` and ``elapsed_s``.
+    """
+
+    observation_names = ("position_unit", "last_fwhm_arcsec", "best_measured_fwhm_arcsec",
+                         "temperature_degc", "exposures_used")
+    objective_name = "fwhm_arcsec"
+
+    def progress_fraction(self) -> float:
+        """Fraction of the exposures spent."""
+        history = getattr(self, "history", {"fwhm_arcsec": ()})
+        return min(1.0, len(history["fwhm_arcsec"]) / self.max_exposures)  # type: ignore
+
+    def episode_metrics(self) -> dict[str, float]:
+        """Measured metrics of the focus run plus, in simulation, the truth's.
+
+        Returns:
+            ``exposures``, ``best_fwhm_arcsec`` (smallest measured),
+            ``final_fwhm_arcsec`` (last exposure), ``final_position_steps``,
+            ``elapsed_s`` (seconds of moves, exposures and readouts) and
+            :meth:`_truth_metrics`.
+        """
+        h = {k: np.asarray(v, float) for k, v in self.history.items()}  # type: ignore
+        fwhm = h["fwhm_arcsec"]
+        out = {"exposures": float(fwhm.size), "elapsed_s": float(self.elapsed_s)}  # type: ignore
+        if fwhm.size:
+            out.update({"best_fwhm_arcsec": float(fwhm.min()),
+                        "final_fwhm_arcsec": float(fwhm[-1]),
+                        "final_position_steps": float(h["position_steps"][-1])})
+        out.update(self._truth_metrics())
+        return out
+
+    def _truth_metrics(self) -> dict[str, float]:
+        """Hook: metrics judged against the simulator's truth (none on hardware)."""
+        return {}
+
+
+class AutofocusEnv(FocusHooks, gym.Env):
     """Focus a telescope: choose focuser positions, measure star FWHM.
 
     Args:
@@ -206,8 +247,36 @@ class AutofocusEnv(gym.Env):
         self.elapsed_s = 0.0
         self.history: dict[str, list[float]] = {k: [] for k in (
             "position_steps", "fwhm_arcsec", "temperature_degc", "elapsed_s")}
+        self.truth_log: dict[str, list[float]] = {"fwhm_arcsec": [], "in_focus": [],
+                                                  "best_position_steps": []}
         self._started = True
         return self._obs(), self._info()
+
+    def _truth_metrics(self) -> dict[str, float]:
+        """Against the simulator's truth: how soon in focus, how well it stayed there.
+
+        Returns:
+            ``exposures_to_focus`` (first exposure whose true FWHM is within
+            ``in_focus_frac`` of the seeing floor; ``max_exposures + 1`` if
+            none), ``in_focus_after_fraction`` (exposures in focus from then
+            on), ``final_true_fwhm_arcsec``, ``final_focus_error_steps`` (distance
+            of the last position from the true best focus then) and ``seeing_floor_arcsec``.
+        """
+        t = {k: np.asarray(v, float) for k, v in self.truth_log.items()}
+        out = {"seeing_floor_arcsec": self.fwhm_min_arcsec}
+        if not t["fwhm_arcsec"].size:
+            return out
+        hit = np.flatnonzero(t["in_focus"] > 0)
+        first = int(hit[0]) if hit.size else None
+        out.update({
+            "exposures_to_focus": float(first + 1 if first is not None
+                                        else self.max_exposures + 1),
+            "in_focus_after_fraction": float(t["in_focus"][first:].mean())
+            if first is not None else 0.0,
+            "final_true_fwhm_arcsec": float(t["fwhm_arcsec"][-1]),
+            "final_focus_error_steps": float(abs(self.history["position_steps"][-1]
+                                                 - t["best_position_steps"][-1]))})
+        return out
 
     def _obs(self) -> np.ndarray:
         f = self.history["fwhm_arcsec"]
@@ -265,10 +334,13 @@ class AutofocusEnv(gym.Env):
                          ("elapsed_s", self.elapsed_s)):
             self.history[key].append(float(val))
         overheads = {"move": move_s, "exposure": self.exposure_s, "readout": self.readout_s}
+        in_focus = bool(true <= (1.0 + self.in_focus_frac) * self.fwhm_min_arcsec)
+        for key, val in (("fwhm_arcsec", true), ("in_focus", in_focus),
+                         ("best_position_steps", self.best_position_steps)):
+            self.truth_log[key].append(float(val))
         info = self._info()
         info.update({"fwhm_arcsec": fwhm, "cost_s": float(sum(overheads.values())),
                      "overheads_s": overheads, "truth_fwhm_arcsec": true,
-                     "truth_in_focus": bool(true <= (1.0 + self.in_focus_frac)
-                                            * self.fwhm_min_arcsec)})
+                     "truth_in_focus": in_focus})
         terminated = len(self.history["fwhm_arcsec"]) >= self.max_exposures
         return self._obs(), float(-fwhm), bool(terminated), False, info

@@ -39,6 +39,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from steer.envs.hooks import PointEnvHooks
 from steer.errors import ConfigError, UnsafeActionError
 
 __all__ = ["BlackBoxEnv", "FUNCTIONS", "unit_to_bounds"]
@@ -72,7 +73,7 @@ def _make_function(name: str, dim: int) -> Any:
     return Ackley(dim=dim)
 
 
-class BlackBoxEnv(gym.Env):
+class BlackBoxEnv(PointEnvHooks, gym.Env):
     """Minimise a noisy standard test function with a budget of evaluations.
 
     Args:
@@ -225,3 +226,22 @@ class BlackBoxEnv(gym.Env):
         info.update({"value": value, "cost_s": self.cost_per_eval_s})
         terminated = len(self.values) >= self.budget
         return self._obs(), float(-value), bool(terminated), False, info
+
+    # ----------------------------------------------- closed-loop hooks (steer.loop)
+    observation_names = ("best_value", "last_value", "evaluations_used")
+    objective_name = "value"
+
+    def progress_fraction(self) -> float:
+        """Fraction of the evaluation budget spent."""
+        return min(1.0, len(self.values) / self.budget)
+
+    def episode_metrics(self) -> dict[str, float]:
+        """``evaluations``, ``elapsed_s``, ``best_value`` (measured) and the true regrets."""
+        info = self._info()
+        out = {"evaluations": float(info["evaluations"]), "elapsed_s": float(self.elapsed_s),
+               "simple_regret": float(info["simple_regret"]),
+               "incumbent_regret": float(info["incumbent_regret"]),
+               "optimal_value": self.optimal_value}
+        if self.values:
+            out["best_value"] = float(min(self.values))
+        return out

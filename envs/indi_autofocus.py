@@ -20,7 +20,9 @@ Observation: ``[position_unit, last_fwhm_arcsec, best_measured_fwhm_arcsec,
 temperature_degc, exposures_used]`` (temperature is 0: the simulator has none).
 Reward: ``-measured FWHM`` (arcsec). ``info`` as Autofocus-v0 (position, time
 spent by phase, history); ``truth_best_position_steps`` is the simulator's
-nominal best focus (for benchmarks only). Not registered in ``ENV_IDS``: it
+nominal best focus (for benchmarks only). The closed loop's hooks
+(:class:`~steer.envs.autofocus.FocusHooks`) are the simulated env's, without
+the truth metrics. Not registered in ``ENV_IDS``: it
 needs a running server; construct it directly.
 """
 
@@ -34,6 +36,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from steer.envs.autofocus import FocusHooks
 from steer.errors import ConfigError, UnsafeActionError
 
 __all__ = ["IndiAutofocusEnv"]
@@ -43,7 +46,7 @@ _OBS_LOW = np.array([0.0, 0.0, 0.0, -60.0, 0.0], np.float32)
 _FWHM_MAX_ARCSEC = 1000.0
 
 
-class IndiAutofocusEnv(gym.Env):
+class IndiAutofocusEnv(FocusHooks, gym.Env):
     """Focus the INDI focuser simulator: choose positions, measure star FWHM in real frames.
 
     Args:

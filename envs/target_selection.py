@@ -76,6 +76,8 @@ class TargetSelectionEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    action_kind = "catalog"  # the closed loop's hooks: steer.envs.hooks.ClosedLoopEnv
+    can_idle = True
 
     def __init__(
         self,
@@ -280,6 +282,30 @@ class TargetSelectionEnv(gym.Env):
         """Fraction of the observing window already elapsed (0 at dusk, 1 at the end)."""
         return float(self._globals()[0])
 
+    def progress_fraction(self) -> float:
+        """Fraction of the episode done: :meth:`night_fraction`."""
+        return self.night_fraction()
+
+    def is_over(self) -> bool:
+        """Whether the observing window is over."""
+        return bool(self.observatory.mjd >= self.end_mjd)
+
+    def record_summary(self, observation: dict[str, np.ndarray],
+                       info: dict[str, Any]) -> dict[str, Any]:
+        """The clock (``mjd``, ``elapsed_s`` since dusk), feasible targets and global features."""
+        mjd = float(info.get("mjd", np.nan))
+        out: dict[str, Any] = {
+            "mjd": mjd, "n_feasible": int(np.sum(info.get("action_mask", []))),
+            "elapsed_s": (mjd - float(self.observatory.night_start_mjd)) * 86400.0}
+        g = observation.get("globals")
+        if g is not None:
+            out.update({name: float(v) for name, v in zip(GLOBAL_FEATURES, g, strict=False)})
+        return out
+
+    def measurement_of(self, info: dict[str, Any]) -> Measurement | None:
+        """The :class:`~steer.types.Measurement` of a step (``None`` if refused)."""
+        return info.get("measurement")
+
     def _obs(self) -> dict[str, np.ndarray]:
         t = np.clip(self.features(), _T_LOW, _T_HIGH).astype(np.float32)
         g = np.clip(self._globals(), _G_LOW, _G_HIGH).astype(np.float32)
@@ -297,8 +323,37 @@ class TargetSelectionEnv(gym.Env):
         return Action(int(target_index), self.exptimes_s[int(exptime_index)],
                       str(self.catalog.target_id[int(target_index)]))
 
-    def check_action(self, action: Action) -> None:
-        """Raise UnsafeActionError if ``action`` would violate a limit (no side effects)."""
+    def env_action(self, action: Action) -> np.ndarray:
+        """The ``(target_index, exptime_index)`` array ``step`` takes for an :class:`Action`.
+
+        Raises:
+            UnsafeActionError: not an Action, or an exposure time not offered.
+        """
+        try:
+            return np.array([action.target_index, self.exptimes_s.index(action.exptime_s)])
+        except (AttributeError, ValueError) as exc:
+            raise UnsafeActionError(f"action {action!r} is not a target with an exposure time "
+                                    f"from {list(self.exptimes_s)} s",
+                                    "propose an Action built by make_action()") from exc
+
+    def check_action(self, action: Action | np.ndarray) -> None:
+        """Raise UnsafeActionError if ``action`` would violate a limit (no side effects).
+
+        Args:
+            action: An :class:`Action`, or the ``(target_index, exptime_index)``
+                array of :meth:`env_action`.
+        """
+        if not isinstance(action, Action):
+            try:
+                target, e_idx = (int(v) for v in np.asarray(action).reshape(-1))
+                if not (0 <= target < self.n_targets and 0 <= e_idx < len(self.exptimes_s)):
+                    raise IndexError
+            except (TypeError, ValueError, IndexError) as exc:
+                raise UnsafeActionError(
+                    f"action {action!r} is not a (target index < {self.n_targets}, "
+                    f"exposure index < {len(self.exptimes_s)}) pair",
+                    "pass env_action(Action)") from exc
+            action = self.make_action(target, e_idx)
         if self.observatory.mjd >= self.end_mjd:
             raise UnsafeActionError("the observing window is over", "end the night")
         self.observatory.check(action)
@@ -314,7 +369,6 @@ class TargetSelectionEnv(gym.Env):
         """Observe ``action = (target_index, exptime_index)``."""
         target, e_idx = int(action[0]), int(action[1])
         act = self.make_action(target, e_idx)
-        self.steps += 1
         reward = 0.0
         info_extra: dict[str, Any] = {"action": act}
         try:
@@ -328,6 +382,7 @@ class TargetSelectionEnv(gym.Env):
             m = self.observatory.execute(act)
             reward = self._account(act, m)
             info_extra["measurement"] = m
+        self.steps += 1  # after execute: a failed attempt (InstrumentError) is no step
         self._advance_if_blocked()
         terminated = self.observatory.mjd >= self.end_mjd
         truncated = (not terminated) and self.steps >= self.max_steps

@@ -6,6 +6,14 @@ One step::
     try the next proposal) -> env.step (executes on the instrument) ->
     policy.ingest -> record to every sink
 
+The environment is reached through the small protocol of its unwrapped form,
+:class:`steer.envs.hooks.ClosedLoopEnv` (``env_action``, ``check_action``,
+``idle``/``can_idle``, ``is_over``, ``progress_fraction``, ``record_summary``,
+``measurement_of``, ``episode_metrics``), so a night of target selection, an
+autofocus run and a black-box optimisation go through the same code. For a
+``catalog`` env one ``suggest`` returns ranked alternatives; for a ``point``
+env the policy is asked for one point at a time (``n > 1`` would be a batch).
+
 Records go to the sinks in order; the first sink is the fsync'd journal, so a
 decision is on disk before anything else (MLflow, plotting) can fail.
 """
@@ -23,7 +31,7 @@ import numpy as np
 from steer.errors import InstrumentError, UnsafeActionError
 from steer.protocols import RecordSink
 from steer.records import DecisionRecord
-from steer.types import DecisionStatus, Measurement, Proposal
+from steer.types import DecisionStatus, Proposal
 
 __all__ = ["EpisodeResult", "run_episode"]
 
@@ -47,15 +55,11 @@ class EpisodeResult:
     wall_s: float = 0.0
 
 
-def _summary(observation: dict[str, np.ndarray], info: dict[str, Any]) -> dict[str, Any]:
-    from steer.envs.target_selection import GLOBAL_FEATURES
-
-    g = observation.get("globals")
-    out: dict[str, Any] = {"mjd": float(info.get("mjd", np.nan)),
-                           "n_feasible": int(np.sum(info.get("action_mask", [])))}
-    if g is not None:
-        out.update({name: float(v) for name, v in zip(GLOBAL_FEATURES, g, strict=False)})
-    return out
+def _as_dict(measurement: Any) -> dict[str, Any] | None:
+    """A measurement as a JSON-able dict (a :class:`Measurement` or a mapping)."""
+    if measurement is None:
+        return None
+    return measurement.to_dict() if hasattr(measurement, "to_dict") else dict(measurement)
 
 
 def run_episode(
@@ -69,18 +73,20 @@ def run_episode(
     max_retries: int = 2,
     progress: Callable[[float], None] | None = None,
 ) -> EpisodeResult:
-    """Run one closed-loop episode (one night) and record every decision.
+    """Run one closed-loop episode (a night, a focus run, a budget) and record every decision.
 
     Args:
-        env: A steer gymnasium environment (``check_action``, ``idle``,
-            ``episode_metrics`` on its unwrapped form).
+        env: A steer gymnasium environment whose unwrapped form offers
+            :class:`steer.envs.hooks.ClosedLoopEnv`.
         policy: An ask/tell policy.
         seed: Episode seed, passed to ``env.reset`` and ``policy.reset``.
         sinks: Record sinks, journal first.
         run_id: Identifier written into every record.
         max_decisions: Stop after this many executed decisions (0: no limit).
-        max_rejections_per_step: Refused proposals tolerated before idling.
-        max_retries: Re-sends of an action whose execution failed.
+        max_rejections_per_step: Refused proposals tolerated before idling
+            (or, for an env that cannot wait, ending the episode).
+        max_retries: Re-sends of an action whose execution failed; after the
+            last one the policy is told it was never measured.
         progress: Called with the fraction of the episode done.
 
     Returns:
@@ -90,59 +96,64 @@ def run_episode(
     t_episode = time.perf_counter()
     observation, info = env.reset(seed=seed)
     policy.reset(env, seed)
+    ranked = base.action_kind == "catalog"
     result = EpisodeResult()
     step = 0
     done = False
-    cumulative = 0.0
 
-    def emit(rec: DecisionRecord) -> None:
+    def record(status: DecisionStatus, proposal: Proposal, verdict: dict[str, Any],
+               measurement: Any, reward: float, timings: dict[str, float],
+               attempt: int, obs_summary: dict[str, Any]) -> None:
+        rec = DecisionRecord(
+            run_id=run_id, step=step, attempt=attempt, status=status.value, seed=int(seed),
+            policy=policy.name, policy_version=str(policy.version),
+            sim_mjd=float(obs_summary.get("mjd", np.nan)), wall_time_unix=time.time(),
+            observation=obs_summary, proposal=proposal.to_dict(), safety=verdict,
+            measurement=_as_dict(measurement), reward=float(reward), timings_s=timings)
         result.records.append(rec)
         for sink in sinks:
             sink.write(rec)
 
-    def record(status: DecisionStatus, proposal: Proposal, verdict: dict[str, Any],
-               measurement: Measurement | None, reward: float, timings: dict[str, float],
-               attempt: int, obs_summary: dict[str, Any]) -> None:
-        emit(DecisionRecord(
-            run_id=run_id, step=step, attempt=attempt, status=status.value, seed=int(seed),
-            policy=policy.name, policy_version=str(policy.version),
-            sim_mjd=float(obs_summary["mjd"]), wall_time_unix=time.time(),
-            observation=obs_summary, proposal=proposal.to_dict(), safety=verdict,
-            measurement=measurement.to_dict() if measurement is not None else None,
-            reward=float(reward), timings_s=timings))
-
     while not done:
         if max_decisions and step >= max_decisions:
             break
-        obs_summary = _summary(observation, info)
-        t0 = time.perf_counter()
-        proposals = policy.suggest(observation, info, n=max_rejections_per_step)
-        t_suggest = time.perf_counter() - t0
-        result.decision_ms.append(1000.0 * t_suggest)
+        obs_summary = base.record_summary(observation, info)
         chosen: Proposal | None = None
-        for attempt, prop in enumerate(proposals):
-            t1 = time.perf_counter()
-            try:
-                base.check_action(prop.action)
-            except UnsafeActionError as exc:
-                verdict = {"allowed": False, "reason": str(exc)}
-                record(DecisionStatus.REJECTED, prop, verdict, None, 0.0,
-                       {"suggest": t_suggest, "check": time.perf_counter() - t1}, attempt,
-                       obs_summary)
-                policy.ingest(prop.action, None, 0.0)
-                continue
-            chosen = prop
-            t_check = time.perf_counter() - t1
-            break
+        attempt, suggest_s = 0, 0.0
+        while chosen is None and attempt < max_rejections_per_step:
+            t0 = time.perf_counter()
+            proposals = policy.suggest(observation, info,
+                                       n=max_rejections_per_step if ranked else 1)
+            t_suggest = time.perf_counter() - t0
+            suggest_s += t_suggest
+            for prop in proposals:
+                t1 = time.perf_counter()
+                try:
+                    action_arr = base.env_action(prop.action)
+                    base.check_action(action_arr)
+                except UnsafeActionError as exc:
+                    record(DecisionStatus.REJECTED, prop, {"allowed": False, "reason": str(exc)},
+                           None, 0.0, {"suggest": t_suggest, "check": time.perf_counter() - t1},
+                           attempt, obs_summary)
+                    policy.ingest(prop.action, None, 0.0)
+                    attempt += 1
+                    continue
+                chosen, t_check = prop, time.perf_counter() - t1
+                break
+            if ranked or not proposals:
+                break  # a ranked list is asked for once per step
+        result.decision_ms.append(1000.0 * suggest_s)
         if chosen is None:
+            if not base.can_idle:
+                log.warning("step %d: every proposal was refused and %s cannot wait: "
+                            "episode ended", step, type(base).__name__)
+                break
             # nothing acceptable: let time pass rather than stop the night
             observation, info = base.idle(300.0)
-            done = base.observatory.mjd >= base.end_mjd
+            done = base.is_over()
             step += 1
             continue
         verdict = {"allowed": True, "reason": ""}
-        action_arr = np.array([chosen.action.target_index,
-                               base.exptimes_s.index(chosen.action.exptime_s)])
         for retry in range(max_retries + 1):
             t2 = time.perf_counter()
             try:
@@ -155,25 +166,29 @@ def run_episode(
                 log.warning("step %d attempt %d failed: %s", step, retry, exc)
                 continue
             t_exec = time.perf_counter() - t2
-            measurement = info.get("measurement")
+            measurement = base.measurement_of(info)
             t3 = time.perf_counter()
             policy.ingest(chosen.action, measurement, reward)
             t_ingest = time.perf_counter() - t3
-            cumulative += reward
-            record(DecisionStatus.OK if "rejected" not in info else DecisionStatus.REJECTED,
-                   chosen, verdict if "rejected" not in info
-                   else {"allowed": False, "reason": info["rejected"]},
+            refused = info.get("rejected")
+            record(DecisionStatus.OK if refused is None else DecisionStatus.REJECTED, chosen,
+                   verdict if refused is None else {"allowed": False, "reason": refused},
                    measurement, reward, {"suggest": t_suggest, "check": t_check,
                                          "execute": t_exec, "ingest": t_ingest}, retry,
                    obs_summary)
             done = bool(terminated or truncated)
             break
         else:
+            policy.ingest(chosen.action, None, 0.0)  # never measured: not pending any more
+            if not base.can_idle:
+                log.warning("step %d failed %d times and %s cannot wait: episode ended",
+                            step, max_retries + 1, type(base).__name__)
+                break
             observation, info = base.idle(60.0)
-            done = base.observatory.mjd >= base.end_mjd
+            done = base.is_over()
         step += 1
         if progress is not None:
-            progress(base.night_fraction())
+            progress(base.progress_fraction())
     result.wall_s = time.perf_counter() - t_episode
     t_metrics = time.perf_counter()
     metrics = base.episode_metrics()
