@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["night_figures", "compare_figure", "NIGHT_FIGURES"]
+__all__ = ["run_figures", "night_figures", "point_figures", "compare_figure", "NIGHT_FIGURES"]
 
 #: Keys of the dict returned by :func:`night_figures`.
 NIGHT_FIGURES = ("sky", "timeline", "cumulative_reward", "conditions", "decision_time")
@@ -242,6 +242,128 @@ def night_figures(records: list[DecisionRecord], title: str = "") -> dict[str, F
     return {"sky": _sky(n, title), "timeline": _timeline(n, title),
             "cumulative_reward": _cumulative_reward(n, title),
             "conditions": _conditions(n, title), "decision_time": _decision_time(n, title)}
+
+
+def run_figures(records: list[DecisionRecord], title: str = "") -> dict[str, Figure]:
+    """The figures of one episode, chosen by what its actions are.
+
+    Points of a box (autofocus, black box) get :func:`point_figures`; catalog
+    targets (and runs without any decision) get :func:`night_figures`.
+    """
+    if any("x" in ((r.proposal or {}).get("action") or {}) for r in records):
+        return point_figures(records, title)
+    return night_figures(records, title)
+
+
+def _measured(records: Sequence[DecisionRecord]) -> tuple[str, dict[str, np.ndarray]]:
+    """The objective's name and, per executed evaluation, every measured number."""
+    ok = [r.measurement for r in records if r.status == "ok" and r.measurement]
+    name = next((str(m["objective_name"]) for m in ok if m.get("objective_name")), "")
+    keys = sorted({k for m in ok for k, v in m.items() if not isinstance(v, dict | str)})
+    cols = {k: np.asarray([_num(m.get(k)) for m in ok], float) for k in keys}
+    if not name:  # no objective named: the measured value is -reward
+        name = "-reward"
+        cols[name] = -np.asarray([_num(r.reward) for r in records
+                                  if r.status == "ok" and r.measurement], float)
+    return name, cols
+
+
+def _objective_axis(ax: Axes, name: str, cols: dict[str, np.ndarray], label: str) -> None:
+    """Measured objective per evaluation, its best so far and, if known, its truth."""
+    y = cols.get(name, np.zeros(0))
+    n = np.arange(1, y.size + 1)
+    if not y.size:
+        _note(ax, "no executed evaluations")
+        return
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.plot(n, y, "o", ms=4, color="tab:blue", label="measured")
+    best = np.fmin.accumulate(np.where(np.isfinite(y), y, np.inf))
+    ax.step(n, np.where(np.isfinite(best), best, np.nan), where="post", color="tab:red",
+            label="best so far")
+    truth = cols.get(f"truth_{name}")
+    if truth is not None and np.isfinite(truth).any():
+        ax.plot(n, truth, "o", ms=6, mfc="none", color="0.45", label="true (simulator)")
+    floor = cols.get("truth_fwhm_min_arcsec")
+    if name == "fwhm_arcsec" and floor is not None and np.isfinite(floor).any():
+        ax.axhline(float(np.nanmin(floor)), ls=":", color="0.3", label="seeing floor")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+
+
+def _focus(name: str, cols: dict[str, np.ndarray], title: str) -> Figure:
+    fig = _new_figure((8.0, 6.5))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    _objective_axis(top, name, cols, "star FWHM [arcsec]")
+    pos = cols.get("position_steps", np.zeros(0))
+    if pos.size:
+        n = np.arange(1, pos.size + 1)
+        bottom.plot(n, pos, "o-", ms=4, lw=0.8, color="tab:green", label="focuser position")
+        best = cols.get("truth_best_position_steps")
+        if best is not None and np.isfinite(best).any():
+            bottom.plot(n, best, "--", color="0.3", label="true best focus (simulator)")
+        bottom.legend(fontsize=8, loc="best")
+    else:
+        _note(bottom, "no executed exposures")
+    bottom.set_ylabel("focuser position [steps]")
+    bottom.set_xlabel("exposure")
+    bottom.grid(alpha=0.3)
+    _title(fig, "FWHM and focuser position per exposure", title)
+    return fig
+
+
+def _regret(name: str, cols: dict[str, np.ndarray], title: str) -> Figure:
+    fig = _new_figure((8.0, 6.5))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    _objective_axis(top, name, cols, f"measured {name}")
+    n = np.arange(1, cols["simple_regret"].size + 1)
+    for key, label, style in (("simple_regret", "best so far: min f(x) - f*", "-"),
+                              ("incumbent_regret", "at the best measured point", "--")):
+        y = cols.get(key)
+        if y is not None and np.isfinite(y).any():
+            bottom.step(n, np.maximum(y, 1e-12), style, where="post", label=label)
+    bottom.set_yscale("log")
+    bottom.set_ylabel("true regret (simulator)")
+    bottom.set_xlabel("evaluation")
+    bottom.grid(alpha=0.3, which="both")
+    bottom.legend(fontsize=8, loc="best")
+    _title(fig, "objective and regret per evaluation", title)
+    return fig
+
+
+def _objective(name: str, cols: dict[str, np.ndarray], title: str) -> Figure:
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    _objective_axis(ax, name, cols, f"measured {name}")
+    ax.set_xlabel("evaluation")
+    _title(fig, "objective per evaluation", title)
+    return fig
+
+
+def point_figures(records: list[DecisionRecord], title: str = "") -> dict[str, Figure]:
+    """Draw the figures of an episode whose actions are points of a box.
+
+    Args:
+        records: The episode's decisions (any status, in order).
+        title: Prefix of every figure's title.
+
+    Returns:
+        ``focus`` (autofocus: measured FWHM per exposure with the best so far,
+        the true FWHM and the seeing floor in simulation, and the focuser
+        positions against the true best focus), or ``regret`` (black box: the
+        measured value with its best so far, and the true simple regret, log
+        scale), or otherwise ``objective``; and ``decision_time``.
+    """
+    name, cols = _measured(records)
+    if "position_steps" in cols:
+        main = {"focus": _focus(name, cols, title)}
+    elif "simple_regret" in cols:
+        main = {"regret": _regret(name, cols, title)}
+    else:
+        main = {"objective": _objective(name, cols, title)}
+    return {**main, "decision_time": _decision_time(_columns(records), title)}
 
 
 def _interval_95(values: np.ndarray) -> tuple[float, float, float]:

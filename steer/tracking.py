@@ -50,6 +50,7 @@ _VERSIONED_DISTRIBUTIONS = {  # import name -> distribution name
     "gpytorch": "gpytorch", "gymnasium": "gymnasium", "mlflow": "mlflow", "astropy": "astropy",
 }
 _CONDITION_METRICS = ("airmass", "seeing_fwhm_arcsec", "transparency", "m5_mag")
+_NOT_STEP_METRICS = {"mjd_mid", "reward", "rejected", "decision_ms", "cumulative_reward"}
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. /]")
 _STORE_HINT = "pass --tracking-uri with a reachable store, or choose a writable --runs-dir"
 
@@ -195,6 +196,8 @@ def _step_metrics(record: DecisionRecord) -> dict[str, float]:
     if suggest_s is not None:
         values["decision_ms"] = 1000.0 * suggest_s
     if m := record.measurement:
+        # every measured number (FWHM, position, value, regret...), not the clock
+        values.update({k: v for k, v in m.items() if k not in _NOT_STEP_METRICS})
         values["exptime_s"] = m.get("exptime_s")
         overheads = m.get("overheads_s") or {}
         slew, settle = _finite(overheads.get("slew")), _finite(overheads.get("settle"))
@@ -236,6 +239,9 @@ def _table_row(record: DecisionRecord) -> dict[str, Any]:
         "reason": str((record.safety or {}).get("reason") or explanation.get("reason") or ""),
         "decided_by": record.decided_by,
         "runners_up": _short_json(explanation.get("runners_up")),
+        "x": _short_json(action.get("x"), max_items=12),
+        "measured": _short_json({k: v for k, v in m.items() if isinstance(v, int | float)
+                                 and not isinstance(v, bool)} if "x" in action else None),
     }
 
 
@@ -282,6 +288,8 @@ class MLflowSink:
         self._n_buffered = self._n_written = 0
         self._cumulative_reward = 0.0
         self._last_timestamp_ms = 0
+        self._step_keys: set[str] = set()  # metrics logged per decision
+        self._last_step = 0
         self._closed = False
         with self._store_errors("open"):
             db = sqlite_db_path(tracking_uri)
@@ -364,6 +372,8 @@ class MLflowSink:
                            self._last_timestamp_ms + 1)
         self._last_timestamp_ms = timestamp_ms
         self._buffer.extend(Metric(k, v, timestamp_ms, int(record.step)) for k, v in values.items())
+        self._step_keys.update(values)
+        self._last_step = max(self._last_step, int(record.step))
         self._n_buffered += 1
         self._n_written += 1
         if self._n_buffered >= self.batch_size:
@@ -394,7 +404,9 @@ class MLflowSink:
         If anything fails, the run is marked ``FAILED`` and the error raised.
 
         Args:
-            summary: Summary metrics (logged at step 0); non-finite values skipped.
+            summary: Summary metrics, logged at step 0, or at the last step for a
+                metric also logged per decision (the episode's final value, e.g.
+                ``best_fwhm_arcsec``, ends its history); non-finite values skipped.
             artifacts: Artifact name, i.e. its path inside the run (e.g.
                 ``"config.toml"``, ``"decisions.jsonl"``), to a local file.
             figures: Name to matplotlib Figure, logged as ``plots/<name>.png``
@@ -414,9 +426,10 @@ class MLflowSink:
         self._check_open()
         try:
             self.flush()
-            now_ms = int(time.time() * 1000)
-            self._log_metrics([Metric(str(k), f, now_ms, 0) for k, v in summary.items()
-                               if (f := _finite(v)) is not None])
+            now_ms = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
+            self._log_metrics([Metric(str(k), f, now_ms,
+                                      self._last_step if str(k) in self._step_keys else 0)
+                               for k, v in summary.items() if (f := _finite(v)) is not None])
             for name, path in (artifacts or {}).items():
                 self._log_artifact(name, Path(path))
             with self._store_errors("write artifacts to"):
