@@ -92,17 +92,59 @@ def _progress_bar(total: float, desc: str, unit: str) -> Any:
                 file=sys.stderr, disable=None)
 
 
+#: What ``steer run`` prints: (label, metric keys, format), shown when the keys exist.
+_RUN_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("science score", ("science_score",), "{:.4f}"),
+    ("lc reconstruction rmse (mag)", ("lc_rmse_mag",), "{:.4f}"),
+    ("priority targets characterised", ("frac_characterised",), "{:.3f}"),
+    ("open-shutter fraction", ("open_shutter_fraction",), "{:.3f}"),
+    ("visits", ("visits",), "{:.0f}"),
+    ("idle: dome closed/none up (h)", ("idle_h",), "{:.2f}"),
+    ("slew median / p95 (s)", ("slew_median_s", "slew_p95_s"), "{:.1f} / {:.1f}"),
+    ("exposures", ("exposures",), "{:.0f}"),
+    ("best FWHM measured (arcsec)", ("best_fwhm_arcsec",), "{:.3f}"),
+    ("final FWHM measured / true", ("final_fwhm_arcsec", "final_true_fwhm_arcsec"),
+     "{:.3f} / {:.3f}"),
+    ("seeing floor (arcsec)", ("seeing_floor_arcsec",), "{:.3f}"),
+    ("exposures to focus (truth)", ("exposures_to_focus",), "{:.0f}"),
+    ("in focus afterwards", ("in_focus_after_fraction",), "{:.0%}"),
+    ("final focus error (steps)", ("final_focus_error_steps",), "{:.0f}"),
+    ("evaluations", ("evaluations",), "{:.0f}"),
+    ("best value measured", ("best_value",), "{:.5g}"),
+    ("simple regret (truth)", ("simple_regret",), "{:.4g}"),
+    ("regret of the incumbent (truth)", ("incumbent_regret",), "{:.4g}"),
+    ("instrument time (s)", ("elapsed_s",), "{:.0f}"),
+    ("ms per decision p50 / p95", ("decision_ms_p50", "decision_ms_p95"), "{:.2f} / {:.2f}"),
+    ("wall time (s)", ("wall_s",), "{:.1f}"),
+)
+
+
+def _summary_rows(metrics: dict[str, float]) -> list[tuple[str, str]]:
+    """The rows of ``steer run``'s summary that the environment's metrics fill."""
+    m = {**metrics, "idle_h": metrics["idle_s"] / 3600} if "idle_s" in metrics else metrics
+    return [(label, fmt.format(*(m[k] for k in keys))) for label, keys, fmt in _RUN_ROWS
+            if all(k in m for k in keys)]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """One closed-loop night with live MLflow logging."""
     from steer.config import load_experiment
     from steer.policies import POLICIES
-    from steer.session import log_to_mlflow, make_env, play, run_params, set_threads
+    from steer.session import (
+        check_policy_fits,
+        log_to_mlflow,
+        make_env,
+        play,
+        run_params,
+        set_threads,
+    )
     from steer.tracking import MLflowSink
 
     config = load_experiment(args.experiment)
     policy = args.policy or config.policy
     if policy not in POLICIES:
         raise ConfigError(f"unknown policy {policy!r}", f"choose from {', '.join(POLICIES)}")
+    check_policy_fits(config, policy)
     seed = config.seed if args.seed is None else args.seed
     if seed < 0:
         raise ConfigError(f"--seed {seed} is negative", "use a seed >= 0")
@@ -111,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = make_env(config)  # bad [env] settings fail here, before a run is created
     sink = MLflowSink(uri, config.name, f"{policy}-seed{seed}", run_params(config, policy, seed),
                       tags={"steer.policy": policy, "steer.seed": str(seed)})
-    bar = _progress_bar(100, f"{policy} seed {seed}", "% night")
+    bar = _progress_bar(100, f"{policy} seed {seed}", "% done")
 
     def progress(frac: float) -> None:
         bar.n = round(100 * frac, 1)
@@ -129,18 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_id = log_to_mlflow(uri, config, policy, seed, result.episode.records, m,
                            result.journal_path, sink=sink)
     print(f"{config.name}: policy {policy}, seed {seed}")
-    rows = [("science score", f"{m['science_score']:.4f}"),
-            ("lc reconstruction rmse (mag)", f"{m['lc_rmse_mag']:.4f}"),
-            ("priority targets characterised", f"{m['frac_characterised']:.3f}"),
-            ("open-shutter fraction", f"{m['open_shutter_fraction']:.3f}"),
-            ("visits", f"{m['visits']:.0f}"),
-            ("idle: dome closed/none up (h)", f"{m['idle_s'] / 3600:.2f}"),
-            ("slew median / p95 (s)", f"{m['slew_median_s']:.1f} / {m['slew_p95_s']:.1f}"),
-            ("ms per decision p50 / p95",
-             f"{m['decision_ms_p50']:.2f} / {m['decision_ms_p95']:.2f}"),
-            ("wall time (s)", f"{m['wall_s']:.1f}")]
-    for k, v in rows:
-        print(f"  {k:<32}{v}")
+    for label, text in _summary_rows(m):
+        print(f"  {label:<32}{text}")
     print(f"MLflow run id: {run_id}")
     print(f"journal: {result.journal_path}")
     print("browse it: steer ui")
@@ -151,9 +183,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Every policy on the same seeded nights, on Ray."""
     from steer.config import load_experiment
     from steer.runner import compare, format_table
+    from steer.session import check_policy_fits
 
     config = load_experiment(args.experiment)
     policies = _parse_policies(args.policies)
+    for p in policies:
+        check_policy_fits(config, p)
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} must be at least 1", "e.g. --seeds 5")
     seeds = list(range(config.seed, config.seed + args.seeds))
@@ -163,7 +198,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if out.parent and not out.parent.exists():
             raise ConfigError(f"--json {args.json!r}: folder {str(out.parent)!r} does not exist",
                               "create it or choose another path")
-    bar = _progress_bar(len(policies) * len(seeds), "episodes", "night")
+    bar = _progress_bar(len(policies) * len(seeds), "episodes", "episode")
     try:
         summary = compare(config, policies, seeds, runs_dir, uri, address=args.address,
                           progress=lambda out: bar.update(1))
@@ -184,6 +219,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Re-run a logged run and check that every decision is identical."""
     from steer.config import load_experiment, parse_experiment
+    from steer.records import action_text
     from steer.session import play, set_threads
     from steer.tracking import load_logged_run
 
@@ -206,9 +242,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     new = [r.decision_key for r in result.episode.records]
     for i, (a, b) in enumerate(zip(old, new, strict=False)):
         if a != b:
+            was, now = (action_text(r[i].proposal.get("action") or {})
+                        for r in (logged.records, result.episode.records))
             print(f"replay of {args.run_id} differs at decision {i} (step {a[0]}): "
-                  f"logged target {a[3]} exptime {a[4]} s status {a[2]}, replayed target {b[3]} "
-                  f"exptime {b[4]} s status {b[2]}")
+                  f"logged {was} status {a[2]}, replayed {now} status {b[2]}")
             return 1
     if len(old) != len(new):
         print(f"replay of {args.run_id} differs in length: logged {len(old)} decisions, "

@@ -15,6 +15,11 @@ An experiment file (``experiments/*.toml``) describes one scenario::
 
     [policy.bo]      # keyword arguments per policy id
     refit_every = 25
+
+    [loop]           # the closed loop's limits (all optional)
+    max_decisions = 0
+    max_rejections_per_step = 3
+    max_retries = 2
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from steer.errors import ConfigError
 __all__ = ["ExperimentConfig", "load_experiment"]
 
 _KNOWN_SECTIONS = {"experiment", "env", "policy", "loop"}
+_LOOP_KEYS = {"max_decisions": 0, "max_rejections_per_step": 3, "max_retries": 2}
+_LOOP_MIN = {"max_decisions": 0, "max_rejections_per_step": 1, "max_retries": 0}
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,9 @@ class ExperimentConfig:
             episode ends).
         max_rejections_per_step: How many refused proposals the loop tolerates
             for one step before it waits and moves on.
+        max_retries: How many times the loop re-sends an action whose
+            execution failed (instrument fault, timeout) before it records the
+            step as failed.
         source_text: The file's text, logged with every run for replay.
         source_path: Where the file was read from.
     """
@@ -58,6 +68,7 @@ class ExperimentConfig:
     policy_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_decisions: int = 0
     max_rejections_per_step: int = 3
+    max_retries: int = 2
     source_text: str = ""
     source_path: str = ""
 
@@ -103,15 +114,28 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
     policies = _expect(data.get("policy", {}), dict, "[policy]", path)
     for pname, params in policies.items():
         _expect(params, dict, f"[policy.{pname}]", path)
-    loop = _expect(data.get("loop", {}), dict, "[loop]", path)
-    max_decisions = _expect(loop.get("max_decisions", 0), int, "loop.max_decisions", path)
-    max_rej = _expect(loop.get("max_rejections_per_step", 3), int,
-                      "loop.max_rejections_per_step", path)
+    loop = _parse_loop(_expect(data.get("loop", {}), dict, "[loop]", path), path)
     return ExperimentConfig(
         name=name, env_id=env_id, policy=policy, seed=seed, env_kwargs=dict(env_kwargs),
-        policy_kwargs={k: dict(v) for k, v in policies.items()}, max_decisions=max_decisions,
-        max_rejections_per_step=max_rej, source_text=text, source_path=path,
+        policy_kwargs={k: dict(v) for k, v in policies.items()}, **loop,
+        source_text=text, source_path=path,
     )
+
+
+def _parse_loop(loop: dict[str, Any], path: str) -> dict[str, int]:
+    """Validate the ``[loop]`` section: known keys, integers, not below their minimum."""
+    unknown = sorted(set(loop) - set(_LOOP_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown [loop] setting(s) {unknown}",
+                          f"use only {sorted(_LOOP_KEYS)}")
+    out = {}
+    for key, default in _LOOP_KEYS.items():
+        value = _expect(loop.get(key, default), int, f"loop.{key}", path)
+        if value < _LOOP_MIN[key]:
+            raise ConfigError(f"{path}: loop.{key} = {value} is below {_LOOP_MIN[key]}",
+                              f"set loop.{key} to an integer >= {_LOOP_MIN[key]}")
+        out[key] = value
+    return out
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:

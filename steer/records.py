@@ -12,7 +12,7 @@ from typing import Any
 
 from steer.errors import TrackingError
 
-__all__ = ["DecisionRecord", "Journal", "read_journal", "RECORD_VERSION"]
+__all__ = ["DecisionRecord", "Journal", "read_journal", "RECORD_VERSION", "action_text"]
 
 RECORD_VERSION = 1
 
@@ -44,9 +44,12 @@ class DecisionRecord:
         seed: Episode seed.
         policy: Policy id.
         policy_version: Policy version string.
-        sim_mjd: Instrument (simulated or real) time at the decision, MJD.
+        sim_mjd: Instrument (simulated or real) time at the decision, MJD; NaN
+            for an environment without a clock (its ``observation`` has
+            ``elapsed_s``, as every environment's does).
         wall_time_unix: Wall-clock time the record was made, Unix seconds.
-        observation: Summary of the observation (global features, counts).
+        observation: Summary of the observation (the env's ``record_summary``:
+            the time, global features, counts).
         proposal: The proposal with its explanation (action, score, why).
         safety: The safety verdict ``{"allowed": bool, "reason": str}``.
         measurement: What came back (``None`` if nothing was executed).
@@ -92,14 +95,25 @@ class DecisionRecord:
                 f"decision record version {version!r} is not supported",
                 f"this steer reads version {RECORD_VERSION}; upgrade steer",
             )
+        if data.get("sim_mjd") is None:  # NaN is written as null
+            data = {**data, "sim_mjd": math.nan}
         return cls(**data)
 
     @property
     def decision_key(self) -> tuple[Any, ...]:
-        """What must be identical between a run and its replay."""
-        action = self.proposal.get("action", {})
-        return (self.step, self.attempt, self.status, action.get("target_index"),
-                action.get("exptime_s"))
+        """What must be identical between a run and its replay: step, attempt, status
+        and the action (every field of it: a target and exposure, or a point)."""
+        action = self.proposal.get("action", {}) or {}
+        return (self.step, self.attempt, self.status, json.dumps(_clean(action), sort_keys=True))
+
+
+def action_text(action: dict[str, Any]) -> str:
+    """A short human description of a recorded action (for replay reports)."""
+    if "target_index" in action:
+        return f"target {action.get('target_index')} exptime {action.get('exptime_s')} s"
+    if "x" in action:
+        return "x = [" + ", ".join(f"{v:.6g}" for v in action["x"]) + "]"
+    return json.dumps(action, sort_keys=True)
 
 
 class Journal:

@@ -25,10 +25,15 @@ __all__ = ["compare", "TABLE_METRICS", "format_table"]
 
 log = logging.getLogger(__name__)
 
+#: Rows of the comparison table, each shown when the episodes report it: target
+#: selection, then autofocus, then black-box metrics, then compute.
 TABLE_METRICS = (
     "science_score", "lc_rmse_mag", "frac_characterised", "open_shutter_fraction", "visits",
-    "slew_median_s", "slew_p95_s", "airmass_median", "decision_ms_p50", "decision_ms_p95",
-    "wall_s",
+    "slew_median_s", "slew_p95_s", "airmass_median",
+    "best_fwhm_arcsec", "final_true_fwhm_arcsec", "exposures_to_focus",
+    "in_focus_after_fraction", "final_focus_error_steps",
+    "best_value", "simple_regret", "incumbent_regret", "elapsed_s",
+    "decision_ms_p50", "decision_ms_p95", "wall_s",
 )
 
 

@@ -19,7 +19,8 @@ from steer.errors import ConfigError, RegistryError, SteerError
 from steer.loop import EpisodeResult, run_episode
 from steer.records import DecisionRecord, Journal
 
-__all__ = ["make_env", "play", "log_to_mlflow", "PlayResult", "run_params", "set_threads"]
+__all__ = ["make_env", "play", "log_to_mlflow", "PlayResult", "run_params", "set_threads",
+           "check_policy_fits"]
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,44 @@ def make_env(config: ExperimentConfig) -> Any:
                           "check the names in the [env] section") from exc
 
 
+def _action_kind(env_id: str) -> str | None:
+    """The ``action_kind`` of a registered env's class, read without building it."""
+    import gymnasium
+    from gymnasium.envs.registration import load_env_creator
+
+    import steer.envs  # noqa: F401  (registers the ids)
+
+    spec = gymnasium.registry.get(env_id)
+    if spec is None or not isinstance(spec.entry_point, str):
+        return None
+    return getattr(load_env_creator(spec.entry_point), "action_kind", None)
+
+
+def check_policy_fits(config: ExperimentConfig, policy: str) -> None:
+    """Refuse a catalog policy on a continuous env, or a continuous policy on a catalog env.
+
+    Raises:
+        ConfigError: the policy cannot act on the experiment's environment.
+    """
+    from steer.policies import CATALOG_POLICIES, POLICIES
+
+    kind = _action_kind(config.env_id)
+    if kind is None or policy not in POLICIES:
+        return  # unknown ids are reported by make_env / make_policy
+    fits = [p for p in POLICIES if (p in CATALOG_POLICIES) == (kind == "catalog")]
+    if policy not in fits:
+        what = "chooses catalog targets" if policy in CATALOG_POLICIES else "proposes points of a box"
+        acts = "points of a box" if kind != "catalog" else "catalog targets"
+        raise ConfigError(f"policy {policy!r} {what}, but {config.env_id} takes {acts}",
+                          f"use one of {', '.join(fits)}")
+
+
 def run_params(config: ExperimentConfig, policy: str, seed: int) -> dict[str, Any]:
     """The parameters logged with every run (enough to replay it)."""
     return {"experiment": config.name, "env_id": config.env_id, "policy": policy, "seed": seed,
             "env": config.env_kwargs, "policy_params": config.policy_params(policy),
-            "max_decisions": config.max_decisions, "config_path": config.source_path}
+            "max_decisions": config.max_decisions, "max_retries": config.max_retries,
+            "config_path": config.source_path}
 
 
 @dataclass
@@ -85,12 +119,21 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
         journal_dir: Folder for the decision journal.
         extra_sinks: Sinks after the journal (e.g. a live MLflow sink).
         run_id: Identifier to write into records (a fresh one if ``None``).
-        progress: Called with the fraction of the night done.
+        progress: Called with the fraction of the episode done.
+
+    Raises:
+        ConfigError: the policy does not fit the environment, or bad settings.
         env: A prebuilt environment for ``config`` (built here if ``None``).
     """
     from steer.policies import make_policy
 
-    policy = make_policy(policy_name, **config.policy_params(policy_name))
+    try:
+        check_policy_fits(config, policy_name)
+        policy = make_policy(policy_name, **config.policy_params(policy_name))
+    except SteerError:
+        if env is not None:
+            env.close()
+        raise
     env = env if env is not None else make_env(config)
     local_id = run_id or uuid.uuid4().hex
     journal_path = Path(journal_dir) / f"{local_id}.jsonl"
@@ -100,7 +143,7 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
         episode = run_episode(env, policy, seed, sinks, local_id,
                               max_decisions=config.max_decisions,
                               max_rejections_per_step=config.max_rejections_per_step,
-                              progress=progress)
+                              max_retries=config.max_retries, progress=progress)
     finally:
         journal.close()
         env.close()
@@ -119,7 +162,7 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
     Returns:
         The MLflow run id.
     """
-    from steer.plots import night_figures
+    from steer.plots import run_figures
     from steer.tracking import MLflowSink
 
     if sink is None:
@@ -131,7 +174,7 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
     config_file = journal_path.with_suffix(".config.toml")
     config_file.write_text(config.source_text, encoding="utf-8")
     try:
-        figures = night_figures(records, title=f"{config.name}: {policy}, seed {seed}")
+        figures = run_figures(records, title=f"{config.name}: {policy}, seed {seed}")
         sink.finish(metrics, artifacts={"config.toml": config_file,
                                         "decisions.jsonl": journal_path},
                     figures=figures, records=records)
