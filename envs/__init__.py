@@ -14,6 +14,7 @@ ENV_IDS: dict[str, str] = {
     "steer/TargetSelection-v0": "steer.envs.target_selection:TargetSelectionEnv",
     "steer/BlackBox-v0": "steer.envs.blackbox:BlackBoxEnv",
     "steer/Autofocus-v0": "steer.envs.autofocus:AutofocusEnv",
+    "steer/CandidatePool-v0": "steer.envs.pool:CandidatePoolEnv",
 }
 
 

@@ -21,8 +21,10 @@ __all__ = ["ClosedLoopEnv", "PointEnvHooks", "ACTION_KINDS"]
 #: ``catalog``: actions are :class:`steer.types.Action` (a target and an exposure)
 #: and one ``suggest(n)`` returns ``n`` ranked alternatives; ``point``: actions are
 #: points of a box and one ``suggest`` call is asked for one point (``n > 1``
-#: would be a batch to evaluate together, not alternatives).
-ACTION_KINDS: tuple[str, ...] = ("catalog", "point")
+#: would be a batch to evaluate together, not alternatives); ``pool``: actions are
+#: indices into a fixed candidate pool and, like ``catalog``, one ``suggest(n)``
+#: returns ``n`` ranked alternatives.
+ACTION_KINDS: tuple[str, ...] = ("catalog", "point", "pool")
 
 
 @runtime_checkable

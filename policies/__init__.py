@@ -11,7 +11,7 @@ from typing import Any
 
 from steer.errors import RegistryError
 
-__all__ = ["POLICIES", "CATALOG_POLICIES", "make_policy", "policy_names"]
+__all__ = ["POLICIES", "CATALOG_POLICIES", "POLICY_KINDS", "make_policy", "policy_names"]
 
 POLICIES: dict[str, str] = {
     "random": "steer.policies.baselines:RandomPolicy",
@@ -20,14 +20,25 @@ POLICIES: dict[str, str] = {
     "feature": "steer.policies.baselines:FeaturePolicy",
     "bo": "steer.policies.bo:BOPolicy",
     "bo-continuous": "steer.policies.bo_continuous:BOContinuousPolicy",
+    "bo-pool": "steer.policies.bo_pool:BOPoolPolicy",
+    "random-pool": "steer.policies.bo_pool:RandomPoolPolicy",
     "sobol": "steer.policies.bo_continuous:SobolPolicy",
     "vcurve": "steer.policies.bo_continuous:VCurvePolicy",
 }
 
 
 CATALOG_POLICIES: tuple[str, ...] = ("random", "round-robin", "greedy", "feature", "bo")
-"""Policies that choose among catalog targets (``steer/TargetSelection-v0``); the
-others act on continuous boxes (``steer/BlackBox-v0``, ``steer/Autofocus-v0``)."""
+"""Policies that choose among catalog targets (``steer/TargetSelection-v0``)."""
+
+POLICY_KINDS: dict[str, str] = {
+    **{name: "catalog" for name in CATALOG_POLICIES},
+    "bo-continuous": "point", "sobol": "point", "vcurve": "point",
+    "bo-pool": "pool", "random-pool": "pool",
+}
+"""The ``action_kind`` of the environments each policy acts on (see
+:mod:`steer.envs.hooks`): ``catalog`` (targets and exposures), ``point`` (a
+point of a box: ``steer/BlackBox-v0``, ``steer/Autofocus-v0``) or ``pool``
+(an index into a fixed candidate pool: ``steer/CandidatePool-v0``)."""
 
 
 def policy_names() -> list[str]:

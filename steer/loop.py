@@ -96,7 +96,7 @@ def run_episode(
     t_episode = time.perf_counter()
     observation, info = env.reset(seed=seed)
     policy.reset(env, seed)
-    ranked = base.action_kind == "catalog"
+    ranked = base.action_kind in ("catalog", "pool")  # one suggest gives alternatives
     result = EpisodeResult()
     step = 0
     done = False

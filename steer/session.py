@@ -77,17 +77,18 @@ def check_policy_fits(config: ExperimentConfig, policy: str) -> None:
     Raises:
         ConfigError: the policy cannot act on the experiment's environment.
     """
-    from steer.policies import CATALOG_POLICIES, POLICIES
+    from steer.policies import POLICIES, POLICY_KINDS
 
     kind = _action_kind(config.env_id)
     if kind is None or policy not in POLICIES:
         return  # unknown ids are reported by make_env / make_policy
-    fits = [p for p in POLICIES if (p in CATALOG_POLICIES) == (kind == "catalog")]
+    fits = [p for p in POLICIES if POLICY_KINDS.get(p) == kind]
     if policy not in fits:
-        what = "chooses catalog targets" if policy in CATALOG_POLICIES else "proposes points of a box"
-        acts = "points of a box" if kind != "catalog" else "catalog targets"
-        raise ConfigError(f"policy {policy!r} {what}, but {config.env_id} takes {acts}",
-                          f"use one of {', '.join(fits)}")
+        acts = {"catalog": "catalog targets", "point": "points of a box",
+                "pool": "indices into a candidate pool"}
+        what = acts.get(POLICY_KINDS.get(policy, ""), "other actions")
+        raise ConfigError(f"policy {policy!r} proposes {what}, but {config.env_id} takes "
+                          f"{acts.get(kind, kind)}", f"use one of {', '.join(fits)}")
 
 
 def run_params(config: ExperimentConfig, policy: str, seed: int) -> dict[str, Any]:

@@ -164,8 +164,8 @@ def test_bo_continuous_replays_identically_from_the_logged_run(store: dict[str, 
 
 
 @pytest.mark.parametrize("kind,policy,needle", [
-    ("autofocus", "bo", "policy 'bo' chooses catalog targets"),
-    ("branin", "feature", "policy 'feature' chooses catalog targets"),
+    ("autofocus", "bo", "policy 'bo' proposes catalog targets"),
+    ("branin", "feature", "policy 'feature' proposes catalog targets"),
 ])
 def test_catalog_policy_on_a_continuous_env_is_a_config_error(kind: str, policy: str,
                                                               needle: str) -> None:
@@ -328,7 +328,7 @@ def test_cli_run_autofocus_and_replay(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args,needle", [
     (["run", "experiments/autofocus.toml", "--policy", "bo"],
-     "policy 'bo' chooses catalog targets, but steer/Autofocus-v0 takes points of a box"),
+     "policy 'bo' proposes catalog targets, but steer/Autofocus-v0 takes points of a box"),
     (["compare", "experiments/demo.toml", "--policies", "feature,sobol"],
      "policy 'sobol' proposes points of a box, but steer/TargetSelection-v0"),
 ])

@@ -1,0 +1,303 @@
+"""``bo-pool``: Bayesian optimisation over a large fixed pool of candidates.
+
+A catalog of targets, a library of samples, a grid of instrument settings: the
+candidates are known in advance and do not change between decisions, and one
+measurement arrives at a time. This policy scores *every* candidate at every
+decision with the engine of :mod:`steer.policies.engine`:
+
+* the posterior mean and variance of all ``N`` candidates are kept and updated
+  by a rank-one step when a measurement arrives (:class:`CachedExactGP`,
+  exact, while the observations fit ``exact_max_obs``; then
+  :class:`NystromGP`, whose update cost does not grow with the data);
+* the kernel hyperparameters are fitted by BoTorch (``SingleTaskGP`` and
+  ``fit_gpytorch_mll``, warm-started from the previous fit, on at most
+  ``fit_max_points`` observations) every ``refit_every`` measurements only;
+* BoTorch's analytic ``LogExpectedImprovement`` or ``UpperConfidenceBound``
+  scores the cached posterior through :class:`CandidatePosteriorModel`;
+* with per-candidate costs (``info["candidate_cost_s"]``) the log-EI becomes log of
+  expected improvement *per second*; infeasible candidates
+  (``info["action_mask"]``) are never proposed.
+
+``random-pool`` (the baseline) measures feasible candidates uniformly at random,
+without repeats.
+
+It maximises the reward passed to :meth:`ingest` (``-measured value`` for
+``steer/CandidatePool-v0``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from steer.errors import ConfigError
+from steer.policies.base import BasePolicy
+from steer.types import Measurement, Proposal
+
+__all__ = ["PoolAction", "BOPoolPolicy", "RandomPoolPolicy"]
+
+
+@dataclass(frozen=True)
+class PoolAction:
+    """One candidate of a fixed pool.
+
+    Attributes:
+        index: Row of the candidate in the pool (what ``env.step`` takes).
+        x_unit: Its coordinates in the unit box.
+    """
+
+    index: int
+    x_unit: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {"index": self.index, "x_unit": list(self.x_unit)}
+
+
+def _count(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{name} = {value!r} must be an integer >= {minimum}",
+                          f"set {name} in [policy.bo-pool] to e.g. {max(minimum, 20)}")
+    return int(value)
+
+
+class BOPoolPolicy(BasePolicy):
+    """Cached-posterior BO over a fixed candidate pool (see the module docstring).
+
+    Args:
+        acquisition: ``"logei"`` (default) or ``"ucb"``.
+        beta: UCB's exploration weight.
+        n_init: Random feasible candidates measured first (default ``2 d + 1``).
+        refit_every: Fewest measurements between hyperparameter refits.
+        refit_growth: Refit only once the data grew by this fraction since the
+            last fit (and by ``refit_every``): a geometric schedule, so the
+            `O(N n^2)` rebuilds stay rare as data accumulate (about 20 for
+            1,000 measurements).
+        fit_max_points: Most observations a refit uses (a seeded random subset
+            beyond that; the posterior still conditions on all of them).
+        exact_max_obs: Beyond this many observations, switch to the Nystrom GP.
+        inducing: Inducing points of the Nystrom GP.
+        cost_aware: Divide expected improvement by the candidate's cost when the
+            env reports ``info["candidate_cost_s"]`` (LogEI only).
+        runners_up: Other candidates reported with each proposal.
+
+    Raises:
+        ConfigError: for an unknown acquisition or a bad count.
+    """
+
+    name = "bo-pool"
+    version = "1"
+
+    def __init__(self, acquisition: str = "logei", beta: float = 2.0, n_init: int | None = None,
+                 refit_every: int = 10, refit_growth: float = 0.25, fit_max_points: int = 400,
+                 exact_max_obs: int = 2000,
+                 inducing: int = 512, cost_aware: bool = True, runners_up: int = 5) -> None:
+        super().__init__(acquisition=acquisition, beta=beta, n_init=n_init,
+                         refit_every=refit_every, refit_growth=refit_growth,
+                         fit_max_points=fit_max_points,
+                         exact_max_obs=exact_max_obs, inducing=inducing, cost_aware=cost_aware,
+                         runners_up=runners_up)
+        if acquisition not in ("logei", "ucb"):
+            raise ConfigError(f"acquisition = {acquisition!r} is not known for bo-pool",
+                              "use 'logei' or 'ucb'")
+        if not (isinstance(beta, (int, float)) and np.isfinite(beta) and beta >= 0):
+            raise ConfigError(f"beta = {beta!r} must be a number >= 0", "e.g. beta = 2.0")
+        self.acquisition = acquisition
+        self.beta = float(beta)
+        self.n_init = None if n_init is None else _count("n_init", n_init)
+        self.refit_every = _count("refit_every", refit_every)
+        if not (isinstance(refit_growth, (int, float)) and 0 <= refit_growth < 10):
+            raise ConfigError(f"refit_growth = {refit_growth!r} must be in [0, 10)",
+                              "e.g. refit_growth = 0.25 (refit after 25% more data)")
+        self.refit_growth = float(refit_growth)
+        self.fit_max_points = _count("fit_max_points", fit_max_points, 2)
+        self.exact_max_obs = _count("exact_max_obs", exact_max_obs, 2)
+        self.inducing = _count("inducing", inducing, 2)
+        self.cost_aware = bool(cost_aware)
+        self.runners_up = int(runners_up)
+
+    # ---------------------------------------------------------------- state
+    def _reset(self) -> None:
+        import torch
+
+        pool = getattr(self.env, "pool_unit", None)
+        if pool is None:
+            raise ConfigError("policy 'bo-pool' needs an environment with a candidate pool",
+                              "use it with steer/CandidatePool-v0")
+        self.pool = torch.as_tensor(np.asarray(pool, float), dtype=torch.float64)
+        self.dim = int(self.pool.shape[1])
+        self.init_size = self.n_init if self.n_init is not None else 2 * self.dim + 1
+        self.idx: list[int] = []
+        self.y: list[float] = []
+        self.source: Any = None
+        self.state: dict[str, Any] | None = None  # last fitted hyperparameters (warm start)
+        self.fitted_n = 0
+        self.y_mean, self.y_std = 0.0, 1.0
+        self.fit_s = 0.0
+        self.hyper: Any = None
+
+    def _standardized(self, y: float | np.ndarray) -> Any:
+        return (np.asarray(y, float) - self.y_mean) / self.y_std
+
+    def _refit(self) -> None:
+        """Fit the hyperparameters with BoTorch and rebuild the cached posterior."""
+        import torch
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        from steer.policies.engine import CachedExactGP, NystromGP, RBFHyper
+
+        t0 = time.perf_counter()
+        y_all = np.asarray(self.y, float)
+        self.y_mean = float(y_all.mean())
+        self.y_std = float(y_all.std()) if y_all.std() > 0 else 1.0
+        n = len(y_all)
+        sub = np.arange(n)
+        if n > self.fit_max_points:
+            sub = np.sort(self.rng.choice(n, self.fit_max_points, replace=False))
+        x_fit = self.pool[np.asarray(self.idx)[sub]]
+        y_fit = torch.tensor(self._standardized(y_all[sub]), dtype=torch.float64).unsqueeze(-1)
+        with warnings.catch_warnings():  # a subset is standardised only approximately
+            warnings.simplefilter("ignore")
+            model = SingleTaskGP(x_fit, y_fit, outcome_transform=None)
+            if self.state is not None:
+                model.load_state_dict(self.state, strict=False)
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
+                             optimizer_kwargs={"options": {"maxiter": 50 if self.state else 200}})
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.hyper = RBFHyper.from_botorch(model)
+        x_all = self.pool[np.asarray(self.idx)]
+        y_std = torch.tensor(self._standardized(y_all), dtype=torch.float64)
+        if n <= self.exact_max_obs:
+            gp = CachedExactGP(self.pool, self.hyper)
+            gp.x, gp.y = x_all, y_std
+            gp.rebuild()
+        else:
+            m = min(self.inducing, len(self.pool))
+            z = self.pool[np.sort(self.rng.choice(len(self.pool), m, replace=False))]
+            gp = NystromGP(self.pool, z, self.hyper)
+            gp.fit_batch(x_all, y_std)
+        self.source = gp
+        self.fitted_n = n
+        self.fit_s = time.perf_counter() - t0
+
+    # -------------------------------------------------------------- suggest
+    def _suggest(self, observation: Any, info: dict[str, Any], n: int) -> list[Proposal]:
+        import torch
+
+        mask = np.asarray(info.get("action_mask", np.ones(len(self.pool), bool)), bool)
+        if not mask.any():
+            return []
+        if len(self.y) < self.init_size:
+            free = np.flatnonzero(mask & ~np.isin(np.arange(len(mask)), self.idx))
+            pick = self.rng.choice(free if len(free) else np.flatnonzero(mask),
+                                   size=min(n, len(free) or 1), replace=False)
+            why = {"phase": "initial-design", "design": f"{self.init_size} random candidates",
+                   "acquisition": None, "n_observations": len(self.y)}
+            return [Proposal(self._action(int(i)), 0.0, {"rank": k, **why})
+                    for k, i in enumerate(pick)]
+        t0 = time.perf_counter()
+        if self.source is None or self._refit_due():
+            self._refit()
+            fit_s = self.fit_s
+        else:
+            fit_s = 0.0
+        values, name = self._acquisition(info)
+        from steer.policies.engine import best_candidates
+
+        top_v, top_i = best_candidates(values, torch.as_tensor(mask), n + self.runners_up)
+        mean, var = self.source.mean_var()
+        score_s = time.perf_counter() - t0 - fit_s
+        top = [(float(v), int(i)) for v, i in zip(top_v, top_i, strict=True) if np.isfinite(v)]
+        out = []
+        for k, (v, i) in enumerate(top[:n]):
+            others = [{"index": j, "acquisition_value": w} for w, j in top if j != i]
+            why = {"phase": "bo", "rank": k, "acquisition": name, "acquisition_value": v,
+                   "acquisition_is_log": name.startswith("Log"),
+                   "posterior_mean": float(mean[i]) * self.y_std + self.y_mean,
+                   "posterior_std": float(var[i].sqrt()) * self.y_std,
+                   "model": type(self.source).__name__, "n_observations": len(self.y),
+                   "n_candidates": len(self.pool), "n_feasible": int(mask.sum()),
+                   "fit_s": fit_s, "score_s": score_s,
+                   "lengthscales_unit": self.hyper.lengthscale.reshape(-1).tolist(),
+                   "noise_std": float(np.sqrt(self.hyper.noise)) * self.y_std,
+                   "runners_up": others[:self.runners_up]}
+            out.append(Proposal(self._action(i), v, why))
+        return out
+
+    def _acquisition(self, info: dict[str, Any]) -> tuple[Any, str]:
+        """Acquisition value of every candidate (`N`), and the function's name."""
+        import torch
+        from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
+
+        from steer.policies.engine import CandidatePosteriorModel
+
+        model = CandidatePosteriorModel(self.source)
+        every = torch.arange(len(self.pool), dtype=torch.float64).reshape(-1, 1, 1)
+        with torch.no_grad():
+            if self.acquisition == "ucb":
+                return UpperConfidenceBound(model, beta=self.beta)(every), "UpperConfidenceBound"
+            best_f = float(np.max(self._standardized(np.asarray(self.y))))
+            values = LogExpectedImprovement(model, best_f=best_f)(every)
+        cost = info.get("candidate_cost_s")
+        if self.cost_aware and cost is not None:
+            cost_t = torch.as_tensor(np.asarray(cost, float), dtype=torch.float64)
+            return values - torch.log(cost_t.clamp_min(1e-9)), "LogExpectedImprovement per second"
+        return values, "LogExpectedImprovement"
+
+    def _refit_due(self) -> bool:
+        grown = len(self.y) - self.fitted_n
+        return grown >= max(self.refit_every, self.refit_growth * self.fitted_n)
+
+    def _action(self, i: int) -> PoolAction:
+        return PoolAction(i, tuple(float(v) for v in self.pool[i].tolist()))
+
+    # -------------------------------------------------------------- learning
+    def _ingest(self, action: Any, measurement: Measurement | Any | None,
+                reward: float) -> None:
+        if measurement is None or not np.isfinite(reward):
+            return  # refused or failed: nothing measured
+        i = int(action.index if isinstance(action, PoolAction) else action)
+        self.idx.append(i)
+        self.y.append(float(reward))
+        if self.source is not None and not self._refit_due():
+            from steer.policies.engine import CachedExactGP
+
+            y_s = float(self._standardized(reward))
+            if isinstance(self.source, CachedExactGP):  # the cached cross factor serves row i
+                self.source.add(self.pool[i], y_s, index=i)
+            else:
+                self.source.add(self.pool[i], y_s)
+
+
+class RandomPoolPolicy(BasePolicy):
+    """Uniformly random feasible candidates, never the same one twice (a baseline)."""
+
+    name = "random-pool"
+    version = "1"
+
+    def _reset(self) -> None:
+        pool = getattr(self.env, "pool_unit", None)
+        if pool is None:
+            raise ConfigError("policy 'random-pool' needs an environment with a candidate pool",
+                              "use it with steer/CandidatePool-v0")
+        self.pool = np.asarray(pool, float)
+        self.seen: set[int] = set()
+
+    def _suggest(self, observation: Any, info: dict[str, Any], n: int) -> list[Proposal]:
+        mask = np.asarray(info.get("action_mask", np.ones(len(self.pool), bool)), bool).copy()
+        mask[list(self.seen)] = False
+        free = np.flatnonzero(mask)
+        pick = self.rng.choice(free, size=min(n, len(free)), replace=False) if len(free) else []
+        return [Proposal(PoolAction(int(i), tuple(float(v) for v in self.pool[i])), 0.0,
+                         {"rank": k, "phase": "random", "n_feasible": int(len(free))})
+                for k, i in enumerate(pick)]
+
+    def _ingest(self, action: Any, measurement: Any, reward: float) -> None:
+        if measurement is not None:
+            self.seen.add(int(getattr(action, "index", action)))
