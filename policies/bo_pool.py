@@ -73,13 +73,18 @@ class BOPoolPolicy(BasePolicy):
         beta: UCB's exploration weight.
         n_init: Random feasible candidates measured first (default ``2 d + 1``).
         refit_every: Fewest measurements between hyperparameter refits.
-        refit_growth: Refit only once the data grew by this fraction since the
-            last fit (and by ``refit_every``): a geometric schedule, so the
-            `O(N n^2)` rebuilds stay rare as data accumulate (about 20 for
-            1,000 measurements).
+        refit_growth: Beyond ``refit_all_below`` measurements, refit only once
+            the data grew by this fraction since the last fit: a geometric
+            schedule, so the `O(N n^2)` rebuilds stay rare as data accumulate
+            (about 25 between 100 and 1,000 measurements).
+        refit_all_below: Below this many measurements, refit every
+            ``refit_every`` (fits are cheap and hyperparameters move most).
         fit_max_points: Most observations a refit uses (a seeded random subset
             beyond that; the posterior still conditions on all of them).
-        exact_max_obs: Beyond this many observations, switch to the Nystrom GP.
+        exact_max_obs: Beyond this many observations, switch to the Nystrom GP
+            (sooner if the exact GP's `N x n` cross factor would exceed
+            ``cache_bytes``: its updates would then cost a fresh kernel block).
+        cache_bytes: Memory allowed for the exact GP's cross factor.
         inducing: Inducing points of the Nystrom GP.
         cost_aware: Divide expected improvement by the candidate's cost when the
             env reports ``info["candidate_cost_s"]`` (LogEI only).
@@ -93,13 +98,16 @@ class BOPoolPolicy(BasePolicy):
     version = "1"
 
     def __init__(self, acquisition: str = "logei", beta: float = 2.0, n_init: int | None = None,
-                 refit_every: int = 10, refit_growth: float = 0.25, fit_max_points: int = 400,
-                 exact_max_obs: int = 2000,
+                 refit_every: int = 1, refit_growth: float = 0.1, refit_all_below: int = 100,
+                 fit_max_points: int = 400,
+                 exact_max_obs: int = 2000, cache_bytes: float = 2e9,
                  inducing: int = 512, cost_aware: bool = True, runners_up: int = 5) -> None:
         super().__init__(acquisition=acquisition, beta=beta, n_init=n_init,
                          refit_every=refit_every, refit_growth=refit_growth,
+                         refit_all_below=refit_all_below,
                          fit_max_points=fit_max_points,
-                         exact_max_obs=exact_max_obs, inducing=inducing, cost_aware=cost_aware,
+                         exact_max_obs=exact_max_obs, cache_bytes=cache_bytes, inducing=inducing,
+                         cost_aware=cost_aware,
                          runners_up=runners_up)
         if acquisition not in ("logei", "ucb"):
             raise ConfigError(f"acquisition = {acquisition!r} is not known for bo-pool",
@@ -114,9 +122,13 @@ class BOPoolPolicy(BasePolicy):
             raise ConfigError(f"refit_growth = {refit_growth!r} must be in [0, 10)",
                               "e.g. refit_growth = 0.25 (refit after 25% more data)")
         self.refit_growth = float(refit_growth)
+        self.refit_all_below = _count("refit_all_below", refit_all_below, 0)
         self.fit_max_points = _count("fit_max_points", fit_max_points, 2)
         self.exact_max_obs = _count("exact_max_obs", exact_max_obs, 2)
         self.inducing = _count("inducing", inducing, 2)
+        if not (isinstance(cache_bytes, (int, float)) and cache_bytes > 0):
+            raise ConfigError(f"cache_bytes = {cache_bytes!r} must be > 0", "e.g. 2e9")
+        self.cache_bytes = float(cache_bytes)
         self.cost_aware = bool(cost_aware)
         self.runners_up = int(runners_up)
 
@@ -131,6 +143,8 @@ class BOPoolPolicy(BasePolicy):
         self.pool = torch.as_tensor(np.asarray(pool, float), dtype=torch.float64)
         self.dim = int(self.pool.shape[1])
         self.init_size = self.n_init if self.n_init is not None else 2 * self.dim + 1
+        fits = int(self.cache_bytes / (8 * 1.25 * len(self.pool)))  # the cross factor's rows
+        self.exact_limit = max(2, min(self.exact_max_obs, fits))
         self.idx: list[int] = []
         self.y: list[float] = []
         self.source: Any = None
@@ -173,8 +187,8 @@ class BOPoolPolicy(BasePolicy):
         self.hyper = RBFHyper.from_botorch(model)
         x_all = self.pool[np.asarray(self.idx)]
         y_std = torch.tensor(self._standardized(y_all), dtype=torch.float64)
-        if n <= self.exact_max_obs:
-            gp = CachedExactGP(self.pool, self.hyper)
+        if n <= self.exact_limit:
+            gp = CachedExactGP(self.pool, self.hyper, cache_bytes=self.cache_bytes)
             gp.x, gp.y = x_all, y_std
             gp.rebuild()
         else:
@@ -252,6 +266,8 @@ class BOPoolPolicy(BasePolicy):
 
     def _refit_due(self) -> bool:
         grown = len(self.y) - self.fitted_n
+        if self.fitted_n < self.refit_all_below:
+            return grown >= self.refit_every
         return grown >= max(self.refit_every, self.refit_growth * self.fitted_n)
 
     def _action(self, i: int) -> PoolAction:

@@ -14,7 +14,7 @@ from steer.config import ExperimentConfig, parse_experiment
 from steer.policies.base import BasePolicy
 from steer.types import Proposal
 
-__all__ = ["tiny_config", "UnsafeFirstPolicy", "TINY_EXPERIMENT"]
+__all__ = ["tiny_config", "UnsafeFirstPolicy", "ListSink", "TINY_EXPERIMENT"]
 
 TINY_EXPERIMENT = """
 [experiment]
@@ -31,6 +31,20 @@ exptimes_s = [30.0, 60.0]
 max_night_hours = 0.75
 cloudiness = 0.1
 """
+
+
+class ListSink:
+    """A record sink that keeps the records in memory (``.records``), e.g. after a journal."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def write(self, record: Any) -> None:
+        """Keep one record."""
+        self.records.append(record)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def tiny_config(extra: str = "") -> ExperimentConfig:

@@ -23,6 +23,7 @@ from steer.loop import run_episode
 from steer.policies.base import BasePolicy
 from steer.records import read_journal
 from steer.session import check_policy_fits, log_to_mlflow, make_env, play, run_params
+from steer.testing import ListSink
 from steer.types import Proposal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,16 +66,6 @@ TEXTS = {"autofocus": AUTOFOCUS, "branin": BRANIN}
 def _config(kind: str, extra: str = "") -> ExperimentConfig:
     return parse_experiment(TEXTS[kind] + extra, f"<{kind}>")
 
-
-class ListSink:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def write(self, record: Any) -> None:
-        self.records.append(record)
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")

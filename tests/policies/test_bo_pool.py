@@ -14,19 +14,10 @@ from steer.errors import ConfigError, UnsafeActionError
 from steer.loop import run_episode
 from steer.policies import make_policy
 from steer.policies.engine import CachedExactGP, NystromGP
+from steer.testing import ListSink
 
 torch.set_num_threads(1)
 
-
-class ListSink:
-    def __init__(self):
-        self.records = []
-
-    def write(self, record):
-        self.records.append(record)
-
-    def close(self):
-        pass
 
 
 def test_pool_env_passes_gymnasium_and_sb3_check_env():

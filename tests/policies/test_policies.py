@@ -7,18 +7,7 @@ from steer.errors import RegistryError
 from steer.loop import run_episode
 from steer.policies import CATALOG_POLICIES, make_policy
 from steer.session import make_env
-from steer.testing import UnsafeFirstPolicy, tiny_config
-
-
-class ListSink:
-    def __init__(self):
-        self.records = []
-
-    def write(self, record):
-        self.records.append(record)
-
-    def close(self):
-        pass
+from steer.testing import ListSink, UnsafeFirstPolicy, tiny_config
 
 
 def _episode(policy_name, seed=1, max_decisions=0):
