@@ -42,7 +42,6 @@ from steer.types import Action, Measurement, Proposal
 
 __all__ = ["BOPolicy"]
 
-_PAD_X, _PAD_VAR = -1000.0, 1e4  # padding observations: far away and uninformative
 #: Candidate light-curve time scales (days) averaged over by default.
 DEFAULT_LENGTHSCALES_D: tuple[float, ...] = (0.03, 0.08, 0.25, 1.0, 5.0)
 _AMPLITUDE_GRID_MAG2 = np.geomspace(1e-4, 1.0, 25)  # amplitude grid per time scale
@@ -118,53 +117,54 @@ class BOPolicy(BasePolicy):
 
     # ---------------------------------------------------------------- state
     def _reset(self) -> None:
+        from steer.policies.engine import TimeSeriesGPBank
+
         env = self.env
         self.t_ref = float(env.observatory.night_start_mjd)
         self.cat_mag = np.asarray(env.catalog.mag, float)
         self.n = len(self.cat_mag)
-        self.obs: list[list[tuple[float, float, float]]] = [[] for _ in range(self.n)]
+        grid = torch.tensor(np.linspace(0.0, env.end_mjd - self.t_ref, env.grid_points),
+                            dtype=torch.float64)
+        self.bank = TimeSeriesGPBank(self.n, grid, self.mean_prior_var,
+                                     self.lengthscales_d or [self.lengthscale_d], self.max_obs)
         hist = env.history
         for i, t, m, e in zip(hist["target_index"], hist["mjd"], hist["mag"], hist["error_mag"],
                               strict=True):
             if np.isfinite(m) and np.isfinite(e) and e > 0:
-                self.obs[int(i)].append((float(t) - self.t_ref, float(m) - self.cat_mag[int(i)],
-                                         float(e) ** 2))
-        self.grid_d = torch.tensor(np.linspace(0.0, env.end_mjd - self.t_ref, env.grid_points),
-                                   dtype=torch.float64)
+                self.bank.add(int(i), float(t) - self.t_ref, float(m) - self.cat_mag[int(i)],
+                              float(e) ** 2)
+        self.grid_d = grid
         self.cond: list[tuple[float, float, float, float]] = []  # x, y, hours, extinction
         self.model: Any = None
         self.cond_model: Any = None
-        self.outputscale: torch.Tensor | None = None
-        ells = self.lengthscales_d or [self.lengthscale_d]
-        self.n_l = len(ells)
-        self.ell = torch.tensor(ells, dtype=torch.float64).repeat_interleave(self.n)  # `L*N`
-        self.weights = torch.ones(self.n, self.n_l, dtype=torch.float64) / self.n_l
-        self.ell_prior = torch.ones(self.n_l, dtype=torch.float64) / self.n_l
+        self.fitted = False
         self.decisions = 0
         self.fit_s = 0.0
         self.readout_s = float(env.config.readout_s + env.config.shutter_s)
         self.sat_mag_30s = dict(env.config.saturation_mag_30s)
         self._fit(refit=True)
 
-    def _tensors(self, n_cap: int | None = None, rows: list[int] | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Padded `N x n x 1` times, values and noise variances (``rows``: a subset)."""
-        n_max = n_cap or max(1, max(len(o[-self.max_obs:]) for o in self.obs))
-        rows = list(range(self.n)) if rows is None else rows
-        x = np.full((len(rows), n_max, 1), _PAD_X)
-        y = np.zeros((len(rows), n_max, 1))
-        v = np.full((len(rows), n_max, 1), _PAD_VAR)
-        for r, i in enumerate(rows):
-            o = self.obs[i]
-            if o:
-                a = np.asarray(o[-self.max_obs:])
-                k = len(a)
-                x[r, :k, 0], y[r, :k, 0], v[r, :k, 0] = a[:, 0], a[:, 1], a[:, 2]
-        as_t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
-        return as_t(x), as_t(y), as_t(v)
-
     def _fit(self, refit: bool) -> None:
-        """(Re)build the light-curve GP; fit its amplitudes when ``refit``."""
+        """(Re)build the light-curve GPs; fit their hyperparameters when ``refit``."""
+        from gpytorch.priors import GammaPrior
+
+        t0 = time.perf_counter()
+        bank = self.bank
+        if self.posterior_mode == "cached" and not refit and self.fitted:
+            bank.refactor_all()
+        elif self.bma:
+            if refit:
+                amps = torch.tensor(_AMPLITUDE_GRID_MAG2, dtype=torch.float64)
+                bank.fit_time_scales(amps, GammaPrior(2.0, 20.0).log_prob(amps))
+                self._fit_conditions()
+            bank.refactor_all()
+        else:
+            self._fit_botorch(refit)
+        self.fitted = True
+        self.fit_s = time.perf_counter() - t0
+
+    def _fit_botorch(self, refit: bool) -> None:
+        """One time scale (v2): the amplitudes by BoTorch's MLL fit of a batched model."""
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from gpytorch.kernels import ConstantKernel, RBFKernel, ScaleKernel
@@ -172,27 +172,15 @@ class BOPolicy(BasePolicy):
         from gpytorch.mlls import ExactMarginalLogLikelihood
         from gpytorch.priors import GammaPrior
 
-        t0 = time.perf_counter()
-        if self.posterior_mode == "cached" and not refit and self.outputscale is not None:
-            self._cache_all()
-            self.fit_s = time.perf_counter() - t0
-            return
-        if self.bma:
-            if refit:
-                self._fit_bma()
-                self._fit_conditions()
-            self._cache_all()
-            self.fit_s = time.perf_counter() - t0
-            return
-        x, y, v = self._tensors()
+        bank = self.bank
+        x, y, v = (t.unsqueeze(-1) for t in bank.tensors())
         batch = torch.Size([self.n])
         rbf = RBFKernel(batch_shape=batch)
-        rbf.lengthscale = self.ell.reshape(self.n, 1, 1).clone()
+        rbf.lengthscale = bank.ell.reshape(self.n, 1, 1).clone()
         rbf.raw_lengthscale.requires_grad_(False)
         scale = ScaleKernel(rbf, batch_shape=batch,
                             outputscale_prior=GammaPrior(2.0, 20.0))  # mean 0.1 mag^2
-        scale.outputscale = (self.outputscale if self.outputscale is not None
-                             else torch.full(batch, 0.05, dtype=torch.float64))
+        scale.outputscale = bank.outputscale.clone()
         const = ConstantKernel(batch_shape=batch)
         const.constant = torch.full((self.n, 1), self.mean_prior_var)
         const.raw_constant.requires_grad_(False)
@@ -205,101 +193,12 @@ class BOPolicy(BasePolicy):
             with warnings.catch_warnings():  # padded rows trip BoTorch's scaling checks
                 warnings.simplefilter("ignore")
                 fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": 50}})
-            self.outputscale = scale.outputscale.detach().clone()
+            bank.outputscale = scale.outputscale.detach().clone()
             self._fit_conditions()
         model.eval()
         self.model = model
         if self.posterior_mode == "cached":
-            self._cache_all()
-        self.fit_s = time.perf_counter() - t0
-
-    # ------------------------------------------------------ cached posterior
-    def _k(self, s: torch.Tensor, ell: torch.Tensor, a: torch.Tensor, b: torch.Tensor
-           ) -> torch.Tensor:
-        """Batched kernel: constant + s_b RBF(l_b), `B x p` and `B x q` times -> `B x p x q`."""
-        d = (a.unsqueeze(-1) - b.unsqueeze(-2)) / ell[:, None, None]
-        return self.mean_prior_var + s[:, None, None] * torch.exp(-0.5 * d * d)
-
-    def _factor(self, rows: list[int] | None, n_cap: int) -> tuple[torch.Tensor, ...]:
-        """Factors of the component GPs ``rows`` (index ``j * N + i``: time scale j, target i)."""
-        rows = list(range(self.n_l * self.n)) if rows is None else rows
-        x, y, v = self._tensors(n_cap, [r % self.n for r in rows])
-        x, y, v = x[..., 0], y[..., 0], v[..., 0]
-        s, ell = self.outputscale[rows], self.ell[rows]
-        kxx = self._k(s, ell, x, x) + torch.diag_embed(v)
-        chol = torch.linalg.cholesky(kxx)
-        grid = self.grid_d.expand(len(x), -1)
-        a = torch.linalg.solve_triangular(chol, self._k(s, ell, x, grid), upper=False)
-        beta = torch.linalg.solve_triangular(chol, y.unsqueeze(-1), upper=False)[..., 0]
-        return x, chol, a, beta
-
-    def _cache_all(self) -> None:
-        """Factor every target's GP (after a refit, or when a target outgrows the cache)."""
-        self._cap = max(1, max(len(o[-self.max_obs:]) for o in self.obs)) + 8
-        self._x, self._chol, self._a, self._beta = self._factor(None, self._cap)
-
-    def _cache_row(self, i: int) -> None:
-        """Refactor only target ``i`` (every time scale) after it was observed."""
-        if len(self.obs[i][-self.max_obs:]) > self._cap:
-            self._cache_all()
-            return
-        rows = [j * self.n + i for j in range(self.n_l)]
-        x, chol, a, beta = self._factor(rows, self._cap)
-        self._x[rows], self._chol[rows], self._a[rows], self._beta[rows] = x, chol, a, beta
-
-    def _posterior_cached(self, t_star: torch.Tensor) -> tuple[np.ndarray, ...]:
-        """Per time scale: grid/t* covariances, variance and mean at t*.
-
-        Returns ``L x N x G x E``, ``L x N x E`` and ``L x N x E`` arrays.
-        """
-        s, ell = self.outputscale, self.ell
-        t_star = t_star.repeat(self.n_l, 1)
-        ke = self._k(s, ell, self._x, t_star)  # `LN x n x E`
-        b = torch.linalg.solve_triangular(self._chol, ke, upper=False)
-        grid = self.grid_d.expand(len(ke), -1)
-        cov = self._k(s, ell, grid, t_star) - self._a.transpose(-1, -2) @ b  # `LN x G x E`
-        var = self.mean_prior_var + s[:, None] - (b * b).sum(1)
-        mean = (b * self._beta.unsqueeze(-1)).sum(1)
-        shape = (self.n_l, self.n)
-        return (cov.reshape(*shape, *cov.shape[1:]).numpy(),
-                var.reshape(*shape, -1).numpy(), mean.reshape(*shape, -1).numpy())
-
-    def _fit_bma(self, chunk: int = 32) -> None:
-        """Amplitude per (target, time scale) and each target's time-scale weights.
-
-        Scores every (time scale, amplitude) pair of the grids by the log
-        marginal likelihood of each target's data plus the amplitude's log
-        prior (chunks of targets at a time: bounded memory), keeps the best
-        amplitude per time scale, estimates the catalog's time-scale
-        distribution by EM and sets the targets' posterior weights.
-        """
-        from gpytorch.priors import GammaPrior
-
-        x, y, v = (t[..., 0] for t in self._tensors())
-        ells = self.ell[::self.n]
-        amps = torch.tensor(_AMPLITUDE_GRID_MAG2, dtype=torch.float64)
-        log_prior = GammaPrior(2.0, 20.0).log_prob(amps)  # as for the fitted outputscale
-        scores = torch.empty(self.n, self.n_l, dtype=torch.float64)
-        best_amp = torch.empty(self.n, self.n_l, dtype=torch.float64)
-        for lo in range(0, self.n, chunk):
-            xs, ys, vs = x[lo:lo + chunk], y[lo:lo + chunk], v[lo:lo + chunk]
-            d2 = (xs.unsqueeze(-1) - xs.unsqueeze(-2)) ** 2  # `B x n x n`
-            rbf = torch.exp(-0.5 * d2[:, None] / ells[None, :, None, None] ** 2)
-            k = (self.mean_prior_var + amps[None, None, :, None, None] * rbf[:, :, None]
-                 + torch.diag_embed(vs)[:, None, None])  # `B x L x A x n x n`
-            chol = torch.linalg.cholesky(k)
-            rhs = ys[:, None, None, :, None].expand(-1, self.n_l, len(amps), -1, -1)
-            alpha = torch.linalg.solve_triangular(chol, rhs, upper=False)[..., 0]
-            logml = (-0.5 * (alpha**2).sum(-1)
-                     - torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))
-            best, arg = (logml + log_prior).max(dim=-1)  # `B x L`
-            scores[lo:lo + chunk], best_amp[lo:lo + chunk] = best, amps[arg]
-        log_pi = torch.log(self.ell_prior)
-        for _ in range(50):  # EM for the catalog's mixture weights over time scales
-            log_pi = torch.log(torch.softmax(scores + log_pi, -1).mean(0).clamp_min(1e-12))
-        self.ell_prior = log_pi.exp()
-        self.weights = torch.softmax(scores + log_pi, -1)
-        self.outputscale = best_amp.T.reshape(-1).contiguous()  # `L*N`, time scale major
+            bank.refactor_all()
 
     def _fit_conditions(self) -> None:
         """Fit the extinction GP on the most recent measured conditions."""
@@ -359,8 +258,8 @@ class BOPolicy(BasePolicy):
         t_star = now_d + (overhead[:, None] + exps[None, :] / 2.0) / 86400.0  # `N x E`
         g = len(self.grid_d)
         if self.posterior_mode == "cached":
-            cov_ge, var_e, mean_e = self._posterior_cached(torch.tensor(t_star,
-                                                                        dtype=torch.float64))
+            cov_ge, var_e, mean_e = (a.numpy() for a in self.bank.posterior(
+                torch.tensor(t_star, dtype=torch.float64)))
         else:
             xt = torch.cat([self.grid_d.expand(self.n, g),
                             torch.tensor(t_star, dtype=torch.float64)], dim=1).unsqueeze(-1)
@@ -371,9 +270,9 @@ class BOPolicy(BasePolicy):
             cov_ge = cov[None, :, :g, g:].numpy()  # `1 x N x G x E`
             var_e = torch.diagonal(cov[:, g:, g:], dim1=-2, dim2=-1).numpy()[None]  # `1 x N x E`
             mean_e = mean[None, :, g:].numpy()
-        w = self.weights.numpy().T[:, :, None]  # `L x N x 1` posterior weights of time scales
+        w = self.bank.weights.numpy().T[:, :, None]  # `L x N x 1` posterior weights of time scales
         mean_bma = (w * mean_e).sum(0)
-        var_bma = (var_e[0] if self.n_l == 1
+        var_bma = (var_e[0] if self.bank.n_l == 1
                    else (w * (var_e + mean_e**2)).sum(0) - mean_bma**2)
         exp_mag = self.cat_mag[:, None] + mean_bma
         m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
@@ -391,8 +290,8 @@ class BOPolicy(BasePolicy):
                "fit_s": self.fit_s, "score_s": score_s,
                "hyperparameters": {
                    "lengthscales_d": self.lengthscales_d or [self.lengthscale_d],
-                   "lengthscale_prior": [round(float(v), 4) for v in self.ell_prior],
-                   "outputscale_median_mag2": float(torch.median(self.outputscale)),
+                   "lengthscale_prior": [round(float(v), 4) for v in self.bank.ell_prior],
+                   "outputscale_median_mag2": float(torch.median(self.bank.outputscale)),
                    "conditions_gp": self.cond_model is not None}}
         proposals = self.rank(scores, mask, n, why)
         out = []
@@ -404,7 +303,7 @@ class BOPolicy(BasePolicy):
                       "predicted_error_mag": float(sigma[i, e]),
                       "predicted_m5_mag": float(m5[i, e]),
                       "expected_ipv_reduction_mag2": float(gain[i, e]),
-                      "lengthscale_weights": [round(float(v), 4) for v in self.weights[i]],
+                      "lengthscale_weights": [round(float(v), 4) for v in self.bank.weights[i]],
                       "cost_s": float(cost[i, e])}
             out.append(Proposal(p.action, p.score, {**p.explanation, **detail}))
         return out
@@ -424,11 +323,11 @@ class BOPolicy(BasePolicy):
             self.cond.append((r * np.sin(az), r * np.cos(az), (m.mjd_mid - self.t_ref) * 24.0,
                               ext))
         if np.isfinite(m.value_mag) and np.isfinite(m.error_mag) and m.error_mag > 0:
-            self.obs[i].append((m.mjd_mid - self.t_ref, m.value_mag - self.cat_mag[i],
-                                m.error_mag**2))
+            self.bank.add(i, m.mjd_mid - self.t_ref, m.value_mag - self.cat_mag[i],
+                          m.error_mag**2)
             if self.posterior_mode == "cached":
                 t0 = time.perf_counter()
-                self._cache_row(i)
+                self.bank.refactor(i)
                 self.fit_s = time.perf_counter() - t0
             else:
                 self._fit(refit=False)

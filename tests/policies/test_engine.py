@@ -95,3 +95,41 @@ def test_botorch_acquisitions_score_cached_candidates():
     lei = LogExpectedImprovement(model, best_f=float(y.max()))(idx)
     assert lei.shape == (len(xc),) and torch.isfinite(lei).all()
     assert int(lei.argmax()) in set(torch.topk(ucb, 40).indices.tolist())
+
+
+def test_time_series_bank_matches_the_exact_gp_per_component():
+    """Each (time scale, target) component equals a plain GP on that target's own data,
+    whatever the padding, after batch factoring and after a one-target refactor."""
+    import numpy as np
+
+    from steer.policies.engine import TimeSeriesGPBank
+
+    rng = np.random.default_rng(5)
+    grid = torch.linspace(0.0, 0.4, 12, dtype=torch.float64)
+    bank = TimeSeriesGPBank(3, grid, 0.25, [0.05, 1.0], max_obs=40)
+    for i, n_obs in enumerate((1, 6, 11)):
+        for t in np.sort(rng.uniform(-5, 0.3, n_obs)):
+            bank.add(i, float(t), float(rng.normal(0, 0.2)), float(rng.uniform(1e-4, 4e-3)))
+    bank.outputscale = torch.tensor([0.01, 0.2, 0.05, 0.3, 0.02, 0.1], dtype=torch.float64)
+    bank.refactor_all()
+    bank.add(0, 0.31, 0.1, 1e-3)
+    bank.refactor(0)
+    t_star = torch.tensor([[0.32, 0.35], [0.2, 0.25], [0.1, 0.39]], dtype=torch.float64)
+    cov, var, mean = bank.posterior(t_star)
+    for j, ell in enumerate((0.05, 1.0)):
+        for i in range(3):
+            s = float(bank.outputscale[j * 3 + i])
+            obs = np.asarray(bank.obs[i])
+            x, y, v = obs[:, 0], obs[:, 1], obs[:, 2]
+
+            def k(a, b, s=s, ell=ell):
+                return 0.25 + s * np.exp(-0.5 * ((a[:, None] - b[None, :]) / ell) ** 2)
+
+            kinv = np.linalg.inv(k(x, x) + np.diag(v))
+            # padding rows (value 0, noise variance 1e4) tell the mean ~c/1e4: below 1e-6
+            ts, g = t_star[i].numpy(), grid.numpy()
+            np.testing.assert_allclose(cov[j, i].numpy(),
+                                       k(g, ts) - k(g, x) @ kinv @ k(x, ts), atol=1e-6)
+            np.testing.assert_allclose(var[j, i].numpy(),
+                                       np.diag(k(ts, ts) - k(ts, x) @ kinv @ k(x, ts)), atol=1e-6)
+            np.testing.assert_allclose(mean[j, i].numpy(), k(ts, x) @ kinv @ y, atol=1e-6)

@@ -101,15 +101,15 @@ def test_bo_time_scale_weights_follow_the_data():
     fast = 0.3 * np.sin(2 * np.pi * t / 0.2)  # 0.2 d period: time scale ~0.05 d
     slow = 0.3 * (t - 0.5)  # a slow trend over the day
     for i, y in ((0, fast), (1, slow)):
-        policy.obs[i] = [(float(a), float(b + rng.normal(0, 0.01)), 1e-4)
-                         for a, b in zip(t, y, strict=True)]
+        policy.bank.obs[i] = [(float(a), float(b + rng.normal(0, 0.01)), 1e-4)
+                              for a, b in zip(t, y, strict=True)]
     policy._fit(refit=True)
-    w = policy.weights.numpy()
+    w = policy.bank.weights.numpy()
     assert np.allclose(w.sum(1), 1.0)
     ells = np.asarray(policy.lengthscales_d)
     assert ells[np.argmax(w[0])] <= 0.08
     assert ells[np.argmax(w[1])] >= 1.0
-    assert np.isclose(float(policy.ell_prior.sum()), 1.0)
+    assert np.isclose(float(policy.bank.ell_prior.sum()), 1.0)
 
 
 def test_bo_incremental_cache_equals_a_fresh_factorisation():
@@ -117,9 +117,10 @@ def test_bo_incremental_cache_equals_a_fresh_factorisation():
     env, policy = _bo_after_reset()
     sink = ListSink()
     run_episode(env, policy, 4, [sink], "t", max_decisions=8)
-    cached = [c.clone() for c in (policy._chol, policy._a, policy._beta)]
-    policy._cache_all()
-    for a, b in zip(cached, (policy._chol, policy._a, policy._beta), strict=True):
+    bank = policy.bank
+    cached = [c.clone() for c in (bank._chol, bank._a, bank._beta)]
+    bank.refactor_all()
+    for a, b in zip(cached, (bank._chol, bank._a, bank._beta), strict=True):
         assert a.shape == b.shape
         assert np.allclose(a.numpy(), b.numpy(), atol=1e-9)
 
