@@ -86,6 +86,9 @@ class BOPoolPolicy(BasePolicy):
             ``cache_bytes``: its updates would then cost a fresh kernel block).
         cache_bytes: Memory allowed for the exact GP's cross factor.
         inducing: Inducing points of the Nystrom GP.
+        allow_repeats: Propose a candidate again after it was measured (useful
+            with large noise); by default each is measured once, as users of
+            Ax and BayBE ask (no duplicate proposals).
         cost_aware: Divide expected improvement by the candidate's cost when the
             env reports ``info["candidate_cost_s"]`` (LogEI only).
         runners_up: Other candidates reported with each proposal.
@@ -101,13 +104,14 @@ class BOPoolPolicy(BasePolicy):
                  refit_every: int = 1, refit_growth: float = 0.1, refit_all_below: int = 100,
                  fit_max_points: int = 400,
                  exact_max_obs: int = 2000, cache_bytes: float = 2e9,
-                 inducing: int = 512, cost_aware: bool = True, runners_up: int = 5) -> None:
+                 inducing: int = 512, allow_repeats: bool = False, cost_aware: bool = True,
+                 runners_up: int = 5) -> None:
         super().__init__(acquisition=acquisition, beta=beta, n_init=n_init,
                          refit_every=refit_every, refit_growth=refit_growth,
                          refit_all_below=refit_all_below,
                          fit_max_points=fit_max_points,
                          exact_max_obs=exact_max_obs, cache_bytes=cache_bytes, inducing=inducing,
-                         cost_aware=cost_aware,
+                         allow_repeats=allow_repeats, cost_aware=cost_aware,
                          runners_up=runners_up)
         if acquisition not in ("logei", "ucb"):
             raise ConfigError(f"acquisition = {acquisition!r} is not known for bo-pool",
@@ -130,6 +134,7 @@ class BOPoolPolicy(BasePolicy):
             raise ConfigError(f"cache_bytes = {cache_bytes!r} must be > 0", "e.g. 2e9")
         self.cache_bytes = float(cache_bytes)
         self.cost_aware = bool(cost_aware)
+        self.allow_repeats = bool(allow_repeats)
         self.runners_up = int(runners_up)
 
     # ---------------------------------------------------------------- state
@@ -205,12 +210,14 @@ class BOPoolPolicy(BasePolicy):
         import torch
 
         mask = np.asarray(info.get("action_mask", np.ones(len(self.pool), bool)), bool)
+        if not self.allow_repeats and self.idx:
+            mask = mask.copy()
+            mask[self.idx] = False
         if not mask.any():
             return []
         if len(self.y) < self.init_size:
-            free = np.flatnonzero(mask & ~np.isin(np.arange(len(mask)), self.idx))
-            pick = self.rng.choice(free if len(free) else np.flatnonzero(mask),
-                                   size=min(n, len(free) or 1), replace=False)
+            free = np.flatnonzero(mask)
+            pick = self.rng.choice(free, size=min(n, len(free)), replace=False)
             why = {"phase": "initial-design", "design": f"{self.init_size} random candidates",
                    "acquisition": None, "n_observations": len(self.y)}
             return [Proposal(self._action(int(i)), 0.0, {"rank": k, **why})

@@ -173,3 +173,14 @@ def test_cli_run_on_a_pool_logs_and_replays(tmp_path):
     bad = steer("run", str(path), "--policy", "sobol")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "'sobol' proposes points of a box" in bad.stderr and "bo-pool" in bad.stderr
+
+
+def test_bo_pool_never_proposes_a_measured_candidate_unless_allowed():
+    _, records, _ = _run(make_policy("bo-pool"), 1, budget=30, noise_std=0.5,
+                         function="branin", pool_size=400)
+    chosen = [r.proposal["action"]["index"] for r in records if r.status == "ok"]
+    assert len(set(chosen)) == len(chosen) == 30
+    _, records, _ = _run(make_policy("bo-pool", allow_repeats=True), 1, budget=30,
+                         noise_std=0.5, function="branin", pool_size=400)
+    again = [r.proposal["action"]["index"] for r in records if r.status == "ok"]
+    assert len(set(again)) < len(again)  # with repeats allowed, this night has some
