@@ -30,6 +30,19 @@ from pathlib import Path
 import numpy as np
 
 
+def _buckets(ms: np.ndarray, n_obs: np.ndarray, budget: int) -> dict:
+    """Decision seconds p50/p95 per range of observations (flat = no slowdown as data grow)."""
+    edges = sorted({0, min(100, budget), budget // 4, budget // 2, budget})
+    out = {}
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (n_obs >= lo) & (n_obs < hi) if len(ms) == len(n_obs) else np.zeros(0, bool)
+        if sel.any():
+            out[f"{lo}-{hi}"] = {"p50_s": float(np.percentile(ms[sel], 50) / 1e3),
+                                 "p95_s": float(np.percentile(ms[sel], 95) / 1e3),
+                                 "decisions": int(sel.sum())}
+    return out
+
+
 def _one(n_cand: int, budget: int, seed: int) -> dict:
     from steer.envs.pool import CandidatePoolEnv
     from steer.loop import run_episode
@@ -65,6 +78,7 @@ def _one(n_cand: int, budget: int, seed: int) -> dict:
                 "late_decision_s_p50": float(np.percentile(late, 50) / 1e3),
                 "late_decision_s_p95": float(np.percentile(late, 95) / 1e3),
                 "late_window": f"n_observations >= {int(0.9 * budget)}",
+                "by_n_observations": _buckets(ms, n_obs, budget),
                 "refits": len(refits), "refit_s_max": float(max(refits, default=0.0)),
                 "refit_s_total": float(sum(refits)),
                 "models": sorted({w.get("model") for w in why if w.get("model")}),
