@@ -36,7 +36,9 @@ def test_registered():
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"function": "hartmann6", "noise_std": 0.1},
-                                    {"function": "ackley", "dim": 3, "cost_per_eval_s": 2.5}])
+                                    {"function": "ackley", "dim": 3, "cost_per_eval_s": 2.5},
+                                    {"constraint": "disk", "noise_std": 0.5},
+                                    {"function": "hartmann6", "constraint": "ball"}])
 def test_passes_gymnasium_and_sb3_check_env(kwargs):
     from stable_baselines3.common.env_checker import check_env as sb3_check
 
@@ -99,7 +101,8 @@ def test_incumbent_regret_uses_the_best_measured_point():
     true = env.regret_of(info["history"]["x_unit"])
     assert info["incumbent_regret"] == pytest.approx(true[best_measured])
     assert info["simple_regret"] == pytest.approx(true.min())
-    json.dumps({k: v for k, v in info.items() if k != "history"})
+    json.dumps({k: v for k, v in info.items() if k not in ("history", "measurement")})
+    json.dumps(info["measurement"].to_dict())
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -108,6 +111,8 @@ def test_incumbent_regret_uses_the_best_measured_point():
     ({"noise_std": -1.0}, "noise_std = -1.0"),
     ({"budget": 0}, "budget = 0"),
     ({"function": "ackley", "dim": 0}, "dim = 0"),
+    ({"function": "branin", "constraint": "ball"}, "constraint = 'ball'"),
+    ({"function": "ackley", "constraint": "disk"}, "constraint = 'disk'"),
 ])
 def test_bad_arguments_name_the_value(kwargs, match):
     with pytest.raises(ConfigError, match=match) as err:
@@ -122,3 +127,36 @@ def test_bad_actions_are_refused_before_evaluating(action):
     with pytest.raises(UnsafeActionError):
         env.step(np.array(action))
     assert env._info()["evaluations"] == 0
+
+
+def test_disk_constraint_is_gelbarts_and_regret_counts_feasible_points_only():
+    env = BlackBoxEnv("branin", constraint="disk", budget=4)
+    _, info = env.reset(seed=0)
+    assert info["n_feasible"] == 0 and info["simple_regret"] == float("inf")
+    # (-pi, 12.275) is a global minimiser of Branin but outside the disk
+    _, reward, _, _, info = env.step(_unit(env, BRANIN_OPTIMA[0]))
+    c = (-np.pi - 2.5) ** 2 + (12.275 - 7.5) ** 2 - 50.0
+    assert info["constraint_value"] == pytest.approx(c) and c > 0 and not info["feasible"]
+    assert -reward == pytest.approx(_branin(-np.pi, 12.275), rel=1e-9)  # reward stays -f
+    assert info["simple_regret"] == float("inf") and info["incumbent_regret"] == float("inf")
+    assert info["measurement"].constraint_value == pytest.approx(c)
+    _, _, _, _, info = env.step(_unit(env, (2.5, 7.5)))  # the centre: feasible, f = 24.1
+    assert info["feasible"] and info["constraint_value"] == pytest.approx(-50.0)
+    assert info["simple_regret"] == pytest.approx(_branin(2.5, 7.5) - _branin(np.pi, 2.275))
+    _, _, _, _, info = env.step(_unit(env, BRANIN_OPTIMA[1]))  # (pi, 2.275): inside
+    assert info["feasible"] and info["simple_regret"] == pytest.approx(0.0, abs=1e-9)
+    assert info["n_feasible"] == 2
+    assert info["history"]["constraint_value"].shape == (3,)
+    json.dumps(info["measurement"].to_dict())
+
+
+def test_ball_constraint_keeps_hartmann6_optimum_and_no_constraint_reports_none():
+    env = BlackBoxEnv("hartmann6", constraint="ball")
+    assert env.optimal_value == pytest.approx(-3.32237, abs=1e-5)
+    env.reset(seed=0)
+    *_, info = env.step(np.full(6, 0.5))
+    assert info["constraint_value"] == pytest.approx(np.sqrt(6 * 0.25) - 1.0)
+    plain = BlackBoxEnv("branin")
+    plain.reset(seed=0)
+    *_, info = plain.step(np.array([0.5, 0.5]))
+    assert "constraint_value" not in info and info["measurement"].constraint_value is None
