@@ -11,7 +11,9 @@ decision with the engine of :mod:`steer.policies.engine`:
   :class:`NystromGP`, whose update cost does not grow with the data);
 * the kernel hyperparameters are fitted by BoTorch (``SingleTaskGP`` and
   ``fit_gpytorch_mll``, warm-started from the previous fit, on at most
-  ``fit_max_points`` observations) every ``refit_every`` measurements only;
+  ``fit_max_points`` observations): at every measurement while data are few,
+  then on a geometric schedule; the `O(N n^2)` rebuild of the cached
+  posterior follows a refit only when the hyperparameters actually moved;
 * BoTorch's analytic ``LogExpectedImprovement`` or ``UpperConfidenceBound``
   scores the cached posterior through :class:`CandidatePosteriorModel`;
 * with per-candidate costs (``info["candidate_cost_s"]``) the log-EI becomes log of
@@ -91,6 +93,9 @@ class BOPoolPolicy(BasePolicy):
             Ax and BayBE ask (no duplicate proposals).
         cost_aware: Divide expected improvement by the candidate's cost when the
             env reports ``info["candidate_cost_s"]`` (LogEI only).
+        rebuild_tol: A refit rebuilds the cached posterior only when a
+            hyperparameter moved by more than this (log scale; the constant
+            mean: in standardised units).
         runners_up: Other candidates reported with each proposal.
 
     Raises:
@@ -105,13 +110,14 @@ class BOPoolPolicy(BasePolicy):
                  fit_max_points: int = 400,
                  exact_max_obs: int = 2000, cache_bytes: float = 2e9,
                  inducing: int = 512, allow_repeats: bool = False, cost_aware: bool = True,
-                 runners_up: int = 5) -> None:
+                 rebuild_tol: float = 0.2, runners_up: int = 5) -> None:
         super().__init__(acquisition=acquisition, beta=beta, n_init=n_init,
                          refit_every=refit_every, refit_growth=refit_growth,
                          refit_all_below=refit_all_below,
                          fit_max_points=fit_max_points,
                          exact_max_obs=exact_max_obs, cache_bytes=cache_bytes, inducing=inducing,
                          allow_repeats=allow_repeats, cost_aware=cost_aware,
+                         rebuild_tol=rebuild_tol,
                          runners_up=runners_up)
         if acquisition not in ("logei", "ucb"):
             raise ConfigError(f"acquisition = {acquisition!r} is not known for bo-pool",
@@ -135,6 +141,10 @@ class BOPoolPolicy(BasePolicy):
         self.cache_bytes = float(cache_bytes)
         self.cost_aware = bool(cost_aware)
         self.allow_repeats = bool(allow_repeats)
+        if not (isinstance(rebuild_tol, (int, float)) and rebuild_tol >= 0):
+            raise ConfigError(f"rebuild_tol = {rebuild_tol!r} must be >= 0",
+                              "e.g. 0.2 (0: rebuild at every refit)")
+        self.rebuild_tol = float(rebuild_tol)
         self.runners_up = int(runners_up)
 
     # ---------------------------------------------------------------- state
@@ -158,29 +168,42 @@ class BOPoolPolicy(BasePolicy):
         self.y_mean, self.y_std = 0.0, 1.0
         self.fit_s = 0.0
         self.hyper: Any = None
+        self.rebuilt = False
+        self.rebuilds = 0
 
     def _standardized(self, y: float | np.ndarray) -> Any:
         return (np.asarray(y, float) - self.y_mean) / self.y_std
 
     def _refit(self) -> None:
-        """Fit the hyperparameters with BoTorch and rebuild the cached posterior."""
+        """Fit the hyperparameters with BoTorch; rebuild the cached posterior only if needed.
+
+        The rebuild (`O(N n^2)`) is skipped while the new hyperparameters stay
+        within ``rebuild_tol`` (log scale) of those the posterior was built
+        with, the outcome standardisation has not drifted (mean within 0.5,
+        standard deviation within a factor 2) and the exact GP still fits its
+        memory budget: the incrementally updated posterior is then kept.
+        """
         import torch
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
-        from steer.policies.engine import CachedExactGP, NystromGP, RBFHyper
+        from steer.policies.engine import CachedExactGP, RBFHyper
 
         t0 = time.perf_counter()
         y_all = np.asarray(self.y, float)
-        self.y_mean = float(y_all.mean())
-        self.y_std = float(y_all.std()) if y_all.std() > 0 else 1.0
         n = len(y_all)
+        ys = self._standardized(y_all)
+        drift = self.source is None or abs(ys.mean()) > 0.5 or not 0.5 < ys.std() < 2.0
+        if drift:
+            self.y_mean = float(y_all.mean())
+            self.y_std = float(y_all.std()) if y_all.std() > 0 else 1.0
+            ys = self._standardized(y_all)
         sub = np.arange(n)
         if n > self.fit_max_points:
             sub = np.sort(self.rng.choice(n, self.fit_max_points, replace=False))
         x_fit = self.pool[np.asarray(self.idx)[sub]]
-        y_fit = torch.tensor(self._standardized(y_all[sub]), dtype=torch.float64).unsqueeze(-1)
+        y_fit = torch.tensor(ys[sub], dtype=torch.float64).unsqueeze(-1)
         with warnings.catch_warnings():  # a subset is standardised only approximately
             warnings.simplefilter("ignore")
             model = SingleTaskGP(x_fit, y_fit, outcome_transform=None)
@@ -189,10 +212,31 @@ class BOPoolPolicy(BasePolicy):
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
                              optimizer_kwargs={"options": {"maxiter": 50 if self.state else 200}})
         self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        self.hyper = RBFHyper.from_botorch(model)
+        new = RBFHyper.from_botorch(model)
+        wrong_model = isinstance(self.source, CachedExactGP) != (n <= self.exact_limit)
+        self.rebuilt = drift or wrong_model or self._moved(new)
+        if self.rebuilt:
+            self.hyper = new
+            self._build(torch.tensor(ys, dtype=torch.float64))
+            self.rebuilds += 1
+        self.fitted_n = n
+        self.fit_s = time.perf_counter() - t0
+
+    def _moved(self, new: Any) -> bool:
+        """Whether hyperparameters moved beyond ``rebuild_tol`` from the posterior's."""
+        old = self.hyper
+        logs = [np.log(np.asarray(new.lengthscale) / np.asarray(old.lengthscale)),
+                np.log(max(new.outputscale, 1e-9) / max(old.outputscale, 1e-9)),
+                np.log(max(new.noise, 1e-6) / max(old.noise, 1e-6))]
+        worst = max(float(np.max(np.abs(v))) for v in logs)
+        return worst > self.rebuild_tol or abs(new.mean - old.mean) > self.rebuild_tol
+
+    def _build(self, y_std: Any) -> None:
+        """Condition a fresh cached posterior on every observation."""
+        from steer.policies.engine import CachedExactGP, NystromGP
+
         x_all = self.pool[np.asarray(self.idx)]
-        y_std = torch.tensor(self._standardized(y_all), dtype=torch.float64)
-        if n <= self.exact_limit:
+        if len(self.idx) <= self.exact_limit:
             gp = CachedExactGP(self.pool, self.hyper, cache_bytes=self.cache_bytes)
             gp.x, gp.y = x_all, y_std
             gp.rebuild()
@@ -202,8 +246,6 @@ class BOPoolPolicy(BasePolicy):
             gp = NystromGP(self.pool, z, self.hyper)
             gp.fit_batch(x_all, y_std)
         self.source = gp
-        self.fitted_n = n
-        self.fit_s = time.perf_counter() - t0
 
     # -------------------------------------------------------------- suggest
     def _suggest(self, observation: Any, info: dict[str, Any], n: int) -> list[Proposal]:
@@ -245,6 +287,8 @@ class BOPoolPolicy(BasePolicy):
                    "model": type(self.source).__name__, "n_observations": len(self.y),
                    "n_candidates": len(self.pool), "n_feasible": int(mask.sum()),
                    "fit_s": fit_s, "score_s": score_s,
+                   "refitted": fit_s > 0, "rebuilt": fit_s > 0 and self.rebuilt,
+                   "rebuilds": self.rebuilds,
                    "lengthscales_unit": self.hyper.lengthscale.reshape(-1).tolist(),
                    "noise_std": float(np.sqrt(self.hyper.noise)) * self.y_std,
                    "runners_up": others[:self.runners_up]}
@@ -288,14 +332,18 @@ class BOPoolPolicy(BasePolicy):
         i = int(action.index if isinstance(action, PoolAction) else action)
         self.idx.append(i)
         self.y.append(float(reward))
-        if self.source is not None and not self._refit_due():
-            from steer.policies.engine import CachedExactGP
+        from steer.policies.engine import CachedExactGP
 
-            y_s = float(self._standardized(reward))
-            if isinstance(self.source, CachedExactGP):  # the cached cross factor serves row i
-                self.source.add(self.pool[i], y_s, index=i)
-            else:
-                self.source.add(self.pool[i], y_s)
+        if self.source is None:
+            return
+        if isinstance(self.source, CachedExactGP) and len(self.idx) > self.exact_limit:
+            self.source = None  # over the exact GP's budget: the next decision builds Nystrom
+            return
+        y_s = float(self._standardized(reward))
+        if isinstance(self.source, CachedExactGP):  # the cached cross factor serves row i
+            self.source.add(self.pool[i], y_s, index=i)
+        else:
+            self.source.add(self.pool[i], y_s)
 
 
 class RandomPoolPolicy(BasePolicy):
