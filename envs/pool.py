@@ -30,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from steer.envs.blackbox import FUNCTIONS, _make_function, unit_to_bounds
+from steer.envs.blackbox import FUNCTIONS, BlackBoxEnv, _make_function, unit_to_bounds
 from steer.envs.hooks import PointEnvHooks
 from steer.errors import ConfigError, UnsafeActionError
 
@@ -125,12 +125,7 @@ class CandidatePoolEnv(PointEnvHooks, gym.Env):
         self.values: list[float] = []
         self.elapsed_s = 0.0
 
-    def _obs(self) -> np.ndarray:
-        if not self.values:
-            return np.zeros(3, np.float32)
-        obs = np.array([min(self.values), self.values[-1], len(self.values)])
-        return np.clip(obs, self.observation_space.low, self.observation_space.high).astype(
-            np.float32)
+    _obs = BlackBoxEnv._obs  # the same observation: best, last, evaluations used
 
     def _info(self) -> dict[str, Any]:
         idx = np.asarray(self.index, int)
