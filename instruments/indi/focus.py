@@ -30,7 +30,14 @@ import numpy as np
 from steer.errors import ConfigError, InstrumentError
 from steer.instruments.indi import photometry
 from steer.instruments.indi.client import IndiClient
-from steer.instruments.indi.observatory import CCD, FOCUSER, TELESCOPE, jnow_from_j2000
+from steer.instruments.indi.devices import (
+    CCD,
+    FOCUSER,
+    TELESCOPE,
+    connect_with_retries,
+    set_up_simulators,
+)
+from steer.instruments.indi.observatory import jnow_from_j2000
 from steer.instruments.indi.server import resolve_server
 from steer.instruments.sim._offline import configure_astropy_offline
 
@@ -132,39 +139,13 @@ class IndiFocusCamera:
         if self._ready and self.client.alive:
             return
         self._ready = False
-        last: InstrumentError | None = None
-        for attempt in range(retries + 1):
-            try:
-                self.client.connect((TELESCOPE, CCD, FOCUSER))
-                self._setup_devices()
-                self._ready = True
-                return
-            except InstrumentError as exc:
-                last = exc
-                log.warning("INDI focus connect attempt %d failed: %s", attempt, exc)
-                time.sleep(0.5)
-        raise InstrumentError(f"INDI focuser/CCD not ready after {retries + 1} attempts: {last}",
-                              "is indiserver running with the focuser simulator?") from last
+        connect_with_retries(self.client, self._setup_devices, retries, "INDI focuser/CCD",
+                             "is indiserver running with the focuser simulator?")
+        self._ready = True
 
     def _setup_devices(self) -> None:
-        c = self.client
-        for dev in (TELESCOPE, CCD, FOCUSER):
-            if not c.switch_on(dev, "CONNECTION", "CONNECT"):
-                c.set_and_wait(dev, "CONNECTION", {"CONNECT": "On", "DISCONNECT": "Off"})
-        for dev, vec in ((TELESCOPE, "EQUATORIAL_EOD_COORD"), (TELESCOPE, "TELESCOPE_PARK"),
-                         (CCD, "CCD_EXPOSURE"), (CCD, "SIMULATOR_SETTINGS"), (CCD, "CCD_GAIN"),
-                         (FOCUSER, "ABS_FOCUS_POSITION")):
-            c.wait_for(lambda d=dev, v=vec: c.vector(d, v) is not None, self.timeout_s,
-                       f"{dev}.{vec} to be defined")
-        c.enable_blobs(CCD)
-        if c.switch_on(TELESCOPE, "TELESCOPE_PARK", "PARK"):
-            c.set_and_wait(TELESCOPE, "TELESCOPE_PARK", {"UNPARK": "On", "PARK": "Off"},
-                           timeout_s=self.move_timeout_s)
-        c.set_and_wait(CCD, "CCD_GAIN", {"GAIN": 50.0})
-        c.set_and_wait(CCD, "SIMULATOR_SETTINGS", {
-            "SIM_XRES": self.ccd_size_px, "SIM_YRES": self.ccd_size_px,
-            "SIM_NOISE": self.ccd_noise_adu, "SIM_TIME_FACTOR": self.exptime_scale,
-            "SIM_LIMITINGMAG": 20.0})
+        set_up_simulators(self.client, self.timeout_s, self.move_timeout_s, self.ccd_size_px,
+                          self.ccd_noise_adu, self.exptime_scale)
         lim = self._focuser_limits()
         self.limits_steps = lim
         self._write_state()

@@ -32,6 +32,13 @@ import numpy as np
 from steer.errors import ConfigError, InstrumentError, UnsafeActionError
 from steer.instruments.indi import photometry
 from steer.instruments.indi.client import IndiClient
+from steer.instruments.indi.devices import (
+    CCD,
+    FOCUSER,
+    TELESCOPE,
+    connect_with_retries,
+    set_up_simulators,
+)
 from steer.instruments.indi.server import resolve_server
 from steer.types import Action, Measurement
 
@@ -39,9 +46,6 @@ __all__ = ["IndiObservatory", "jnow_from_j2000"]
 
 log = logging.getLogger(__name__)
 
-TELESCOPE = "Telescope Simulator"
-CCD = "CCD Simulator"
-FOCUSER = "Focuser Simulator"
 _CAL_MAGS = (6.5, 7.5, 8.5, 9.5, 10.5)  # raw CCD-simulator magnitudes of the calibration stars
 _CAL_EXPTIME_S = 2.0
 
@@ -178,45 +182,16 @@ class IndiObservatory:
         if self._ready and self.client.alive:
             return
         self._ready = False
-        last: InstrumentError | None = None
-        for attempt in range(self.max_retries + 1):
-            try:
-                self.client.connect((TELESCOPE, CCD, FOCUSER))
-                self._setup_devices()
-                self._ready = True
-                return
-            except InstrumentError as exc:
-                last = exc
-                log.warning("INDI connect attempt %d failed: %s", attempt, exc)
-                if attempt < self.max_retries:
-                    time.sleep(0.5)
-        raise InstrumentError(f"INDI not ready after {self.max_retries + 1} attempts: {last}",
-                              "is indiserver running? steer indi-sim status") from last
+        connect_with_retries(self.client, self._setup_devices, self.max_retries, "INDI",
+                             "is indiserver running? steer indi-sim status")
+        self._ready = True
 
     def _setup_devices(self) -> None:
         c = self.client
-        for dev in (TELESCOPE, CCD, FOCUSER):
-            if not c.switch_on(dev, "CONNECTION", "CONNECT"):
-                c.set_and_wait(dev, "CONNECTION", {"CONNECT": "On", "DISCONNECT": "Off"})
-        for dev, vec in ((TELESCOPE, "EQUATORIAL_EOD_COORD"), (TELESCOPE, "TELESCOPE_PARK"),
-                         (CCD, "CCD_EXPOSURE"), (CCD, "SIMULATOR_SETTINGS"), (CCD, "CCD_GAIN"),
-                         (FOCUSER, "ABS_FOCUS_POSITION")):
-            c.wait_for(lambda d=dev, v=vec: c.vector(d, v) is not None, self.timeout_s,
-                       f"{dev}.{vec} to be defined")
-        c.enable_blobs(CCD)  # again, now that CCD1 is defined on this link
         cfg = self._sim.config
-        c.set_and_wait(TELESCOPE, "GEOGRAPHIC_COORD", {
-            "LAT": cfg.site_lat_deg, "LONG": cfg.site_lon_deg % 360.0, "ELEV": cfg.site_height_m})
-        if c.switch_on(TELESCOPE, "TELESCOPE_PARK", "PARK"):  # only if parked: else no reply
-            c.set_and_wait(TELESCOPE, "TELESCOPE_PARK", {"UNPARK": "On", "PARK": "Off"},
-                           timeout_s=self.slew_timeout_s)
-        c.set_and_wait(CCD, "CCD_GAIN", {"GAIN": 50.0})  # 50: flux exactly proportional to time
-        c.set_and_wait(CCD, "SIMULATOR_SETTINGS", {
-            "SIM_XRES": self.ccd_size_px, "SIM_YRES": self.ccd_size_px,
-            "SIM_NOISE": self.ccd_noise_adu, "SIM_TIME_FACTOR": self.exptime_scale,
-            # stars fainter than the limiting magnitude are not drawn at all: push it to
-            # the maximum so faint targets still appear (the flux scale is calibrated)
-            "SIM_LIMITINGMAG": 20.0})
+        set_up_simulators(c, self.timeout_s, self.slew_timeout_s, self.ccd_size_px,
+                          self.ccd_noise_adu, self.exptime_scale,
+                          site=(cfg.site_lat_deg, cfg.site_lon_deg, cfg.site_height_m))
         pos = c.numbers(FOCUSER, "ABS_FOCUS_POSITION").get("FOCUS_ABSOLUTE_POSITION")
         if pos is None or abs(pos - self.focus_position) > 0.5:
             c.set_and_wait(FOCUSER, "ABS_FOCUS_POSITION",
