@@ -70,10 +70,13 @@ def _positive(name: str, value: float, hint: str, allow_zero: bool = False) -> f
 
 
 class FocusHooks(PointEnvHooks):
-    """The closed-loop hooks shared by the simulated and the INDI autofocus.
+    """What the simulated and the INDI autofocus share: travel mapping, checks, bookkeeping.
 
-    The environment keeps ``history`` (``position_steps``, ``fwhm_arcsec``,
-    ``elapsed_s`` per exposure), ``max_exposures`` and ``elapsed_s``.
+    The environment keeps ``travel_steps`` (``(lo, hi)``), ``position_steps``,
+    ``history`` (``position_steps``, ``fwhm_arcsec``, ``temperature_degc``,
+    ``elapsed_s`` per exposure), ``max_exposures``, ``elapsed_s``,
+    ``observation_space`` and ``_started``; it implements
+    :meth:`_temperature_now` and may add keys with :meth:`_info_extra`.
     """
 
     observation_names = ("position_unit", "last_fwhm_arcsec", "best_measured_fwhm_arcsec",
@@ -107,6 +110,78 @@ class FocusHooks(PointEnvHooks):
     def _truth_metrics(self) -> dict[str, float]:
         """Hook: metrics judged against the simulator's truth (none on hardware)."""
         return {}
+
+    # ------------------------------------------------------------ mapping
+    def steps_of(self, x_unit: np.ndarray | float) -> np.ndarray:
+        """Focuser position in steps of a normalised position."""
+        lo, hi = self.travel_steps  # type: ignore[attr-defined]
+        return lo + np.asarray(x_unit, float) * (hi - lo)
+
+    def unit_of(self, pos_steps: np.ndarray | float) -> np.ndarray:
+        """Normalised position of a focuser position in steps."""
+        lo, hi = self.travel_steps  # type: ignore[attr-defined]
+        return (np.asarray(pos_steps, float) - lo) / (hi - lo)
+
+    # ------------------------------------------------------- bookkeeping
+    def _temperature_now(self) -> float:
+        """Hook: the tube temperature reported now (degC)."""
+        raise NotImplementedError
+
+    def _info_extra(self) -> dict[str, Any]:
+        """Hook: further ``info`` keys of this environment."""
+        return {}
+
+    def _new_history(self) -> None:
+        self.history: dict[str, list[float]] = {k: [] for k in (
+            "position_steps", "fwhm_arcsec", "temperature_degc", "elapsed_s")}
+
+    def _record(self, position_steps: float, fwhm_arcsec: float) -> None:
+        """Append one exposure to the history (at the current temperature and time)."""
+        for key, val in (("position_steps", position_steps), ("fwhm_arcsec", fwhm_arcsec),
+                         ("temperature_degc", self._temperature_now()),
+                         ("elapsed_s", self.elapsed_s)):  # type: ignore[attr-defined]
+            self.history[key].append(float(val))
+
+    def _obs(self) -> np.ndarray:
+        f = self.history["fwhm_arcsec"]
+        obs = np.array([self.unit_of(self.position_steps),  # type: ignore[attr-defined]
+                        f[-1] if f else 0.0, min(f) if f else 0.0, self._temperature_now(),
+                        len(f)])
+        space = self.observation_space  # type: ignore[attr-defined]
+        return np.clip(obs, space.low, space.high).astype(np.float32)
+
+    def _info(self) -> dict[str, Any]:
+        hist = {k: np.array(v, float) for k, v in self.history.items()}
+        hist["position_unit"] = self.unit_of(hist["position_steps"])
+        pos = self.position_steps  # type: ignore[attr-defined]
+        return {"position_steps": pos, "position_unit": float(self.unit_of(pos)),
+                "temperature_degc": self._temperature_now(),
+                "elapsed_s": self.elapsed_s,  # type: ignore[attr-defined]
+                "exposures": len(self.history["fwhm_arcsec"]), "history": hist,
+                **self._info_extra()}
+
+    def _check_position(self, action: Any) -> float:
+        """Validate an action; return the target position in steps (nothing moves).
+
+        Raises:
+            UnsafeActionError: not one finite number in the travel `[0, 1]`,
+                or the episode's exposures are spent.
+        """
+        if not getattr(self, "_started", False):
+            raise UnsafeActionError("the focus run has not started", "call reset() first")
+        x = np.asarray(action, dtype=float).reshape(-1)
+        if x.shape != (1,):
+            raise UnsafeActionError(f"action of shape {np.shape(action)} for a focuser",
+                                    "pass one normalised position in [0, 1]")
+        if not np.isfinite(x[0]) or x[0] < -_ACTION_TOL or x[0] > 1 + _ACTION_TOL:
+            lo, hi = self.travel_steps  # type: ignore[attr-defined]
+            raise UnsafeActionError(f"focuser position {x[0]!r} (normalised) is outside the "
+                                    f"travel [{lo:g}, {hi:g}] steps",
+                                    "actions are normalised; clip them to [0, 1]")
+        if len(self.history["fwhm_arcsec"]) >= self.max_exposures:  # type: ignore
+            raise UnsafeActionError(f"the {self.max_exposures} exposures of this run are spent",
+                                    "call reset() to start a new focus run")
+        return float(self.steps_of(np.clip(x[0], 0.0, 1.0)))
 
 
 class AutofocusEnv(FocusHooks, gym.Env):
@@ -194,16 +269,6 @@ class AutofocusEnv(FocusHooks, gym.Env):
         self._started = False
 
     # ------------------------------------------------------------- physics
-    def steps_of(self, x_unit: np.ndarray | float) -> np.ndarray:
-        """Focuser position in steps of a normalised position."""
-        lo, hi = self.travel_steps
-        return lo + np.asarray(x_unit, float) * (hi - lo)
-
-    def unit_of(self, pos_steps: np.ndarray | float) -> np.ndarray:
-        """Normalised position of a focuser position in steps."""
-        lo, hi = self.travel_steps
-        return (np.asarray(pos_steps, float) - lo) / (hi - lo)
-
     def _mean_temp_degc(self) -> float:
         return self.temp_start_degc + self.cooling_degc_per_h * self.elapsed_s / 3600.0
 
@@ -245,8 +310,7 @@ class AutofocusEnv(FocusHooks, gym.Env):
         self.position_steps = float(rng.uniform(lo, hi))
         self._temp_dev_degc = float(rng.normal(0.0, self.temp_std_degc))
         self.elapsed_s = 0.0
-        self.history: dict[str, list[float]] = {k: [] for k in (
-            "position_steps", "fwhm_arcsec", "temperature_degc", "elapsed_s")}
+        self._new_history()
         self.truth_log: dict[str, list[float]] = {"fwhm_arcsec": [], "in_focus": [],
                                                   "best_position_steps": []}
         self._started = True
@@ -278,21 +342,11 @@ class AutofocusEnv(FocusHooks, gym.Env):
                                                  - t["best_position_steps"][-1]))})
         return out
 
-    def _obs(self) -> np.ndarray:
-        f = self.history["fwhm_arcsec"]
-        obs = np.array([self.unit_of(self.position_steps), f[-1] if f else 0.0,
-                        min(f) if f else 0.0, self.temperature_degc, len(f)])
-        return np.clip(obs, self.observation_space.low,
-                       self.observation_space.high).astype(np.float32)
+    def _temperature_now(self) -> float:
+        return self.temperature_degc
 
-    def _info(self) -> dict[str, Any]:
-        hist = {k: np.array(v, float) for k, v in self.history.items()}
-        hist["position_unit"] = self.unit_of(hist["position_steps"])
-        return {"position_steps": self.position_steps,
-                "position_unit": float(self.unit_of(self.position_steps)),
-                "temperature_degc": self.temperature_degc, "elapsed_s": self.elapsed_s,
-                "exposures": len(self.history["fwhm_arcsec"]), "history": hist,
-                "truth_best_position_steps": self.best_position_steps,
+    def _info_extra(self) -> dict[str, Any]:
+        return {"truth_best_position_steps": self.best_position_steps,
                 "truth_fwhm_min_arcsec": self.fwhm_min_arcsec}
 
     # ------------------------------------------------------------------ step
@@ -303,21 +357,7 @@ class AutofocusEnv(FocusHooks, gym.Env):
             UnsafeActionError: not one finite number in the travel `[0, 1]`,
                 or the episode's exposures are spent.
         """
-        if not self._started:
-            raise UnsafeActionError("the focus run has not started", "call reset() first")
-        x = np.asarray(action, dtype=float).reshape(-1)
-        if x.shape != (1,):
-            raise UnsafeActionError(f"action of shape {np.shape(action)} for a focuser",
-                                    "pass one normalised position in [0, 1]")
-        if not np.isfinite(x[0]) or x[0] < -_ACTION_TOL or x[0] > 1 + _ACTION_TOL:
-            lo, hi = self.travel_steps
-            raise UnsafeActionError(f"focuser position {x[0]!r} (normalised) is outside the "
-                                    f"travel [{lo:g}, {hi:g}] steps",
-                                    "actions are normalised; clip them to [0, 1]")
-        if len(self.history["fwhm_arcsec"]) >= self.max_exposures:
-            raise UnsafeActionError(f"the {self.max_exposures} exposures of this run are spent",
-                                    "call reset() to start a new focus run")
-        return float(self.steps_of(np.clip(x[0], 0.0, 1.0)))
+        return self._check_position(action)
 
     def step(self, action: Any):
         """Move the focuser to ``action`` (normalised), expose and measure the FWHM."""
@@ -329,10 +369,7 @@ class AutofocusEnv(FocusHooks, gym.Env):
         noise = float(self.np_random.normal(0.0, self.noise_frac)) if self.noise_frac else 0.0
         fwhm = true * math.exp(noise)
         self.elapsed_s += self.readout_s
-        for key, val in (("position_steps", target), ("fwhm_arcsec", fwhm),
-                         ("temperature_degc", self.temperature_degc),
-                         ("elapsed_s", self.elapsed_s)):
-            self.history[key].append(float(val))
+        self._record(target, fwhm)
         overheads = {"move": move_s, "exposure": self.exposure_s, "readout": self.readout_s}
         in_focus = bool(true <= (1.0 + self.in_focus_frac) * self.fwhm_min_arcsec)
         for key, val in (("fwhm_arcsec", true), ("in_focus", in_focus),

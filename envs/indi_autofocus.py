@@ -37,11 +37,10 @@ import numpy as np
 from gymnasium import spaces
 
 from steer.envs.autofocus import FocusHooks
-from steer.errors import ConfigError, UnsafeActionError
+from steer.errors import ConfigError
 
 __all__ = ["IndiAutofocusEnv"]
 
-_ACTION_TOL = 1e-9
 _OBS_LOW = np.array([0.0, 0.0, 0.0, -60.0, 0.0], np.float32)
 _FWHM_MAX_ARCSEC = 1000.0
 
@@ -94,17 +93,6 @@ class IndiAutofocusEnv(FocusHooks, gym.Env):
                              self.best_focus_steps + 0.5 * self.window_steps)
         self._started = False
 
-    # ------------------------------------------------------------- mapping
-    def steps_of(self, x_unit: np.ndarray | float) -> np.ndarray:
-        """Focuser position in steps of a normalised position."""
-        lo, hi = self.travel_steps
-        return lo + np.asarray(x_unit, float) * (hi - lo)
-
-    def unit_of(self, pos_steps: np.ndarray | float) -> np.ndarray:
-        """Normalised position of a focuser position in steps."""
-        lo, hi = self.travel_steps
-        return (np.asarray(pos_steps, float) - lo) / (hi - lo)
-
     @staticmethod
     def window_for_seed(seed: int | None, best_focus_steps: float, window_steps: float,
                         focus_margin_frac: float) -> tuple[tuple[float, float], float]:
@@ -133,50 +121,25 @@ class IndiAutofocusEnv(FocusHooks, gym.Env):
         self.position_steps = start
         self.elapsed_s = 0.0
         self.reset_move_s = time.perf_counter() - t0
-        self.history: dict[str, list[float]] = {k: [] for k in (
-            "position_steps", "fwhm_arcsec", "temperature_degc", "elapsed_s")}
+        self._new_history()
         self._started = True
         return self._obs(), self._info()
 
-    def _obs(self) -> np.ndarray:
-        f = self.history["fwhm_arcsec"]
-        obs = np.array([self.unit_of(self.position_steps), f[-1] if f else 0.0,
-                        min(f) if f else 0.0, 0.0, len(f)])
-        return np.clip(obs, self.observation_space.low,
-                       self.observation_space.high).astype(np.float32)
+    def _temperature_now(self) -> float:
+        return 0.0  # the INDI simulators report no temperature
 
-    def _info(self) -> dict[str, Any]:
-        hist = {k: np.array(v, float) for k, v in self.history.items()}
-        hist["position_unit"] = self.unit_of(hist["position_steps"])
-        return {"position_steps": self.position_steps,
-                "position_unit": float(self.unit_of(self.position_steps)),
-                "temperature_degc": 0.0, "elapsed_s": self.elapsed_s,
-                "exposures": len(self.history["fwhm_arcsec"]), "history": hist,
-                "travel_steps": self.travel_steps,
+    def _info_extra(self) -> dict[str, Any]:
+        return {"travel_steps": self.travel_steps,
                 "truth_best_position_steps": self.best_focus_steps}
 
     # ------------------------------------------------------------------ step
     def check_action(self, action: Any) -> float:
-        """Validate an action; return the target position in steps (nothing sent).
+        """Validate an action; return the target position in whole steps (nothing sent).
 
         Raises:
             UnsafeActionError: not one finite number in `[0, 1]`, or the exposures are spent.
         """
-        if not self._started:
-            raise UnsafeActionError("the focus run has not started", "call reset() first")
-        x = np.asarray(action, dtype=float).reshape(-1)
-        if x.shape != (1,):
-            raise UnsafeActionError(f"action of shape {np.shape(action)} for a focuser",
-                                    "pass one normalised position in [0, 1]")
-        if not np.isfinite(x[0]) or x[0] < -_ACTION_TOL or x[0] > 1 + _ACTION_TOL:
-            lo, hi = self.travel_steps
-            raise UnsafeActionError(f"focuser position {x[0]!r} (normalised) is outside the "
-                                    f"travel [{lo:g}, {hi:g}] steps",
-                                    "actions are normalised; clip them to [0, 1]")
-        if len(self.history["fwhm_arcsec"]) >= self.max_exposures:
-            raise UnsafeActionError(f"the {self.max_exposures} exposures of this run are spent",
-                                    "call reset() to start a new focus run")
-        return float(round(float(self.steps_of(np.clip(x[0], 0.0, 1.0)))))
+        return float(round(self._check_position(action)))
 
     def step(self, action: Any):
         """Move the INDI focuser to ``action`` (normalised), expose, measure the FWHM.
@@ -194,9 +157,7 @@ class IndiAutofocusEnv(FocusHooks, gym.Env):
         self.position_steps = float(m.position_steps)
         overheads = dict(m.wall_s)
         self.elapsed_s += float(sum(overheads.values()))
-        for key, val in (("position_steps", self.position_steps), ("fwhm_arcsec", fwhm),
-                         ("temperature_degc", 0.0), ("elapsed_s", self.elapsed_s)):
-            self.history[key].append(float(val))
+        self._record(self.position_steps, fwhm)
         info = self._info()
         info.update({"fwhm_arcsec": fwhm, "fwhm_valid": valid, "n_stars": m.n_stars,
                      "cost_s": float(sum(overheads.values())), "overheads_s": overheads})
