@@ -2,7 +2,8 @@
 
 * ``bo-continuous``: Bayesian optimisation with BoTorch. A
   :class:`botorch.models.SingleTaskGP` (float64, inputs in the unit box,
-  ``Standardize`` outcome, BoTorch's default priors), hyperparameters
+  ``Standardize`` outcome, a Matern 5/2 kernel with BoTorch's
+  dimension-scaled lengthscale prior), hyperparameters
   warm-started from the previous fit and refitted with a small ``maxiter``;
   ``LogExpectedImprovement`` for one decision, ``qLogNoisyExpectedImprovement``
   for a batch of ``q > 1`` or when points are pending (``X_pending``);
@@ -231,6 +232,19 @@ class BOContinuousPolicy(ContinuousPolicy):
         winsorize: Clip the worst rewards at Tukey's lower fence
             (``q1 - 1.5 IQR``) before fitting, as Ax does by default, so that a
             few very bad points do not flatten the model where it matters.
+        sample_around_best: Add points drawn close to the best observed
+            points (by posterior mean) to the raw samples from which the
+            acquisition optimiser starts (BoTorch's
+            ``sample_points_around_best``), so the peak of the acquisition
+            next to the incumbent is found and refined; without it, once the
+            model is confident the uniform raw samples rarely land on that
+            narrow peak.
+        kernel: ``"matern52"`` (default: Matern 5/2, rougher sample paths
+            than the RBF, so a model fitted to a few points is less sure of
+            itself between them and does not re-sample one spot) or
+            ``"rbf"`` (BoTorch's own default, and this policy's before version
+            3); both with BoTorch's dimension-scaled log-normal lengthscale
+            prior.
         runners_up: Other local optima of the acquisition to report.
 
     Raises:
@@ -239,20 +253,22 @@ class BOContinuousPolicy(ContinuousPolicy):
     """
 
     name = "bo-continuous"
-    version = "2"
+    version = "3"
 
     def __init__(self, n_init: int | None = None, num_restarts: int = 8, raw_samples: int = 256,
                  acqf_maxiter: int = 100, fit_maxiter: int = 200, warm_maxiter: int = 30,
                  warm_start: bool = True, acquisition: str = "auto", beta: float = 2.0,
                  mc_samples: int = 128, candidate_set_size: int = 1000, mc_points: int = 256,
                  noise_std: float | None = None, warping: str = "none",
-                 winsorize: bool = True, runners_up: int = 3) -> None:
+                 winsorize: bool = True, sample_around_best: bool = False,
+                 kernel: str = "matern52", runners_up: int = 3) -> None:
         super().__init__(n_init=n_init, num_restarts=num_restarts, raw_samples=raw_samples,
                          acqf_maxiter=acqf_maxiter, fit_maxiter=fit_maxiter,
                          warm_maxiter=warm_maxiter, warm_start=warm_start,
                          acquisition=acquisition, beta=beta, mc_samples=mc_samples,
                          candidate_set_size=candidate_set_size, mc_points=mc_points,
                          noise_std=noise_std, warping=warping, winsorize=winsorize,
+                         sample_around_best=sample_around_best, kernel=kernel,
                          runners_up=runners_up)
         self.n_init = None if n_init is None else _positive_int("n_init", n_init, "e.g. 5")
         hint = "a small positive integer"
@@ -276,6 +292,10 @@ class BOContinuousPolicy(ContinuousPolicy):
         self.warping = warping
         self.warm_start = bool(warm_start)
         self.winsorize = bool(winsorize)
+        self.sample_around_best = bool(sample_around_best)
+        if kernel not in ("rbf", "matern52"):
+            raise ConfigError(f"kernel = {kernel!r} is not known", "use 'rbf' or 'matern52'")
+        self.kernel = kernel
         self.runners_up = int(runners_up)
 
     def _reset_policy(self) -> None:
@@ -318,13 +338,17 @@ class BOContinuousPolicy(ContinuousPolicy):
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from botorch.models.transforms import Standardize
+        from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
         xt = torch.tensor(x, dtype=torch.float64)
         yt = torch.tensor(y, dtype=torch.float64).unsqueeze(-1)
         yvar = (None if noise_var is None
                 else torch.tensor(noise_var, dtype=torch.float64).reshape(yt.shape))
-        model = SingleTaskGP(xt, yt, train_Yvar=yvar, outcome_transform=Standardize(m=1))
+        covar = get_covar_module_with_dim_scaled_prior(
+            ard_num_dims=xt.shape[-1], use_rbf_kernel=self.kernel == "rbf")
+        model = SingleTaskGP(xt, yt, train_Yvar=yvar, covar_module=covar,
+                             outcome_transform=Standardize(m=1))
         maxiter = self.fit_maxiter
         state = self.states.get(key)
         if self.warm_start and state is not None:
@@ -380,7 +404,8 @@ class BOContinuousPolicy(ContinuousPolicy):
                 built.acqf, bounds=bounds, q=n, num_restarts=self.num_restarts,
                 raw_samples=self.raw_samples, return_best_only=built.sequential,
                 sequential=built.sequential, retry_on_optimization_warning=built.retry,
-                options={"maxiter": self.acqf_maxiter, "seed": int(self.rng.integers(2**31))})
+                options={"maxiter": self.acqf_maxiter, "seed": int(self.rng.integers(2**31)),
+                         "sample_around_best": self.sample_around_best})
         acqf_s = time.perf_counter() - t0
         cands = cands.reshape(-1, n, self.dim).detach()
         # a greedy batch's value: the sum of its steps' values
@@ -395,8 +420,13 @@ class BOContinuousPolicy(ContinuousPolicy):
                   "best_f": built.details.pop("best_f", None), **built.details,
                   "n_observations": len(self.Y), "n_pending": len(self.pending),
                   "fit_s": self.fit_s, "acqf_opt_s": acqf_s, "fits": self.fits,
+                  "acqf_optimizer": {"num_restarts": self.num_restarts,
+                                     "raw_samples": self.raw_samples,
+                                     "maxiter": self.acqf_maxiter,
+                                     "sample_around_best": self.sample_around_best},
                   "warm_started": self.warm_start and self.fits > 1,
                   "noise": "inferred" if self.noise_std is None else "known",
+                  "kernel": self.kernel,
                   "warping": None if self.warp is None else {
                       "method": "yeo-johnson", "lambda": self.warp.lam,
                       "note": "best_f, hyperparameters and acquisition in warped units"},

@@ -304,3 +304,40 @@ def test_warped_model_reports_in_reward_units():
     assert np.allclose([r["posterior_mean"] for r in row], policy.Y[:7], rtol=1e-3, atol=1e-2)
     assert all(r["posterior_std"] >= 0 for r in row)
     assert _episode(0, 8)[1].warp is None  # off by default
+
+
+def test_sample_around_best_starts_the_optimiser_next_to_the_incumbent(monkeypatch):
+    import botorch.optim.initializers as initializers
+
+    drawn = []
+    real = initializers.sample_points_around_best
+
+    def spy(**kwargs):
+        out = real(**kwargs)
+        drawn.append(out)
+        return out
+
+    monkeypatch.setattr(initializers, "sample_points_around_best", spy)
+    _, props, _ = _run("bo-continuous", 0, 7)
+    assert drawn == [] and not props[-1].explanation["acqf_optimizer"]["sample_around_best"]
+    _, props, policy = _run("bo-continuous", 0, 7, sample_around_best=True, raw_samples=64)
+    assert props[-1].explanation["acqf_optimizer"] == {
+        "num_restarts": 8, "raw_samples": 64, "maxiter": 100, "sample_around_best": True}
+    assert len(drawn) == 2 and all(d is not None and d.shape == (64, 2) for d in drawn)
+    # each extra raw sample perturbs one of the best observed points (BoTorch: sigma 0.1 at most)
+    train = torch.tensor(np.asarray(policy.X[:6]))
+    assert torch.cdist(drawn[-1], train).min(dim=1).values.max() < 0.5
+
+
+def test_matern_kernel_by_default_rbf_on_request_and_a_bad_kernel_is_named():
+    from gpytorch.kernels import MaternKernel, RBFKernel
+
+    _, props, policy = _run("bo-continuous", 0, 7)
+    assert isinstance(policy.model.covar_module, MaternKernel)
+    assert policy.model.covar_module.nu == 2.5 and props[-1].explanation["kernel"] == "matern52"
+    _, props, rbf = _run("bo-continuous", 0, 7, kernel="rbf")
+    assert isinstance(rbf.model.covar_module, RBFKernel)
+    assert props[-1].explanation["kernel"] == "rbf"
+    with pytest.raises(ConfigError, match="kernel = 'matern32' is not known"):
+        make_policy("bo-continuous", kernel="matern32")
+
