@@ -18,7 +18,13 @@ decision with the engine of :mod:`steer.policies.engine`:
   scores the cached posterior through :class:`CandidatePosteriorModel`;
 * with per-candidate costs (``info["candidate_cost_s"]``) the log-EI becomes log of
   expected improvement *per second*; infeasible candidates
-  (``info["action_mask"]``) are never proposed.
+  (``info["action_mask"]``) are never proposed;
+* points chosen and not yet measured (several instruments, exposures in
+  flight) are *pending*: :meth:`BOPoolPolicy.suggest_batch` chooses ``q``
+  candidates to measure together, each conditioned on those before it by the
+  kriging believer (:class:`~steer.policies.engine.PendingBeliever`: variances
+  shrink around a pending point as if it were measured at its posterior
+  mean), and every later decision is conditioned on what is still pending.
 
 ``random-pool`` (the baseline) measures feasible candidates uniformly at random,
 without repeats.
@@ -170,6 +176,52 @@ class BOPoolPolicy(BasePolicy):
         self.hyper: Any = None
         self.rebuilt = False
         self.rebuilds = 0
+        self.pending: list[int] = []  # chosen by suggest_batch/add_pending, not yet ingested
+
+    def add_pending(self, index: int) -> None:
+        """Mark a candidate as being measured elsewhere (e.g. by another instrument)."""
+        i = int(index)
+        if not 0 <= i < len(self.pool):
+            raise ConfigError(f"pending candidate {index!r} is outside the pool of "
+                              f"{len(self.pool)}", "pass a row index of the pool")
+        if i not in self.pending:
+            self.pending.append(i)
+
+    def clear_pending(self) -> None:
+        """Forget every pending candidate (they will never be measured)."""
+        self.pending = []
+
+    def suggest_batch(self, observation: Any, info: dict[str, Any], q: int) -> list[Proposal]:
+        """Choose ``q`` distinct candidates to measure together (several instruments).
+
+        Greedy batch by the kriging believer: each choice maximises the
+        acquisition with the variances conditioned on every pending point,
+        those already pending and the batch's earlier choices. The chosen
+        candidates stay pending until :meth:`ingest` reports them (measured, or
+        ``None`` for never measured).
+
+        Args:
+            observation: The environment's observation (unused).
+            info: The environment's ``info`` (``action_mask``, ``candidate_cost_s``).
+            q: Batch size.
+
+        Returns:
+            Up to ``q`` proposals in the order chosen; fewer if fewer
+            candidates are feasible.
+        """
+        q = _count("q", q)
+        t0 = time.perf_counter()
+        out = []
+        for k in range(q):
+            props = self._suggest(observation, info, 1)
+            if not props:
+                break
+            p = props[0]
+            self.pending.append(int(p.action.index))
+            out.append(Proposal(p.action, p.score, {**p.explanation, "rank": 0,
+                                                    "batch_index": k, "batch_size": q}))
+        dt = time.perf_counter() - t0
+        return [Proposal(p.action, p.score, {**p.explanation, "suggest_s": dt}) for p in out]
 
     def _standardized(self, y: float | np.ndarray) -> Any:
         return (np.asarray(y, float) - self.y_mean) / self.y_std
@@ -252,12 +304,14 @@ class BOPoolPolicy(BasePolicy):
         import torch
 
         mask = np.asarray(info.get("action_mask", np.ones(len(self.pool), bool)), bool)
-        if not self.allow_repeats and self.idx:
+        if (not self.allow_repeats and self.idx) or self.pending:
             mask = mask.copy()
-            mask[self.idx] = False
+            mask[self.pending] = False
+            if not self.allow_repeats:
+                mask[self.idx] = False
         if not mask.any():
             return []
-        if len(self.y) < self.init_size:
+        if len(self.y) + len(self.pending) < self.init_size or len(self.y) < 2:
             free = np.flatnonzero(mask)
             pick = self.rng.choice(free, size=min(n, len(free)), replace=False)
             why = {"phase": "initial-design", "design": f"{self.init_size} random candidates",
@@ -270,11 +324,12 @@ class BOPoolPolicy(BasePolicy):
             fit_s = self.fit_s
         else:
             fit_s = 0.0
-        values, name = self._acquisition(info)
-        from steer.policies.engine import best_candidates
+        from steer.policies.engine import PendingBeliever, best_candidates
 
+        var = PendingBeliever(self.source, self.pending).variance if self.pending else None
+        values, name = self._acquisition(info, var)
         top_v, top_i = best_candidates(values, torch.as_tensor(mask), n + self.runners_up)
-        mean, var = self.source.mean_var()
+        mean, var = self.source.mean_var()[0], (self.source.mean_var()[1] if var is None else var)
         score_s = time.perf_counter() - t0 - fit_s
         top = [(float(v), int(i)) for v, i in zip(top_v, top_i, strict=True) if np.isfinite(v)]
         out = []
@@ -288,6 +343,9 @@ class BOPoolPolicy(BasePolicy):
                    "n_candidates": len(self.pool), "n_feasible": int(mask.sum()),
                    "fit_s": fit_s, "score_s": score_s,
                    "refitted": fit_s > 0, "rebuilt": fit_s > 0 and self.rebuilt,
+                   "n_pending": len(self.pending),
+                   "pending": ("kriging believer: variances conditioned on the pending "
+                               "candidates at their posterior mean") if self.pending else None,
                    "rebuilds": self.rebuilds,
                    "lengthscales_unit": self.hyper.lengthscale.reshape(-1).tolist(),
                    "noise_std": float(np.sqrt(self.hyper.noise)) * self.y_std,
@@ -295,14 +353,17 @@ class BOPoolPolicy(BasePolicy):
             out.append(Proposal(self._action(i), v, why))
         return out
 
-    def _acquisition(self, info: dict[str, Any]) -> tuple[Any, str]:
-        """Acquisition value of every candidate (`N`), and the function's name."""
+    def _acquisition(self, info: dict[str, Any], variance: Any = None) -> tuple[Any, str]:
+        """Acquisition value of every candidate (`N`), and the function's name.
+
+        ``variance`` replaces the posterior variances (conditioned on pending points).
+        """
         import torch
         from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
 
         from steer.policies.engine import CandidatePosteriorModel
 
-        model = CandidatePosteriorModel(self.source)
+        model = CandidatePosteriorModel(self.source, variance)
         every = torch.arange(len(self.pool), dtype=torch.float64).reshape(-1, 1, 1)
         with torch.no_grad():
             if self.acquisition == "ucb":
@@ -327,9 +388,11 @@ class BOPoolPolicy(BasePolicy):
     # -------------------------------------------------------------- learning
     def _ingest(self, action: Any, measurement: Measurement | Any | None,
                 reward: float) -> None:
+        i = int(action.index if isinstance(action, PoolAction) else action)
+        if i in self.pending:
+            self.pending.remove(i)
         if measurement is None or not np.isfinite(reward):
             return  # refused or failed: nothing measured
-        i = int(action.index if isinstance(action, PoolAction) else action)
         self.idx.append(i)
         self.y.append(float(reward))
         from steer.policies.engine import CachedExactGP

@@ -22,7 +22,9 @@ candidate* and updates them in `O(N)` or `O(N n)` work per new observation:
   variance restored on the diagonal). An update costs `O(N m)` whatever
   the number of observations: latency stays flat as data accumulate.
 
-Both expose :meth:`mean_var` and a BoTorch model view
+Both expose :meth:`mean_var`, ``covariance_with`` (what observing one
+candidate would change: :func:`believer_variance` conditions on points still
+pending with it) and a BoTorch model view
 (:class:`CandidatePosteriorModel`) so BoTorch's analytic acquisition
 functions (``LogExpectedImprovement``, ``UpperConfidenceBound``...) score the
 candidates by index.
@@ -38,7 +40,7 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 
 __all__ = ["RBFHyper", "CachedExactGP", "NystromGP", "CandidatePosteriorModel", "TimeSeriesGPBank",
-           "best_candidates"]
+           "PendingBeliever", "believer_variance", "best_candidates"]
 
 _DT = torch.float64
 
@@ -228,6 +230,30 @@ class CachedExactGP:
         """Posterior mean and variance of every candidate (`N`-dim each)."""
         return self.mean, self.var
 
+    def covariance_with(self, index: int) -> torch.Tensor:
+        """Posterior covariance of every candidate with candidate ``index`` (`N`-dim).
+
+        One `N x n` matrix-vector product with the cached cross factor (else a
+        solve and a chunked kernel block): what observing ``index`` would
+        change, before anything is observed.
+        """
+        h = self.hyper
+        n = self.n
+        xp = self.xc[int(index)].reshape(1, -1)
+        use_b = self._b is not None and n > 0
+        w = None
+        if n and not use_b:
+            w = torch.cholesky_solve(h.k(self.x, xp), self.chol.contiguous())[:, 0]
+        out = torch.empty(len(self.xc), dtype=_DT)
+        for start in range(0, len(self.xc), self.chunk):
+            sl = slice(start, start + self.chunk)
+            c = h.k(self.xc[sl], xp)[:, 0]
+            if n:
+                c = c - (self._b[sl, :n] @ self._b[int(index), :n] if use_b
+                         else h.k(self.xc[sl], self.x) @ w)
+            out[sl] = c
+        return out
+
 
 class NystromGP:
     """Approximate GP with ``m`` inducing points; `O(N m)` per update at any ``n``.
@@ -302,6 +328,57 @@ class NystromGP:
         """Posterior mean and variance of every candidate (`N`-dim each)."""
         return self.mean, self.var
 
+    def covariance_with(self, index: int) -> torch.Tensor:
+        """Posterior covariance of every candidate with candidate ``index`` (`N`-dim).
+
+        In weight space, ``phi(X*) Sigma_w phi(x)``: the change :meth:`add`
+        would make, `O(N m)`.
+        """
+        u = self.sigma_w @ self._features(self.xc[int(index)].reshape(1, -1))[0]
+        out = torch.empty(len(self.xc), dtype=_DT)
+        for sl, phi_c in self._blocks():
+            out[sl] = phi_c @ u
+        return out
+
+
+class PendingBeliever:
+    """Variances of every candidate once the pending candidates are measured.
+
+    The kriging believer of Ginsbourger et al. (2010): a point chosen but not
+    yet measured (another telescope's exposure, one still in flight) is
+    treated as observed at its posterior mean, which leaves every mean as it
+    is and shrinks the variances around it exactly as ``add`` would. Each
+    pending point costs one ``covariance_with`` plus `O(N)` per earlier
+    pending point; the source is not changed.
+
+    Args:
+        source: The cached posterior.
+        pending: Candidate indices already pending.
+    """
+
+    def __init__(self, source: CachedExactGP | NystromGP, pending: list[int] = ()) -> None:
+        self.source = source
+        self.pending: list[int] = []
+        self.variance = source.mean_var()[1].clone()
+        self._u: list[torch.Tensor] = []
+        for p in pending:
+            self.add(p)
+
+    def add(self, index: int) -> None:
+        """One more pending candidate."""
+        c = self.source.covariance_with(index)
+        for u in self._u:  # covariance given the earlier pending points
+            c = c - u * u[index]
+        u = c / math.sqrt(float(self.variance[index]) + self.source.hyper.noise)
+        self.variance = (self.variance - u * u).clamp(min=1e-12)
+        self._u.append(u)
+        self.pending.append(int(index))
+
+
+def believer_variance(source: CachedExactGP | NystromGP, pending: list[int]) -> torch.Tensor:
+    """Variance of every candidate (`N`) once ``pending`` are measured (:class:`PendingBeliever`)."""
+    return PendingBeliever(source, pending).variance
+
 
 class CandidatePosteriorModel(Model):
     """A BoTorch ``Model`` view of a cached posterior, indexed by candidate.
@@ -314,9 +391,11 @@ class CandidatePosteriorModel(Model):
 
     _num_outputs = 1
 
-    def __init__(self, source: CachedExactGP | NystromGP) -> None:
+    def __init__(self, source: CachedExactGP | NystromGP,
+                 variance: torch.Tensor | None = None) -> None:
         super().__init__()
         self.source = source
+        self.variance = variance  # e.g. :func:`believer_variance`; None: the source's
 
     @property
     def num_outputs(self) -> int:
@@ -328,6 +407,8 @@ class CandidatePosteriorModel(Model):
         """Posterior at candidate indices ``X`` (`b x q x 1`)."""
         idx = X[..., 0].long()
         mean, var = self.source.mean_var()
+        if self.variance is not None:
+            var = self.variance
         mvn = MultivariateNormal(mean[idx], torch.diag_embed(var[idx]))
         post = GPyTorchPosterior(mvn)
         return posterior_transform(post) if posterior_transform is not None else post

@@ -201,3 +201,51 @@ def test_bo_pool_skips_needless_rebuilds_and_its_posterior_stays_exact():
     fresh.rebuild()
     for a, b in zip(pol.source.mean_var(), fresh.mean_var(), strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def _pool_after(n_measured, seed=0, **policy_kwargs):
+    env = CandidatePoolEnv("branin", pool_size=3000, budget=60, noise_std=0.05)
+    obs, info = env.reset(seed=seed)
+    policy = make_policy("bo-pool", **policy_kwargs)
+    policy.reset(env, seed)
+    for _ in range(n_measured):
+        prop = policy.suggest(obs, info, 1)[0]
+        obs, reward, _, _, info = env.step(prop.action.index)
+        policy.ingest(prop.action, info, reward)
+    return env, policy, obs, info
+
+
+def test_bo_pool_batch_is_conditioned_on_its_pending_points():
+    env, policy, obs, info = _pool_after(12)
+    batch = policy.suggest_batch(obs, info, 4)
+    picks = [p.action.index for p in batch]
+    assert len(set(picks)) == 4 and policy.pending == picks
+    assert [p.explanation["batch_index"] for p in batch] == [0, 1, 2, 3]
+    assert [p.explanation["n_pending"] for p in batch] == [0, 1, 2, 3]
+    assert all(info["action_mask"][i] and i not in policy.idx for i in picks)
+    later = [p.action.index for p in policy.suggest(obs, info, 4)]
+    assert not set(later) & set(picks)  # pending candidates are not proposed again
+    # the first pick is the plain best; the believer spreads the rest out
+    dist = lambda ids: min(np.linalg.norm(env.pool_unit[a] - env.pool_unit[b])  # noqa: E731
+                           for k, a in enumerate(ids) for b in ids[k + 1:])
+    policy.clear_pending()
+    naive = [p.action.index for p in policy.suggest(obs, info, 4)]
+    assert naive[0] == picks[0] and dist(picks) > dist(naive)
+    # the same seed gives the same batch; measuring or refusing clears pending points
+    env2, again, obs2, info2 = _pool_after(12)
+    assert [p.action.index for p in again.suggest_batch(obs2, info2, 4)] == picks
+    for p in batch[:3]:
+        obs2, reward, _, _, info2 = env2.step(p.action.index)
+        again.ingest(p.action, info2, reward)
+    again.ingest(batch[3].action, None, 0.0)
+    assert again.pending == [] and len(again.idx) == 15
+
+
+def test_bo_pool_pending_from_another_instrument_and_bad_index():
+    env, policy, obs, info = _pool_after(10)
+    first = policy.suggest(obs, info, 1)[0].action.index
+    policy.add_pending(first)  # another telescope is measuring it
+    prop = policy.suggest(obs, info, 1)[0]
+    assert prop.action.index != first and prop.explanation["n_pending"] == 1
+    with pytest.raises(ConfigError, match="pending candidate 3000 is outside the pool"):
+        policy.add_pending(3000)

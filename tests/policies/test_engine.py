@@ -133,3 +133,46 @@ def test_time_series_bank_matches_the_exact_gp_per_component():
             np.testing.assert_allclose(var[j, i].numpy(),
                                        np.diag(k(ts, ts) - k(ts, x) @ kinv @ k(x, ts)), rtol=2e-4, atol=1e-7)
             np.testing.assert_allclose(mean[j, i].numpy(), k(ts, x) @ kinv @ y, rtol=2e-4, atol=1e-7)
+
+
+def _gp_with(kind, xc, x, y, hyper):
+    if kind == "nystrom":
+        gp = NystromGP(xc, xc[:40], hyper)
+        gp.fit_batch(x, y)
+        return gp
+    gp = CachedExactGP(xc, hyper, chunk=128, cache_bytes=0.0 if kind == "exact-nocache" else 2e9)
+    gp.x, gp.y = x, y
+    gp.rebuild()
+    return gp
+
+
+@pytest.mark.parametrize("kind", ["exact-cache", "exact-nocache", "nystrom"])
+def test_pending_believer_is_the_posterior_after_measuring_at_the_mean(kind):
+    import copy
+
+    from steer.policies.engine import PendingBeliever, believer_variance
+
+    x, y, xc = _data(n=30, n_cand=400)
+    hyper = RBFHyper(torch.tensor([0.2, 0.3]), 1.3, 0.01, mean=0.1)
+    gp = _gp_with(kind, xc, x, y, hyper)
+    mean0, var0 = (t.clone() for t in gp.mean_var())
+    pending = [7, 123, 7 + 1, 399]
+    var = believer_variance(gp, pending)
+    assert torch.equal(gp.mean_var()[1], var0)  # the source is not changed
+    measured = copy.deepcopy(gp)
+    for p in pending:  # measure each pending point at its (unchanged) posterior mean
+        kw = {"index": p} if kind != "nystrom" else {}
+        measured.add(xc[p], float(measured.mean_var()[0][p]), **kw)
+    assert torch.allclose(measured.mean_var()[0], mean0, atol=1e-9)
+    assert torch.allclose(var, measured.mean_var()[1], rtol=1e-6, atol=1e-10)
+    assert bool((var[pending] < var0[pending]).all())
+    grown = PendingBeliever(gp, pending[:2])
+    grown.add(pending[2])
+    grown.add(pending[3])
+    assert torch.allclose(grown.variance, var, atol=1e-12)
+    if kind == "exact-cache":  # and what a GP with the pending points in its data says
+        with torch.no_grad():
+            xs = torch.cat([x, xc[pending]])
+            ys = torch.cat([y, mean0[pending]])
+            post = _botorch(xs, ys, hyper).posterior(xc)
+        assert torch.allclose(var, post.variance[:, 0], rtol=2e-4, atol=1e-7)
