@@ -10,17 +10,20 @@ process, one thread, seeds interleaved so that machine load affects them
 alike:
 
 * ``bo-continuous``: steer's policy (Sobol design of ``2 d + 1`` points) with
-  the benchmark's settings :data:`BO_PARAMS`, told the env's noise level
-  (``noise_std``: the instrument declares it); ``--bo-params`` overrides;
+  the benchmark's black-box settings :data:`BO_PARAMS`, told the env's noise
+  level (``noise_std``: the instrument declares it); ``--bo-params``
+  overrides; compare it with ``ax-known-noise`` (the same information);
+* ``bo-continuous-inferred``: the same settings, noise inferred from the data:
+  compare it with ``ax``;
+* ``bo-continuous-defaults``: steer's policy with its defaults (Matern 5/2,
+  LogEI, noise inferred, 8 restarts: chosen to stay in focus on
+  ``steer/Autofocus-v0``);
 * ``ax``: Ax's ``ax.api.Client`` with its default generation strategy
-  (``configure_generation_strategy()``: Sobol, then BoTorch's modular BO),
-  with the initialisation budget set to the same ``2 d + 1`` points (Ax puts
-  the centre of the box among them) and seeded; it infers the noise;
-* ``ax-known-noise`` (only when named in ``--optimizers``): the same, told the
-  noise level (each result reported with its SEM), so that Ax and steer are
-  also compared on the same information;
-* ``bo-continuous-defaults`` (only when named): steer's policy with its
-  defaults (LogEI, noise inferred, no warping), the like of ``ax``;
+  (``configure_generation_strategy()``: centre of the box, Sobol, then
+  BoTorch's modular BO), with the initialisation budget set to the same
+  ``2 d + 1`` points (the centre among them) and seeded; it infers the noise;
+* ``ax-known-noise``: the same, told the noise level (each result reported
+  with its SEM), so that Ax and steer are compared on the same information;
 * ``optuna``: Optuna's ``TPESampler(seed=...)`` with its defaults (10 random
   start-up trials);
 * ``sobol``: steer's ``sobol`` policy (the same design as ``bo-continuous``).
@@ -28,7 +31,7 @@ alike:
 Ax and Optuna are benchmark-only extras (``pip install -e .[bench]``)::
 
     .venv/bin/python benchmarks/bench_quality.py [--seeds 20] [--first-seed 0] [--quick]
-        [--optimizers bo-continuous,ax,optuna,sobol,ax-known-noise]
+        [--optimizers bo-continuous,ax-known-noise,bo-continuous-inferred,ax,...]
         [--functions branin,hartmann6] [--noise-std 0] [--bo-params JSON] [--out PATH]
 
 writes ``benchmarks/results/quality.json`` (``quality-quick.json`` with
@@ -54,11 +57,16 @@ import numpy as np
 
 PROBLEMS = {"branin": 20, "hartmann6": 40}
 QUICK_PROBLEMS = {"branin": 10, "hartmann6": 16}
-OPTIMIZERS = ("bo-continuous", "ax", "optuna", "sobol")
-EXTRA_OPTIMIZERS = ("ax-known-noise", "bo-continuous-defaults")  # only when named
-# bo-continuous settings of the benchmark (beside noise_std = the env's), chosen on seeds
-# 100-119: Ax's acquisition (qLogNEI) and HEBO's output warping (Yeo-Johnson)
-BO_PARAMS: dict[str, Any] = {"acquisition": "qlognei", "warping": "yeo-johnson"}
+OPTIMIZERS = ("bo-continuous", "ax-known-noise", "bo-continuous-inferred", "ax",
+              "bo-continuous-defaults", "optuna", "sobol")
+EXTRA_OPTIMIZERS: tuple[str, ...] = ()  # only when named
+# bo-continuous's black-box settings (beside noise_std and its default Matern 5/2 kernel),
+# chosen on seeds 100-119: Ax's acquisition (qLogNEI) and optimiser budget (20 restarts from
+# 1,024 raw samples), HEBO's output warping (Yeo-Johnson), raw samples drawn around the
+# incumbent too
+BO_PARAMS: dict[str, Any] = {"acquisition": "qlognei", "warping": "yeo-johnson",
+                             "sample_around_best": True, "num_restarts": 20,
+                             "raw_samples": 1024}
 
 
 class SteerRunner:
@@ -138,10 +146,13 @@ def run_one(optimizer: str, function: str, budget: int, seed: int, noise_std: fl
         runner: Any = AxRunner(env.dim, seed, noise_std if optimizer == "ax-known-noise" else None)
     elif optimizer == "optuna":
         runner = OptunaRunner(env.dim, seed)
+    elif optimizer.startswith("bo-continuous"):
+        params = {} if optimizer == "bo-continuous-defaults" else dict(bo_params or {})
+        if optimizer == "bo-continuous-inferred":
+            params.pop("noise_std", None)
+        runner = SteerRunner("bo-continuous", env, seed, params)
     else:
-        name = "bo-continuous" if optimizer == "bo-continuous-defaults" else optimizer
-        runner = SteerRunner(name, env, seed,
-                             (bo_params or {}) if optimizer == "bo-continuous" else {})
+        runner = SteerRunner(optimizer, env, seed, {})
     ask_s, tell_s, regret = [], [], []
     t_start = time.perf_counter()
     done = False
@@ -199,7 +210,7 @@ def _ax_settings() -> dict[str, Any]:
             "nodes": [{"name": n.name, "generators": [str(sp.generator_enum)
                                                       for sp in n.generator_specs]}
                       for n in gs._nodes],
-            "mbm": "Modular BoTorch defaults: SingleTaskGP (BoTorch default priors), "
+            "mbm": "Modular BoTorch defaults: SingleTaskGP (RBF, BoTorch default priors), "
                    "qLogNoisyExpectedImprovement, Winsorize+StandardizeY, noise inferred "
                    "(no SEM reported)",
             "optimize_acqf": {"num_restarts": d.NUM_RESTARTS, "raw_samples": d.RAW_SAMPLES,
@@ -272,8 +283,12 @@ def main() -> int:
     settings: dict[str, Any] = {
         "bo-continuous": {**_steer_settings("bo-continuous", bo_params),
                           "initial_design": "scrambled Sobol, 2d+1 points, seeded"},
+        "bo-continuous-inferred": {**_steer_settings(
+            "bo-continuous", {k: v for k, v in bo_params.items() if k != "noise_std"}),
+            "note": "the bo-continuous settings, noise inferred"},
         "bo-continuous-defaults": {**_steer_settings("bo-continuous", {}),
-                                   "note": "steer's defaults: LogEI, noise inferred, no warping"},
+                                   "note": "steer's defaults: Matern 5/2, LogEI, noise inferred, "
+                                           "no warping, 8 restarts"},
         "ax": _ax_settings() if "ax" in optimizers else None,
         "ax-known-noise": ({**_ax_settings(), "mbm": "as ax, but each result reported with "
                             "SEM = noise_std: Ax fits a GP with that fixed noise",
@@ -288,8 +303,9 @@ def main() -> int:
            "known_noise": ("bo-continuous is told the env's noise_std (the instrument "
                            "declares it)" if "noise_std" in bo_params and
                            bo_params["noise_std"] is not None else
-                           "bo-continuous infers the noise") + "; ax and optuna are not told "
-                          "it (Ax infers it); ax-known-noise, when run, is told it",
+                           "bo-continuous infers the noise") + "; bo-continuous-inferred, "
+                          "bo-continuous-defaults, ax and optuna are not told it; "
+                          "ax-known-noise is told it",
            "regret": "simple regret min_i f(x_i) - f* (true values)",
            "s_per_suggestion": "mean seconds of the ask call (fit + acquisition), one thread",
            "settings": {k: v for k, v in settings.items() if k in optimizers},
