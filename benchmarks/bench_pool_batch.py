@@ -14,8 +14,9 @@ with the same measurement budget spent four ways:
 
 A round's candidates are measured one after the other (``env.step``); their
 results reach the policy only after the round. For each strategy and seed
-it reports the true simple regret after the budget, the rounds used and the
-seconds per batch decision::
+it reports the true simple regret after every measurement (its median per
+strategy at checkpoints, and paired differences after half the budget and at
+the end), the rounds used and the seconds per batch decision::
 
     .venv/bin/python benchmarks/bench_pool_batch.py [--seeds 10] [--q 4] [--size 100000]
         [--budget 60] [--quick]
@@ -85,11 +86,11 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "decide_s_p95": float(np.max([x["decide_s_p95"] for x in runs]))}
 
 
-def _paired(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean paired difference of final regret (a - b) with a Student-t 95% interval."""
+def _paired(a: list[dict[str, Any]], b: list[dict[str, Any]], at: int) -> dict[str, float]:
+    """Mean paired difference of regret after ``at`` measurements (a - b), Student-t 95%."""
     from scipy import stats
 
-    d = np.array([x["final_simple_regret"] - y["final_simple_regret"]
+    d = np.array([x["regret_trace"][at - 1] - y["regret_trace"][at - 1]
                   for x, y in zip(a, b, strict=True)])
     half = float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
     return {"mean": float(d.mean()), "lo": float(d.mean() - half), "hi": float(d.mean() + half),
@@ -121,13 +122,25 @@ def main() -> int:
             print(f"seed {seed:2d} {s:>10}: regret {res['final_simple_regret']:.4f} in "
                   f"{res['rounds']} rounds, {res['decide_s_mean']:.3f} s per decision", flush=True)
     summary = {s: _summary(runs[s]) for s in STRATEGIES}
-    paired = {f"believer - {s}": _paired(runs["believer"], runs[s])
-              for s in ("sequential", "top-q", "random")}
+    checkpoints = list(range(args.q, args.budget + 1, args.q))
+    for s in STRATEGIES:
+        traces = np.array([r["regret_trace"] for r in runs[s]])
+        summary[s]["median_regret_after"] = {str(k): float(np.median(traces[:, k - 1]))
+                                             for k in checkpoints}
+    half = checkpoints[len(checkpoints) // 2 - 1]
+    paired = {f"believer - {s} after {at}": _paired(runs["believer"], runs[s], at)
+              for at in (half, args.budget) for s in ("sequential", "top-q", "random")}
     print(f"\n{'strategy':>10} {'median':>8} {'q25':>8} {'q75':>8} {'rounds':>6} {'s/decision':>10}")
     for s in STRATEGIES:
         m = summary[s]
         print(f"{s:>10} {m['median']:8.4f} {m['q25']:8.4f} {m['q75']:8.4f} {m['rounds']:6.0f} "
               f"{m['decide_s_mean']:10.3f}")
+    shown = checkpoints[1::max(1, len(checkpoints) // 8)]
+    print("\nmedian regret after n measurements")
+    print(f"{'n':>10} " + " ".join(f"{k:>6d}" for k in shown))
+    for s in STRATEGIES:
+        m = summary[s]["median_regret_after"]
+        print(f"{s:>10} " + " ".join(f"{m[str(k)]:6.3f}" for k in shown))
     for k, v in paired.items():
         print(f"{k}: {v['mean']:+.4f} [{v['lo']:+.4f}, {v['hi']:+.4f}], believer better in "
               f"{v['a_better']}/{v['seeds']}")
