@@ -88,13 +88,13 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _paired(a: list[dict[str, Any]], b: list[dict[str, Any]], at: int) -> dict[str, float]:
     """Mean paired difference of regret after ``at`` measurements (a - b), Student-t 95%."""
-    from scipy import stats
+    from steer.stats import paired_diff_ci95
 
-    d = np.array([x["regret_trace"][at - 1] - y["regret_trace"][at - 1]
-                  for x, y in zip(a, b, strict=True)])
-    half = float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
-    return {"mean": float(d.mean()), "lo": float(d.mean() - half), "hi": float(d.mean() + half),
-            "a_better": int((d < 0).sum()), "seeds": len(d)}
+    ra = np.array([x["regret_trace"][at - 1] for x in a])
+    rb = np.array([y["regret_trace"][at - 1] for y in b])
+    mean, lo, hi = paired_diff_ci95(ra, rb)
+    return {"mean": mean, "lo": lo, "hi": hi, "a_better": int((ra < rb).sum()),
+            "seeds": len(ra)}
 
 
 def main() -> int:

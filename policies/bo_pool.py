@@ -177,6 +177,8 @@ class BOPoolPolicy(BasePolicy):
         self.rebuilt = False
         self.rebuilds = 0
         self.pending: list[int] = []  # chosen by suggest_batch/add_pending, not yet ingested
+        self._believer: Any = None  # PendingBeliever of the last decision with pending points
+        self._believer_n = -1  # observations its source had then
 
     def add_pending(self, index: int) -> None:
         """Mark a candidate as being measured elsewhere (e.g. by another instrument)."""
@@ -304,11 +306,10 @@ class BOPoolPolicy(BasePolicy):
         import torch
 
         mask = np.asarray(info.get("action_mask", np.ones(len(self.pool), bool)), bool)
-        if (not self.allow_repeats and self.idx) or self.pending:
+        blocked = self.pending + ([] if self.allow_repeats else self.idx)
+        if blocked:
             mask = mask.copy()
-            mask[self.pending] = False
-            if not self.allow_repeats:
-                mask[self.idx] = False
+            mask[blocked] = False
         if not mask.any():
             return []
         if len(self.y) + len(self.pending) < self.init_size or len(self.y) < 2:
@@ -324,12 +325,14 @@ class BOPoolPolicy(BasePolicy):
             fit_s = self.fit_s
         else:
             fit_s = 0.0
-        from steer.policies.engine import PendingBeliever, best_candidates
+        from steer.policies.engine import best_candidates
 
-        var = PendingBeliever(self.source, self.pending).variance if self.pending else None
-        values, name = self._acquisition(info, var)
+        pending_var = self._pending_variance()
+        values, name = self._acquisition(info, pending_var)
         top_v, top_i = best_candidates(values, torch.as_tensor(mask), n + self.runners_up)
-        mean, var = self.source.mean_var()[0], (self.source.mean_var()[1] if var is None else var)
+        mean, var = self.source.mean_var()
+        if pending_var is not None:
+            var = pending_var
         score_s = time.perf_counter() - t0 - fit_s
         top = [(float(v), int(i)) for v, i in zip(top_v, top_i, strict=True) if np.isfinite(v)]
         out = []
@@ -352,6 +355,27 @@ class BOPoolPolicy(BasePolicy):
                    "runners_up": others[:self.runners_up]}
             out.append(Proposal(self._action(i), v, why))
         return out
+
+    def _pending_variance(self) -> Any:
+        """Variances conditioned on the pending candidates (``None`` if there are none).
+
+        Within a batch the believer of the previous pick is extended by the
+        new pending points instead of being rebuilt: one ``covariance_with``
+        per pick, not one per pick and earlier pick.
+        """
+        from steer.policies.engine import PendingBeliever
+
+        if not self.pending:
+            return None
+        b = self._believer
+        reuse = (b is not None and b.source is self.source and self._believer_n == len(self.y)
+                 and b.pending == self.pending[:len(b.pending)])
+        if not reuse:
+            b = PendingBeliever(self.source)
+        for p in self.pending[len(b.pending):]:
+            b.add(p)
+        self._believer, self._believer_n = b, len(self.y)
+        return b.variance
 
     def _acquisition(self, info: dict[str, Any], variance: Any = None) -> tuple[Any, str]:
         """Acquisition value of every candidate (`N`), and the function's name.

@@ -23,7 +23,7 @@ candidate* and updates them in `O(N)` or `O(N n)` work per new observation:
   the number of observations: latency stays flat as data accumulate.
 
 Both expose :meth:`mean_var`, ``covariance_with`` (what observing one
-candidate would change: :func:`believer_variance` conditions on points still
+candidate would change: :class:`PendingBeliever` conditions on points still
 pending with it) and a BoTorch model view
 (:class:`CandidatePosteriorModel`) so BoTorch's analytic acquisition
 functions (``LogExpectedImprovement``, ``UpperConfidenceBound``...) score the
@@ -33,6 +33,7 @@ candidates by index.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from botorch.models.model import Model
@@ -40,7 +41,7 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 
 __all__ = ["RBFHyper", "CachedExactGP", "NystromGP", "CandidatePosteriorModel", "TimeSeriesGPBank",
-           "PendingBeliever", "believer_variance", "best_candidates"]
+           "PendingBeliever", "best_candidates"]
 
 _DT = torch.float64
 
@@ -356,7 +357,7 @@ class PendingBeliever:
         pending: Candidate indices already pending.
     """
 
-    def __init__(self, source: CachedExactGP | NystromGP, pending: list[int] = ()) -> None:
+    def __init__(self, source: CachedExactGP | NystromGP, pending: Sequence[int] = ()) -> None:
         self.source = source
         self.pending: list[int] = []
         self.variance = source.mean_var()[1].clone()
@@ -375,11 +376,6 @@ class PendingBeliever:
         self.pending.append(int(index))
 
 
-def believer_variance(source: CachedExactGP | NystromGP, pending: list[int]) -> torch.Tensor:
-    """Variance of every candidate (`N`) once ``pending`` are measured (:class:`PendingBeliever`)."""
-    return PendingBeliever(source, pending).variance
-
-
 class CandidatePosteriorModel(Model):
     """A BoTorch ``Model`` view of a cached posterior, indexed by candidate.
 
@@ -395,7 +391,7 @@ class CandidatePosteriorModel(Model):
                  variance: torch.Tensor | None = None) -> None:
         super().__init__()
         self.source = source
-        self.variance = variance  # e.g. :func:`believer_variance`; None: the source's
+        self.variance = variance  # e.g. a PendingBeliever's; None: the source's
 
     @property
     def num_outputs(self) -> int:

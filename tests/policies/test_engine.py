@@ -150,14 +150,14 @@ def _gp_with(kind, xc, x, y, hyper):
 def test_pending_believer_is_the_posterior_after_measuring_at_the_mean(kind):
     import copy
 
-    from steer.policies.engine import PendingBeliever, believer_variance
+    from steer.policies.engine import PendingBeliever
 
     x, y, xc = _data(n=30, n_cand=400)
     hyper = RBFHyper(torch.tensor([0.2, 0.3]), 1.3, 0.01, mean=0.1)
     gp = _gp_with(kind, xc, x, y, hyper)
     mean0, var0 = (t.clone() for t in gp.mean_var())
     pending = [7, 123, 7 + 1, 399]
-    var = believer_variance(gp, pending)
+    var = PendingBeliever(gp, pending).variance
     assert torch.equal(gp.mean_var()[1], var0)  # the source is not changed
     measured = copy.deepcopy(gp)
     for p in pending:  # measure each pending point at its (unchanged) posterior mean
