@@ -72,6 +72,10 @@ class TargetSelectionEnv(gym.Env):
             a registered real instrument id (e.g. ``"indi"``) that executes them
             on hardware while the simulation keeps the sky and the truth.
         instrument_options: Keyword arguments of the real instrument's driver.
+        history: Earlier visits to use instead of the simulator's synthetic
+            ones (``{"target_index", "mjd", "mag", "error_mag"}`` arrays, e.g.
+            from :func:`steer.envs.history.read_history`); the public model,
+            the last-visit times and the policies are conditioned on them.
         render_mode: Only ``None`` is supported.
     """
 
@@ -94,6 +98,7 @@ class TargetSelectionEnv(gym.Env):
         grid_points: int = 48,
         instrument: str = "sim",
         instrument_options: dict[str, Any] | None = None,
+        history: dict[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
         from steer.instruments.sim import Almanac, Catalog, get_preset, with_overrides
@@ -121,6 +126,9 @@ class TargetSelectionEnv(gym.Env):
         self.render_mode = render_mode
         self.instrument = str(instrument)
         self.instrument_options = dict(instrument_options or {})
+        self._history = None if history is None else {
+            "target_index": np.asarray(history["target_index"], int),
+            **{k: np.asarray(history[k], float) for k in ("mjd", "mag", "error_mag")}}
         if self.instrument != "sim":
             from steer.instruments import INSTRUMENTS
 
@@ -207,7 +215,8 @@ class TargetSelectionEnv(gym.Env):
         n = self.n_targets
         self.public = ReferenceModel(np.full(n, 0.3), np.full(n, 0.1), self.grid_mjd,
                                      prior_std_mag=0.5)
-        hist = obs_.history
+        hist = obs_.history if self._history is None else self._history
+        obs_.history = hist
         self.history = hist  # earlier visits: public, like an archive query
         self.reference.add_many(hist["target_index"], hist["mjd"], hist["error_mag"])
         self.public.add_many(hist["target_index"], hist["mjd"], hist["error_mag"])

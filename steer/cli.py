@@ -308,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     from steer.indi_cli import add_parser as add_indi_parser
 
     add_indi_parser(sub)
+
+    from steer.envs.plan_cli import add_parser as add_plan_parser
+
+    add_plan_parser(sub)
     return p
 
 

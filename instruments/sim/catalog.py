@@ -161,6 +161,17 @@ class Catalog:
                       arrays["band"].astype(str), arrays["priority"].astype(float), source, 1)
         return cls(**arrays)
 
+    @classmethod
+    def read(cls, path: str | PathLike[str]) -> Catalog:
+        """Read a CSV, ECSV, FITS or VOTable catalog with flexible columns.
+
+        Only an id and a position are required; see
+        :func:`steer.instruments.sim.catalog_io.read_catalog`.
+        """
+        from steer.instruments.sim.catalog_io import read_catalog
+
+        return read_catalog(path)
+
     def to_csv(self, path: str | PathLike[str]) -> None:
         """Write the catalog as CSV (header + one row per target, full float precision)."""
         with open(path, "w", newline="", encoding="utf-8") as fh:
