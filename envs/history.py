@@ -143,7 +143,11 @@ def _from_table(p: Path) -> dict[str, list[Any]]:
             None if mask[i] else v for i, v in enumerate(np.asarray(col).tolist())]
         cols[k] = vals
     band = lower.get("band")
-    cols["band"] = [str(v) for v in t[band]] if band else [None] * len(t)
+    if band:
+        bmask = np.ma.getmaskarray(t[band])
+        cols["band"] = [None if bmask[i] else str(v).strip() for i, v in enumerate(t[band])]
+    else:
+        cols["band"] = [None] * len(t)
     return cols
 
 

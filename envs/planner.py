@@ -158,8 +158,10 @@ def make_catalog_policy(name: str) -> Any:
     """
     import steer.policies as registry
 
-    cls = registry.policy_class(name)
-    drives = tuple(getattr(cls, "drives", ("catalog",)))
+    if hasattr(registry, "policy_class"):
+        drives = tuple(getattr(registry.policy_class(name), "drives", ("catalog",)))
+    else:  # the registry before policies declared what they drive
+        drives = (getattr(registry, "POLICY_KINDS", {}).get(name, "catalog"),)
     if "catalog" not in drives:
         raise ConfigError(f"policy {name!r} does not choose catalog targets (it drives "
                           f"{', '.join(drives)} environments)",
@@ -198,6 +200,12 @@ def open_night(catalog: Any, source: str, site: Any, night_date: str,
     except CatalogError as exc:
         raise CatalogError(str(exc.message).replace(repr(tmp), repr(source))
                            .replace(tmp, source) + f" at {site.name}", exc.hint) from None
+    except ConfigError as exc:
+        if "the Sun never goes below" not in exc.message:
+            raise
+        raise ConfigError(f"no night: {exc.message} ({site.name})",
+                          "no astronomical darkness there on that date (polar summer); "
+                          "choose another date or site") from None
     finally:
         os.unlink(tmp)
     env.reset(seed=0)
@@ -300,7 +308,12 @@ def suggest(env: Any, policy_name: str, when_mjd: float, n: int,
                            "try another --time or a lower --min-alt")
     policy = make_catalog_policy(policy_name)
     start_policy(policy, env, seed)
-    proposals = policy.suggest(obs, info, n)
+    proposals, seen = [], set()
+    for p in policy.suggest(obs, info, n * len(base.exptimes_s)):  # best exposure per target
+        if p.action.target_index not in seen:
+            seen.add(p.action.target_index)
+            proposals.append(p)
+    proposals = proposals[:n]
     idx = np.array([p.action.target_index for p in proposals], int)
     exps = np.array([p.action.exptime_s for p in proposals], float)
     t = o.mjd
