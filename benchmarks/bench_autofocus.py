@@ -56,7 +56,8 @@ def run_one(policy_name: str, seed: int, max_exposures: int) -> dict[str, Any]:
     obs, info = env.reset(seed=seed)
     start_unit = info["position_unit"]
     policy = _make(policy_name)
-    policy.reset(env, seed)
+    from steer.loop import start_policy
+    start_policy(policy, env, seed)
     in_focus, fwhm_true, elapsed, ask_s = [], [], [], []
     done = False
     while not done:

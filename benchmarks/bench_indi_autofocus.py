@@ -64,7 +64,8 @@ def run_one(env: Any, policy_name: str, seed: int, best_ref: float) -> dict[str,
     obs, info = env.reset(seed=seed)
     start = float(info["position_steps"])
     policy = make_policy(policy_name)
-    policy.reset(env, seed)
+    from steer.loop import start_policy
+    start_policy(policy, env, seed)
     fwhm, pos, ask_s, walls = [], [], [], []
     done = False
     while not done:

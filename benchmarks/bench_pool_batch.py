@@ -49,7 +49,8 @@ def run_one(strategy: str, seed: int, q: int, size: int, budget: int) -> dict[st
                            cost_per_eval_s=30.0, cost_spread=1.0, infeasible_fraction=0.2)
     obs, info = env.reset(seed=seed)
     policy = make_policy("random-pool" if strategy == "random" else "bo-pool")
-    policy.reset(env, seed)
+    from steer.loop import start_policy
+    start_policy(policy, env, seed)
     per_round = 1 if strategy == "sequential" else q
     rounds, decide_s, regret = 0, [], []
     done = False

@@ -76,7 +76,8 @@ class SteerRunner:
         from steer.policies import make_policy
 
         self.policy = make_policy(name, **params)
-        self.policy.reset(env, seed)
+        from steer.loop import start_policy
+        start_policy(self.policy, env, seed)
 
     def ask(self) -> np.ndarray:
         self.last = self.policy.suggest(None, {}, 1)[0]

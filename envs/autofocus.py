@@ -44,6 +44,7 @@ import numpy as np
 from gymnasium import spaces
 
 from steer.envs.hooks import PointEnvHooks
+from steer.envs.point_view import FocusPresenter
 from steer.errors import ConfigError, UnsafeActionError
 
 __all__ = ["AutofocusEnv", "FocusHooks", "vcurve_fwhm_arcsec"]
@@ -79,6 +80,7 @@ class FocusHooks(PointEnvHooks):
     :meth:`_temperature_now` and may add keys with :meth:`_info_extra`.
     """
 
+    presenter = FocusPresenter()
     observation_names = ("position_unit", "last_fwhm_arcsec", "best_measured_fwhm_arcsec",
                          "temperature_degc", "exposures_used")
     objective_name = "fwhm_arcsec"

@@ -60,6 +60,7 @@ import numpy as np
 from gymnasium import spaces
 
 from steer.envs.hooks import PointEnvHooks
+from steer.envs.point_view import BlackBoxPresenter
 from steer.errors import ConfigError, UnsafeActionError
 
 __all__ = ["BlackBoxEnv", "CONSTRAINTS", "Evaluation", "FUNCTIONS", "unit_to_bounds"]
@@ -317,6 +318,7 @@ class BlackBoxEnv(PointEnvHooks, gym.Env):
         return self._obs(), float(-value), bool(terminated), False, info
 
     # ----------------------------------------------- closed-loop hooks (steer.loop)
+    presenter = BlackBoxPresenter()
     observation_names = ("best_value", "last_value", "evaluations_used")
     objective_name = "value"
 

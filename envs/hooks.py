@@ -1,89 +1,46 @@
-"""What the closed loop (:mod:`steer.loop`) asks of a steer environment.
+"""The loop hooks shared by the environments whose action is a point of a box.
 
 Every registered steer environment's unwrapped form offers the small
-:class:`ClosedLoopEnv` protocol, so the loop drives a night of target
-selection, an autofocus run and a black-box optimisation the same way,
-without knowing which it has. :class:`PointEnvHooks` implements the parts
-shared by the environments whose action is a point of a box
+:class:`steer.protocols.ClosedLoopEnv` protocol, so the loop drives a night
+of target selection, an autofocus run and a black-box optimisation the same
+way, without knowing which it has. :class:`PointEnvHooks` implements it for
+the environments whose action is a :class:`PointAction` of a box
 (``steer/BlackBox-v0``, ``steer/Autofocus-v0`` and the INDI autofocus).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
+from steer.envs.context import BoxContext
+from steer.envs.point_view import PointPresenter
 from steer.errors import UnsafeActionError
+from steer.presenter import Presenter
 
-__all__ = ["ClosedLoopEnv", "PointEnvHooks", "ACTION_KINDS"]
+__all__ = ["PointAction", "PointEnvHooks"]
 
-#: ``catalog``: actions are :class:`steer.types.Action` (a target and an exposure)
-#: and one ``suggest(n)`` returns ``n`` ranked alternatives; ``point``: actions are
-#: points of a box and one ``suggest`` call is asked for one point (``n > 1``
-#: would be a batch to evaluate together, not alternatives); ``pool``: actions are
-#: indices into a fixed candidate pool and, like ``catalog``, one ``suggest(n)``
-#: returns ``n`` ranked alternatives.
-ACTION_KINDS: tuple[str, ...] = ("catalog", "point", "pool")
-
-
-@runtime_checkable
-class ClosedLoopEnv(Protocol):
-    """The hooks of an environment's unwrapped form that the loop calls.
+@dataclass(frozen=True)
+class PointAction:
+    """A point of a continuous action space: the action type of the box environments.
 
     Attributes:
-        action_kind: One of :data:`ACTION_KINDS`; decides which policies fit
-            (catalog policies for ``catalog``) and how the loop asks for
-            alternatives.
-        can_idle: Whether letting time pass can change anything (a night
-            does; a black box does not wait). When every proposal of a step is
-            refused, or an action fails after its retries, the loop idles if it
-            can, else ends the episode.
+        x_unit: Coordinates in the unit box `[0, 1]^d`.
+        x: The same point in the env's action-space units (what ``env.step`` takes).
     """
 
-    action_kind: str
-    can_idle: bool
+    x_unit: tuple[float, ...]
+    x: tuple[float, ...]
 
-    def env_action(self, action: Any) -> np.ndarray:
-        """Translate a policy's action into what ``env.step`` takes.
+    def as_array(self) -> np.ndarray:
+        """The action for ``env.step`` (`d`-dim float64 array)."""
+        return np.asarray(self.x, float)
 
-        Raises:
-            UnsafeActionError: the action cannot be expressed for this env.
-        """
-        ...
-
-    def check_action(self, action: Any) -> Any:
-        """Raise :class:`~steer.errors.UnsafeActionError` if the (translated) action
-        would violate a limit. Must not move or command anything."""
-        ...
-
-    def idle(self, seconds: float) -> tuple[Any, dict[str, Any]]:
-        """Let ``seconds`` pass without acting; return the new observation and info."""
-        ...
-
-    def is_over(self) -> bool:
-        """Whether the episode (night, budget) is over."""
-        ...
-
-    def progress_fraction(self) -> float:
-        """Fraction of the episode done, 0 at the start, 1 at the end."""
-        ...
-
-    def record_summary(self, observation: Any, info: dict[str, Any]) -> dict[str, Any]:
-        """What goes into a decision record's ``observation`` field.
-
-        Always has ``elapsed_s`` (instrument seconds since the episode
-        started); ``mjd`` when the environment has a clock.
-        """
-        ...
-
-    def measurement_of(self, info: dict[str, Any]) -> Any:
-        """What was measured by the step that returned ``info`` (``None``: nothing)."""
-        ...
-
-    def episode_metrics(self) -> dict[str, float]:
-        """Summary metrics of the episode so far."""
-        ...
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {"x_unit": list(self.x_unit), "x": list(self.x)}
 
 
 class PointEnvHooks:
@@ -96,10 +53,18 @@ class PointEnvHooks:
     the same key).
     """
 
-    action_kind: ClassVar[str] = "point"
-    can_idle: ClassVar[bool] = False
+    presenter: ClassVar[Presenter] = PointPresenter()
     observation_names: ClassVar[tuple[str, ...]] = ()
     objective_name: ClassVar[str] = ""
+
+    def policy_context(self) -> BoxContext:
+        """The box's bounds and the observation's names (:class:`BoxContext`)."""
+        space = self.action_space  # type: ignore[attr-defined]
+        return BoxContext(kind=self.presenter.kind, action_space=space,
+                          observation_space=self.observation_space,  # type: ignore
+                          low=np.asarray(space.low, float), high=np.asarray(space.high, float),
+                          observation_names=tuple(self.observation_names),
+                          objective_name=self.objective_name)
 
     def env_action(self, action: Any) -> np.ndarray:
         """The action as a float64 array (a ``PointAction`` gives its ``as_array()``).

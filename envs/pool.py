@@ -24,6 +24,7 @@ before anything is measured.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -31,13 +32,32 @@ import numpy as np
 from gymnasium import spaces
 
 from steer.envs.blackbox import FUNCTIONS, BlackBoxEnv, _make_function, unit_to_bounds
+from steer.envs.context import PoolContext
 from steer.envs.hooks import PointEnvHooks
+from steer.envs.point_view import PoolPresenter
 from steer.errors import ConfigError, UnsafeActionError
 
-__all__ = ["CandidatePoolEnv"]
+__all__ = ["CandidatePoolEnv", "PoolAction"]
 
 _VALUE_MAX = 1e9
 _NATURAL_DIM = {"branin": 2, "hartmann6": 6, "ackley": 2}
+
+
+@dataclass(frozen=True)
+class PoolAction:
+    """One candidate of a fixed pool: the action type of ``steer/CandidatePool-v0``.
+
+    Attributes:
+        index: Row of the candidate in the pool (what ``env.step`` takes).
+        x_unit: Its coordinates in the unit box.
+    """
+
+    index: int
+    x_unit: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {"index": self.index, "x_unit": list(self.x_unit)}
 
 
 def _check(name: str, value: Any, low: float, hint: str, integer: bool = False) -> None:
@@ -68,7 +88,7 @@ class CandidatePoolEnv(PointEnvHooks, gym.Env):
     """
 
     metadata = {"render_modes": []}
-    action_kind = "pool"
+    presenter = PoolPresenter()
     observation_names = ("best_value", "last_value", "evaluations_used")
     objective_name = "value"
 
@@ -136,6 +156,14 @@ class CandidatePoolEnv(PointEnvHooks, gym.Env):
                 "history": {"index": idx, "value": np.asarray(self.values, float)},
                 "evaluations": len(idx), "budget": self.budget, "elapsed_s": self.elapsed_s,
                 "simple_regret": regret, "function": self.function_name}
+
+    def policy_context(self) -> PoolContext:
+        """The pool's coordinates and costs (:class:`PoolContext`)."""
+        return PoolContext(kind=self.presenter.kind, action_space=self.action_space,
+                           observation_space=self.observation_space, pool_unit=self.pool_unit,
+                           cost_s=self.candidate_cost_s,
+                           observation_names=tuple(self.observation_names),
+                           objective_name=self.objective_name)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start a new episode (empty history; the pool stays). The seed fixes the noise."""

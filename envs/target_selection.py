@@ -24,10 +24,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from steer.envs.context import CatalogContext
+from steer.envs.night_view import NightPresenter
 from steer.envs.reference import ReferenceModel
 from steer.envs.science import science_metrics
 from steer.errors import CatalogError, ConfigError, UnsafeActionError
-from steer.types import Action, Measurement
+from steer.instruments.telescope import Action, Measurement
 
 __all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES"]
 
@@ -80,8 +82,7 @@ class TargetSelectionEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
-    action_kind = "catalog"  # the closed loop's hooks: steer.envs.hooks.ClosedLoopEnv
-    can_idle = True
+    presenter = NightPresenter()  # how the core names, tabulates and draws its decisions
 
     def __init__(
         self,
@@ -120,6 +121,12 @@ class TargetSelectionEnv(gym.Env):
             raise ConfigError(f"cloudiness = {cloudiness} is outside [0, 1]",
                               "use 0 for clear skies, 1 for overcast, or omit it")
         self.cloudiness = cloudiness
+        if max_night_hours is not None and (
+                isinstance(max_night_hours, bool) or not isinstance(max_night_hours, int | float)
+                or not np.isfinite(max_night_hours) or max_night_hours <= 0):
+            raise ConfigError(f"max_night_hours = {max_night_hours!r} must be a positive number "
+                              "of hours", "e.g. max_night_hours = 4, or omit it for the whole "
+                              "night")
         self.max_night_hours = max_night_hours
         self.max_steps = int(max_steps)
         self.grid_points = int(grid_points)
@@ -252,6 +259,18 @@ class TargetSelectionEnv(gym.Env):
         if self.observatory is not None:
             self.observatory.close()
         super().close()
+
+    def policy_context(self) -> CatalogContext:
+        """What a policy may know about tonight (:class:`~steer.envs.context.CatalogContext`)."""
+        o = self.observatory
+        return CatalogContext(
+            kind=self.presenter.kind, action_space=self.action_space,
+            observation_space=self.observation_space, catalog=self.catalog,
+            exptimes_s=self.exptimes_s, default_exptime_index=self.default_exptime_index,
+            target_features=TARGET_FEATURES, global_features=GLOBAL_FEATURES,
+            instrument=self.config, almanac=o.almanac,
+            night_start_mjd=float(o.night_start_mjd), night_end_mjd=float(self.end_mjd),
+            grid_points=self.grid_points, history=self.history)
 
     # ----------------------------------------------------------- observation
     def features(self) -> np.ndarray:

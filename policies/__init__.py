@@ -1,7 +1,9 @@
 """Policies: classical scheduler baselines, BoTorch active learning, RL.
 
 Policies are registered by id with lazily imported entry points, so asking
-for ``random`` never imports torch.
+for ``random`` never imports torch. Each policy class declares the kinds of
+environment it drives (``drives``, matched against the environment
+presenter's ``kind``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from steer.errors import RegistryError
 
-__all__ = ["POLICIES", "CATALOG_POLICIES", "POLICY_KINDS", "make_policy", "policy_names"]
+__all__ = ["POLICIES", "make_policy", "policy_names", "policy_class", "policies_for"]
 
 POLICIES: dict[str, str] = {
     "random": "steer.policies.baselines:RandomPolicy",
@@ -22,23 +24,26 @@ POLICIES: dict[str, str] = {
     "bo-continuous": "steer.policies.bo_continuous:BOContinuousPolicy",
     "bo-pool": "steer.policies.bo_pool:BOPoolPolicy",
     "random-pool": "steer.policies.bo_pool:RandomPoolPolicy",
-    "sobol": "steer.policies.bo_continuous:SobolPolicy",
-    "vcurve": "steer.policies.bo_continuous:VCurvePolicy",
+    "sobol": "steer.policies.box:SobolPolicy",
+    "vcurve": "steer.policies.vcurve:VCurvePolicy",
 }
 
 
-CATALOG_POLICIES: tuple[str, ...] = ("random", "round-robin", "greedy", "feature", "bo")
-"""Policies that choose among catalog targets (``steer/TargetSelection-v0``)."""
+def policy_class(name: str) -> type:
+    """The class of a registered policy (imports its module).
 
-POLICY_KINDS: dict[str, str] = {
-    **{name: "catalog" for name in CATALOG_POLICIES},
-    "bo-continuous": "point", "sobol": "point", "vcurve": "point",
-    "bo-pool": "pool", "random-pool": "pool",
-}
-"""The ``action_kind`` of the environments each policy acts on (see
-:mod:`steer.envs.hooks`): ``catalog`` (targets and exposures), ``point`` (a
-point of a box: ``steer/BlackBox-v0``, ``steer/Autofocus-v0``) or ``pool``
-(an index into a fixed candidate pool: ``steer/CandidatePool-v0``)."""
+    Raises:
+        RegistryError: if ``name`` is not registered.
+    """
+    if name not in POLICIES:
+        raise RegistryError(f"unknown policy {name!r}", f"choose one of {', '.join(POLICIES)}")
+    module, cls = POLICIES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def policies_for(kind: str) -> list[str]:
+    """The registered policies whose class declares it drives environments of ``kind``."""
+    return [name for name in POLICIES if kind in getattr(policy_class(name), "drives", ())]
 
 
 def policy_names() -> list[str]:
@@ -52,10 +57,7 @@ def make_policy(name: str, **params: Any) -> Any:
     Raises:
         RegistryError: if ``name`` is not registered.
     """
-    if name not in POLICIES:
-        raise RegistryError(f"unknown policy {name!r}", f"choose one of {', '.join(POLICIES)}")
-    module, cls = POLICIES[name].split(":")
-    policy_cls = getattr(importlib.import_module(module), cls)
+    policy_cls = policy_class(name)
     try:
         return policy_cls(**params)
     except TypeError as exc:

@@ -1,22 +1,15 @@
-"""Shared machinery for policies: seeding, ranking, explanations, timing."""
+"""Shared machinery for policies: seeding, the episode's context, ranking, explanations, timing."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from steer.types import Action, Measurement, Proposal
+from steer.types import PolicyContext, Proposal
 
-__all__ = ["BasePolicy", "feature_index"]
-
-
-def feature_index(name: str) -> int:
-    """Column of a per-target feature in the observation's ``targets`` matrix."""
-    from steer.envs.target_selection import TARGET_FEATURES
-
-    return TARGET_FEATURES.index(name)
+__all__ = ["BasePolicy"]
 
 
 class BasePolicy:
@@ -28,17 +21,23 @@ class BasePolicy:
 
     name = "base"
     version = "1"
+    #: The environment kinds (their presenter's ``kind``) this policy can act on.
+    drives: ClassVar[tuple[str, ...]] = ("catalog",)
 
     def __init__(self, **params: Any) -> None:
         self.params = params
-        self.env: Any = None
+        self.context: Any = None
         self.rng = np.random.default_rng(0)
 
-    def reset(self, env: Any, seed: int) -> None:
-        """Bind to the (unwrapped) environment and seed the policy's generator."""
-        self.env = getattr(env, "unwrapped", env)
+    def reset(self, context: PolicyContext, seed: int) -> None:
+        """Take the episode's context (what the policy may know) and seed the generator."""
+        self.context = context
         self.rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1009]))
         self._reset()
+
+    def feature(self, observation: dict[str, np.ndarray], name: str) -> np.ndarray:
+        """The per-target feature ``name`` of a catalog observation, as float64."""
+        return np.asarray(observation["targets"][:, self.context.target_feature(name)], float)
 
     def _reset(self) -> None:
         """Hook: per-episode set-up."""
@@ -61,11 +60,11 @@ class BasePolicy:
         """Hook: return an `N x E` score array (higher is better) and shared explanation."""
         raise NotImplementedError
 
-    def ingest(self, action: Action, measurement: Measurement | None, reward: float) -> None:
+    def ingest(self, action: Any, measurement: Any, reward: float) -> None:
         """Tell the policy what came back (``None`` when the action was refused)."""
         self._ingest(action, measurement, reward)
 
-    def _ingest(self, action: Action, measurement: Measurement | None, reward: float) -> None:
+    def _ingest(self, action: Any, measurement: Any, reward: float) -> None:
         """Hook: learn from an outcome."""
 
     def rank(self, scores: np.ndarray, mask: np.ndarray, n: int,
@@ -82,13 +81,13 @@ class BasePolicy:
         top = top[np.lexsort((top, -flat[top]))]  # best first, ties by index: deterministic
         top = [int(j) for j in top if np.isfinite(flat[j])]
         n_e = scores.shape[1]
-        env = self.env
+        ctx = self.context
         out = []
         for rank_i, j in enumerate(top[:n]):
             i, e = divmod(j, n_e)
-            others = [{"target_id": str(env.catalog.target_id[a // n_e]),
-                       "target_index": a // n_e, "exptime_s": env.exptimes_s[a % n_e],
+            others = [{"target_id": str(ctx.catalog.target_id[a // n_e]),
+                       "target_index": a // n_e, "exptime_s": ctx.exptimes_s[a % n_e],
                        "score": float(flat[a])} for a in top if a != j][:runners_up]
             expl = {"rank": rank_i, "runners_up": others, **(why or {})}
-            out.append(Proposal(env.make_action(i, e), float(flat[j]), expl))
+            out.append(Proposal(ctx.make_action(i, e), float(flat[j]), expl))
         return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steer.policies.base import BasePolicy, feature_index
+from steer.policies.base import BasePolicy
 
 __all__ = ["RandomPolicy", "RoundRobinPolicy", "GreedyPolicy", "FeaturePolicy"]
 
@@ -43,7 +43,7 @@ class RoundRobinPolicy(BasePolicy):
 
     def _scores(self, observation, info):
         t = observation["targets"]
-        since = t[:, feature_index("hours_since_visit")].astype(float)
+        since = self.feature(observation, "hours_since_visit")
         return (_default_only(len(t), len(info["exptimes_s"]), info["default_exptime_index"],
                               since),
                 {"rule": "longest time since last visit"})
@@ -64,10 +64,10 @@ class GreedyPolicy(BasePolicy):
 
     def _scores(self, observation, info):
         t = observation["targets"]
-        prio = t[:, feature_index("priority")].astype(float)
-        am = t[:, feature_index("airmass")].astype(float)
+        prio = self.feature(observation, "priority")
+        am = self.feature(observation, "airmass")
         value = prio * 100.0 - am  # priority first, airmass breaks ties
-        recent = t[:, feature_index("hours_since_visit")] < self.revisit_gap_h
+        recent = self.feature(observation, "hours_since_visit") < self.revisit_gap_h
         mask = np.asarray(info["action_mask"], bool)
         if (mask & ~recent).any():
             value = np.where(recent, -np.inf, value)
@@ -104,10 +104,10 @@ class FeaturePolicy(BasePolicy):
 
     def _scores(self, observation, info):
         t = observation["targets"].astype(float)
-        loss = t[:, feature_index("depth_loss_mag")]
-        slew_min = t[:, feature_index("overhead_s")] / 60.0
-        prio = np.log2(np.maximum(t[:, feature_index("priority")], 1e-3))
-        due = np.minimum(t[:, feature_index("hours_since_visit")] / self.revisit_h, 1.0)
+        loss = self.feature(observation, "depth_loss_mag")
+        slew_min = self.feature(observation, "overhead_s") / 60.0
+        prio = np.log2(np.maximum(self.feature(observation, "priority"), 1e-3))
+        due = np.minimum(self.feature(observation, "hours_since_visit") / self.revisit_h, 1.0)
         w_d, w_s, w_p, w_r = self.w
         value = -w_d * loss - w_s * slew_min + w_p * prio + w_r * due
         return (_default_only(len(t), len(info["exptimes_s"]), info["default_exptime_index"],

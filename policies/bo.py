@@ -36,9 +36,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from steer.envs.context import CatalogContext, require_context
 from steer.errors import ConfigError
-from steer.policies.base import BasePolicy, feature_index
-from steer.types import Action, Measurement, Proposal
+from steer.instruments.telescope import Action, Measurement
+from steer.policies.base import BasePolicy
+from steer.types import Proposal
 
 __all__ = ["BOPolicy"]
 
@@ -119,15 +121,16 @@ class BOPolicy(BasePolicy):
     def _reset(self) -> None:
         from steer.policies.engine import TimeSeriesGPBank
 
-        env = self.env
-        self.t_ref = float(env.observatory.night_start_mjd)
-        self.cat_mag = np.asarray(env.catalog.mag, float)
+        ctx = require_context(self.context, CatalogContext, self.name,
+                              "use it with steer/TargetSelection-v0")
+        self.t_ref = float(ctx.night_start_mjd)
+        self.cat_mag = np.asarray(ctx.catalog.mag, float)
         self.n = len(self.cat_mag)
-        grid = torch.tensor(np.linspace(0.0, env.end_mjd - self.t_ref, env.grid_points),
+        grid = torch.tensor(np.linspace(0.0, ctx.night_end_mjd - self.t_ref, ctx.grid_points),
                             dtype=torch.float64)
         self.bank = TimeSeriesGPBank(self.n, grid, self.mean_prior_var,
                                      self.lengthscales_d or [self.lengthscale_d], self.max_obs)
-        hist = env.history
+        hist = ctx.history
         for i, t, m, e in zip(hist["target_index"], hist["mjd"], hist["mag"], hist["error_mag"],
                               strict=True):
             if np.isfinite(m) and np.isfinite(e) and e > 0:
@@ -140,8 +143,8 @@ class BOPolicy(BasePolicy):
         self.fitted = False
         self.decisions = 0
         self.fit_s = 0.0
-        self.readout_s = float(env.config.readout_s + env.config.shutter_s)
-        self.sat_mag_30s = dict(env.config.saturation_mag_30s)
+        self.readout_s = float(ctx.instrument.readout_s + ctx.instrument.shutter_s)
+        self.sat_mag_30s = dict(ctx.instrument.saturation_mag_30s)
         self._fit(refit=True)
 
     def _fit(self, refit: bool) -> None:
@@ -246,12 +249,14 @@ class BOPolicy(BasePolicy):
         exps = np.asarray(info["exptimes_s"], float)
         e_def = exps[info["default_exptime_index"]]
         now_d = float(info["mjd"]) - self.t_ref
-        overhead = tf[:, feature_index("overhead_s")]
-        prio = tf[:, feature_index("priority")]
-        m5_def = self.cat_mag + tf[:, feature_index("depth_margin_mag")]
-        ext_pred = self._predicted_extinction(tf[:, feature_index("alt_deg")],
-                                              tf[:, feature_index("az_deg")], now_d * 24.0)
-        last_ext = -2.5 * np.log10(max(float(observation["globals"][5]), 1e-3))
+        ctx = self.context
+        overhead = tf[:, ctx.target_feature("overhead_s")]
+        prio = tf[:, ctx.target_feature("priority")]
+        m5_def = self.cat_mag + tf[:, ctx.target_feature("depth_margin_mag")]
+        ext_pred = self._predicted_extinction(tf[:, ctx.target_feature("alt_deg")],
+                                              tf[:, ctx.target_feature("az_deg")], now_d * 24.0)
+        last_t = float(observation["globals"][ctx.global_feature("last_transparency")])
+        last_ext = -2.5 * np.log10(max(last_t, 1e-3))
         if ext_pred is not None:
             m5_def = m5_def + (last_ext - ext_pred)
         # test points: the night grid plus t* for each exposure, per target
@@ -277,7 +282,7 @@ class BOPolicy(BasePolicy):
         exp_mag = self.cat_mag[:, None] + mean_bma
         m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
         sigma = _mag_error(exp_mag, m5)
-        band = np.asarray(self.env.catalog.band)
+        band = np.asarray(ctx.catalog.band)
         sat = np.array([self.sat_mag_30s[b] for b in band])[:, None] - 2.5 * np.log10(
             exps[None, :] / 30.0)
         # expected IPV reduction, averaged over the time scales' posterior weights

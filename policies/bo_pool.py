@@ -37,33 +37,17 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from steer.envs.context import PoolContext
+from steer.envs.pool import PoolAction
 from steer.errors import ConfigError
 from steer.policies.base import BasePolicy
-from steer.types import Measurement, Proposal
+from steer.types import Proposal
 
 __all__ = ["PoolAction", "BOPoolPolicy", "RandomPoolPolicy"]
-
-
-@dataclass(frozen=True)
-class PoolAction:
-    """One candidate of a fixed pool.
-
-    Attributes:
-        index: Row of the candidate in the pool (what ``env.step`` takes).
-        x_unit: Its coordinates in the unit box.
-    """
-
-    index: int
-    x_unit: tuple[float, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return {"index": self.index, "x_unit": list(self.x_unit)}
 
 
 def _count(name: str, value: Any, minimum: int = 1) -> int:
@@ -109,6 +93,7 @@ class BOPoolPolicy(BasePolicy):
     """
 
     name = "bo-pool"
+    drives = ("pool",)
     version = "1"
 
     def __init__(self, acquisition: str = "logei", beta: float = 2.0, n_init: int | None = None,
@@ -157,8 +142,8 @@ class BOPoolPolicy(BasePolicy):
     def _reset(self) -> None:
         import torch
 
-        pool = getattr(self.env, "pool_unit", None)
-        if pool is None:
+        pool = getattr(self.context, "pool_unit", None)
+        if not isinstance(self.context, PoolContext) or pool is None:
             raise ConfigError("policy 'bo-pool' needs an environment with a candidate pool",
                               "use it with steer/CandidatePool-v0")
         self.pool = torch.as_tensor(np.asarray(pool, float), dtype=torch.float64)
@@ -410,7 +395,7 @@ class BOPoolPolicy(BasePolicy):
         return PoolAction(i, tuple(float(v) for v in self.pool[i].tolist()))
 
     # -------------------------------------------------------------- learning
-    def _ingest(self, action: Any, measurement: Measurement | Any | None,
+    def _ingest(self, action: Any, measurement: Any,
                 reward: float) -> None:
         i = int(action.index if isinstance(action, PoolAction) else action)
         if i in self.pending:
@@ -437,11 +422,12 @@ class RandomPoolPolicy(BasePolicy):
     """Uniformly random feasible candidates, never the same one twice (a baseline)."""
 
     name = "random-pool"
+    drives = ("pool",)
     version = "1"
 
     def _reset(self) -> None:
-        pool = getattr(self.env, "pool_unit", None)
-        if pool is None:
+        pool = getattr(self.context, "pool_unit", None)
+        if not isinstance(self.context, PoolContext) or pool is None:
             raise ConfigError("policy 'random-pool' needs an environment with a candidate pool",
                               "use it with steer/CandidatePool-v0")
         self.pool = np.asarray(pool, float)

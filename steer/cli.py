@@ -1,4 +1,4 @@
-"""The ``steer`` command line: run, compare, replay, ui.
+"""The ``steer`` command line: run, compare, replay, runs, ui.
 
 User mistakes (bad files, unknown names, unwritable stores) print one line
 ``steer: error: ...`` with a hint and exit with status 2, never a traceback.
@@ -76,7 +76,7 @@ def _check_server(uri: str, timeout_s: float = 5.0) -> None:
 
 
 def _tracking(args: argparse.Namespace) -> tuple[Path, str]:
-    from steer.tracking import resolve_tracking_uri
+    from steer.store import resolve_tracking_uri
 
     runs_dir = Path(args.runs_dir).resolve()
     uri = resolve_tracking_uri(args.tracking_uri, runs_dir)
@@ -92,86 +92,59 @@ def _progress_bar(total: float, desc: str, unit: str) -> Any:
                 file=sys.stderr, disable=None)
 
 
-#: What ``steer run`` prints: (label, metric keys, format), shown when the keys exist.
-_RUN_ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("science score", ("science_score",), "{:.4f}"),
-    ("lc reconstruction rmse (mag)", ("lc_rmse_mag",), "{:.4f}"),
-    ("priority targets characterised", ("frac_characterised",), "{:.3f}"),
-    ("open-shutter fraction", ("open_shutter_fraction",), "{:.3f}"),
-    ("visits", ("visits",), "{:.0f}"),
-    ("idle: dome closed/none up (h)", ("idle_h",), "{:.2f}"),
-    ("slew median / p95 (s)", ("slew_median_s", "slew_p95_s"), "{:.1f} / {:.1f}"),
-    ("exposures", ("exposures",), "{:.0f}"),
-    ("best FWHM measured (arcsec)", ("best_fwhm_arcsec",), "{:.3f}"),
-    ("final FWHM measured / true", ("final_fwhm_arcsec", "final_true_fwhm_arcsec"),
-     "{:.3f} / {:.3f}"),
-    ("seeing floor (arcsec)", ("seeing_floor_arcsec",), "{:.3f}"),
-    ("exposures to focus (truth)", ("exposures_to_focus",), "{:.0f}"),
-    ("in focus afterwards", ("in_focus_after_fraction",), "{:.0%}"),
-    ("final focus error (steps)", ("final_focus_error_steps",), "{:.0f}"),
-    ("evaluations", ("evaluations",), "{:.0f}"),
-    ("best value measured", ("best_value",), "{:.5g}"),
-    ("simple regret (truth)", ("simple_regret",), "{:.4g}"),
-    ("regret of the incumbent (truth)", ("incumbent_regret",), "{:.4g}"),
-    ("instrument time (s)", ("elapsed_s",), "{:.0f}"),
-    ("ms per decision p50 / p95", ("decision_ms_p50", "decision_ms_p95"), "{:.2f} / {:.2f}"),
-    ("wall time (s)", ("wall_s",), "{:.1f}"),
-)
-
-
-def _summary_rows(metrics: dict[str, float]) -> list[tuple[str, str]]:
-    """The rows of ``steer run``'s summary that the environment's metrics fill."""
-    m = {**metrics, "idle_h": metrics["idle_s"] / 3600} if "idle_s" in metrics else metrics
-    return [(label, fmt.format(*(m[k] for k in keys))) for label, keys, fmt in _RUN_ROWS
-            if all(k in m for k in keys)]
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """One closed-loop night with live MLflow logging."""
     from steer.config import load_experiment
-    from steer.policies import POLICIES
     from steer.session import (
-        check_policy_fits,
+        build_policy,
         log_to_mlflow,
         make_env,
         play,
+        presenter_for,
         run_params,
         set_threads,
+        validate_experiment,
     )
     from steer.tracking import MLflowSink
 
     config = load_experiment(args.experiment)
-    policy = args.policy or config.policy
-    if policy not in POLICIES:
-        raise ConfigError(f"unknown policy {policy!r}", f"choose from {', '.join(POLICIES)}")
-    check_policy_fits(config, policy)
+    policy_name = args.policy or config.policy
+    validate_experiment(config, [policy_name])
     seed = config.seed if args.seed is None else args.seed
     if seed < 0:
         raise ConfigError(f"--seed {seed} is negative", "use a seed >= 0")
     set_threads(1)
-    runs_dir, uri = _tracking(args)
-    env = make_env(config)  # bad [env] settings fail here, before a run is created
-    sink = MLflowSink(uri, config.name, f"{policy}-seed{seed}", run_params(config, policy, seed),
-                      tags={"steer.policy": policy, "steer.seed": str(seed)})
-    bar = _progress_bar(100, f"{policy} seed {seed}", "% done")
+    env = make_env(config)  # bad [env] settings fail here, before anything is written
+    try:
+        policy = build_policy(config, policy_name)
+        runs_dir, uri = _tracking(args)
+    except BaseException:
+        env.close()
+        raise
+    presenter = presenter_for(config.env_id)
+    sink = MLflowSink(uri, config.name, f"{policy_name}-seed{seed}",
+                      run_params(config, policy_name, seed),
+                      tags={"steer.policy": policy_name, "steer.seed": str(seed)},
+                      presenter=presenter)
+    bar = _progress_bar(100, f"{policy_name} seed {seed}", "% done")
 
     def progress(frac: float) -> None:
         bar.n = round(100 * frac, 1)
         bar.refresh()
 
     try:
-        result = play(config, policy, seed, runs_dir / "journals", extra_sinks=[sink],
-                      run_id=sink.run_id, progress=progress, env=env)
+        result = play(config, policy_name, seed, runs_dir / "journals", extra_sinks=[sink],
+                      run_id=sink.run_id, progress=progress, env=env, policy=policy)
     except BaseException:
         sink.close()
         raise
     finally:
         bar.close()
     m = result.episode.metrics
-    run_id = log_to_mlflow(uri, config, policy, seed, result.episode.records, m,
+    run_id = log_to_mlflow(uri, config, policy_name, seed, result.episode.records, m,
                            result.journal_path, sink=sink)
-    print(f"{config.name}: policy {policy}, seed {seed}")
-    for label, text in _summary_rows(m):
+    print(f"{config.name}: policy {policy_name}, seed {seed}")
+    for label, text in presenter.summary_lines(m):
         print(f"  {label:<32}{text}")
     print(f"MLflow run id: {run_id}")
     print(f"journal: {result.journal_path}")
@@ -183,12 +156,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Every policy on the same seeded nights, on Ray."""
     from steer.config import load_experiment
     from steer.runner import compare, format_table
-    from steer.session import check_policy_fits
+    from steer.session import presenter_for, validate_experiment
 
     config = load_experiment(args.experiment)
     policies = _parse_policies(args.policies)
-    for p in policies:
-        check_policy_fits(config, p)
+    validate_experiment(config, policies)
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} must be at least 1", "e.g. --seeds 5")
     seeds = list(range(config.seed, config.seed + args.seeds))
@@ -206,7 +178,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         bar.close()
     summary["experiment"] = config.name
     summary["tracking_uri"] = uri
-    print(format_table(summary))
+    print(format_table(summary, presenter_for(config.env_id).comparison_metrics()))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
         print(f"wrote {args.json}")
@@ -219,9 +191,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Re-run a logged run and check that every decision is identical."""
     from steer.config import load_experiment, parse_experiment
-    from steer.records import action_text
-    from steer.session import play, set_threads
-    from steer.tracking import load_logged_run
+    from steer.runs import load_logged_run
+    from steer.session import play, presenter_for, set_threads
 
     set_threads(1)
     runs_dir, uri = _tracking(args)
@@ -242,7 +213,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     new = [r.decision_key for r in result.episode.records]
     for i, (a, b) in enumerate(zip(old, new, strict=False)):
         if a != b:
-            was, now = (action_text(r[i].proposal.get("action") or {})
+            text = presenter_for(config.env_id).action_text
+            was, now = (text(r[i].proposal.get("action") or {})
                         for r in (logged.records, result.episode.records))
             print(f"replay of {args.run_id} differs at decision {i} (step {a[0]}): "
                   f"logged {was} status {a[2]}, replayed {now} status {b[2]}")
@@ -253,6 +225,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 1
     print(f"replay of {args.run_id}: all {len(old)} decisions identical "
           f"(policy {logged.policy}, seed {seed})")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List the runs in the tracking store, newest first."""
+    from steer.runs import list_runs
+
+    if args.limit < 1:
+        raise ConfigError(f"--limit {args.limit} must be at least 1", "e.g. --limit 20")
+    _, uri = _tracking(args)
+    runs = list_runs(uri, args.experiment, max_results=args.limit)
+    if not runs:
+        print(f"no runs in {uri}" + (f" for experiment {args.experiment!r}"
+                                     if args.experiment else ""))
+        return 0
+    header = ("run id", "experiment", "policy", "seed", "status", "started (UTC)", "key metric")
+    rows = []
+    for r in runs:
+        key = "" if r["key_metric"] is None or r["key_value"] is None else \
+            f"{r['key_metric']} = {r['key_value']:.4g}"
+        rows.append((r["run_id"], r["experiment"], str(r["policy"] or ""),
+                     "" if r["seed"] is None else str(r["seed"]), r["status"],
+                     (r["start_time"] or "").replace("T", " ").rstrip("Z"),
+                     key if r["kind"] == "episode" else f"({r['kind']})"))
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
@@ -299,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seed", type=int, default=None, help="replay with this seed instead")
     common(rp)
     rp.set_defaults(func=cmd_replay)
+
+    ls = sub.add_parser("runs", help="list the runs in the tracking store, newest first")
+    ls.add_argument("--experiment", default=None, help="only this experiment")
+    ls.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
+    common(ls)
+    ls.set_defaults(func=cmd_runs)
 
     u = sub.add_parser("ui", help="serve the MLflow UI on 127.0.0.1")
     u.add_argument("--port", type=int, default=None, help="port (default: a free one)")

@@ -34,6 +34,7 @@ from steer.errors import ConfigError
 __all__ = ["ExperimentConfig", "load_experiment"]
 
 _KNOWN_SECTIONS = {"experiment", "env", "policy", "loop"}
+_EXPERIMENT_KEYS = ("name", "env", "policy", "seed")
 _LOOP_KEYS = {"max_decisions": 0, "max_rejections_per_step": 3, "max_retries": 2}
 _LOOP_MIN = {"max_decisions": 0, "max_rejections_per_step": 1, "max_retries": 0}
 
@@ -91,7 +92,11 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
     """Parse the text of an experiment file.
 
     Raises:
-        ConfigError: on malformed TOML, unknown sections or wrongly typed values.
+        ConfigError: on malformed TOML, unknown sections or keys, a
+            ``[policy.NAME]`` section for a policy that does not exist, or
+            wrongly typed values. (Keys of ``[env]`` and ``[policy.NAME]`` are
+            checked against the classes by
+            :func:`steer.session.validate_experiment`.)
     """
     try:
         data = tomllib.loads(text)
@@ -104,6 +109,10 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
             f"use only {sorted(_KNOWN_SECTIONS)}",
         )
     exp = _expect(data.get("experiment", {}), dict, "[experiment]", path)
+    unknown_keys = sorted(set(exp) - set(_EXPERIMENT_KEYS))
+    if unknown_keys:
+        raise ConfigError(f"{path}: unknown [experiment] setting {unknown_keys[0]!r}",
+                          f"valid settings: {', '.join(_EXPERIMENT_KEYS)}")
     name = _expect(exp.get("name", Path(path).stem), str, "experiment.name", path)
     env_id = _expect(exp.get("env", "steer/TargetSelection-v0"), str, "experiment.env", path)
     policy = _expect(exp.get("policy", "feature"), str, "experiment.policy", path)
@@ -112,7 +121,12 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
         raise ConfigError(f"{path}: experiment.seed = {seed} is negative", "use a seed >= 0")
     env_kwargs = _expect(data.get("env", {}), dict, "[env]", path)
     policies = _expect(data.get("policy", {}), dict, "[policy]", path)
+    from steer.policies import POLICIES
+
     for pname, params in policies.items():
+        if pname not in POLICIES:
+            raise ConfigError(f"{path}: section [policy.{pname}] names no registered policy",
+                              f"policies: {', '.join(POLICIES)}")
         _expect(params, dict, f"[policy.{pname}]", path)
     loop = _parse_loop(_expect(data.get("loop", {}), dict, "[loop]", path), path)
     return ExperimentConfig(

@@ -2,17 +2,19 @@
 
 One step::
 
-    policy.suggest -> env.check_action (refused: record REJECTED, nothing sent,
-    try the next proposal) -> env.step (executes on the instrument) ->
-    policy.ingest -> record to every sink
+    policy.suggest -> callbacks.before_execute -> env.check_action (refused:
+    record REJECTED, nothing sent, try the next proposal) -> env.step
+    (executes on the instrument) -> policy.ingest -> record to every sink ->
+    callbacks.on_decision
 
 The environment is reached through the small protocol of its unwrapped form,
-:class:`steer.envs.hooks.ClosedLoopEnv` (``env_action``, ``check_action``,
-``idle``/``can_idle``, ``is_over``, ``progress_fraction``, ``record_summary``,
-``measurement_of``, ``episode_metrics``), so a night of target selection, an
-autofocus run and a black-box optimisation go through the same code. For a
-``catalog`` env one ``suggest`` returns ranked alternatives; for a ``point``
-env the policy is asked for one point at a time (``n > 1`` would be a batch).
+:class:`steer.protocols.ClosedLoopEnv`, and described by its presenter
+(:class:`steer.presenter.Presenter`): whether one ``suggest`` gives ranked
+alternatives, how long to wait when nothing can be done. So a night of target
+selection, an autofocus run and a black-box optimisation go through the same
+code, and a new environment needs no edit here. Lifecycle hooks
+(:mod:`steer.callbacks`) are called at episode start, before a proposal is
+executed, after each decision, when a stop is requested and at episode end.
 
 Records go to the sinks in order; the first sink is the fsync'd journal, so a
 decision is on disk before anything else (MLflow, plotting) can fail.
@@ -28,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from steer.callbacks import CallbackList, LoopCallback
 from steer.errors import InstrumentError, UnsafeActionError
 from steer.protocols import RecordSink
 from steer.records import DecisionRecord
-from steer.types import DecisionStatus, Proposal
+from steer.types import DecisionStatus, PolicyContext, Proposal
 
-__all__ = ["EpisodeResult", "run_episode"]
+__all__ = ["EpisodeResult", "run_episode", "start_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +50,39 @@ class EpisodeResult:
         metrics: The environment's episode metrics plus compute metrics.
         decision_ms: Milliseconds spent in ``policy.suggest`` per decision.
         wall_s: Wall-clock seconds of the whole episode.
+        stopped: ``True`` when a callback asked the loop to stop early.
     """
 
     records: list[DecisionRecord] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     decision_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    stopped: bool = False
 
 
 def _as_dict(measurement: Any) -> dict[str, Any] | None:
-    """A measurement as a JSON-able dict (a :class:`Measurement` or a mapping)."""
+    """A measurement as a JSON-able dict (anything with ``to_dict()``, or a mapping)."""
     if measurement is None:
         return None
     return measurement.to_dict() if hasattr(measurement, "to_dict") else dict(measurement)
+
+
+def start_policy(policy: Any, env: Any, seed: int) -> None:
+    """Prepare ``policy`` for a new episode of ``env`` (already reset) with ``seed``.
+
+    The policy receives the environment's documented context
+    (``env.unwrapped.policy_context()``), never the environment itself; an
+    environment that offers none (not a steer env) gives a bare
+    :class:`~steer.types.PolicyContext` of its spaces, which a policy refuses
+    with a one-line error if it needs more. The one place that does this, so
+    callers outside the loop (``steer suggest``, ``steer plan``) start a policy
+    exactly as the loop does.
+    """
+    base = env.unwrapped
+    make_context = getattr(base, "policy_context", None)
+    context = make_context() if callable(make_context) else PolicyContext(
+        kind="generic", action_space=env.action_space, observation_space=env.observation_space)
+    policy.reset(context, seed)
 
 
 def run_episode(
@@ -72,85 +95,111 @@ def run_episode(
     max_rejections_per_step: int = 3,
     max_retries: int = 2,
     progress: Callable[[float], None] | None = None,
+    callbacks: Sequence[LoopCallback] = (),
 ) -> EpisodeResult:
     """Run one closed-loop episode (a night, a focus run, a budget) and record every decision.
 
     Args:
         env: A steer gymnasium environment whose unwrapped form offers
-            :class:`steer.envs.hooks.ClosedLoopEnv`.
+            :class:`steer.protocols.ClosedLoopEnv`.
         policy: An ask/tell policy.
         seed: Episode seed, passed to ``env.reset`` and ``policy.reset``.
         sinks: Record sinks, journal first.
         run_id: Identifier written into every record.
-        max_decisions: Stop after this many executed decisions (0: no limit).
+        max_decisions: Stop after this many decisions (0: no limit).
         max_rejections_per_step: Refused proposals tolerated before idling
             (or, for an env that cannot wait, ending the episode).
         max_retries: Re-sends of an action whose execution failed; after the
             last one the policy is told it was never measured.
         progress: Called with the fraction of the episode done.
+        callbacks: Lifecycle hooks (:class:`steer.callbacks.LoopCallback`).
 
     Returns:
         The :class:`EpisodeResult`.
     """
     base = env.unwrapped
+    presenter = base.presenter
+    hooks = CallbackList(callbacks)
     t_episode = time.perf_counter()
     observation, info = env.reset(seed=seed)
-    policy.reset(env, seed)
-    ranked = base.action_kind in ("catalog", "pool")  # one suggest gives alternatives
+    start_policy(policy, env, seed)
+    hooks.on_episode_start(env, policy, seed, run_id)
     result = EpisodeResult()
     step = 0
     done = False
 
     def record(status: DecisionStatus, proposal: Proposal, verdict: dict[str, Any],
                measurement: Any, reward: float, timings: dict[str, float],
-               attempt: int, obs_summary: dict[str, Any]) -> None:
+               attempt: int, obs_summary: dict[str, Any], decided_by: str) -> None:
         rec = DecisionRecord(
             run_id=run_id, step=step, attempt=attempt, status=status.value, seed=int(seed),
             policy=policy.name, policy_version=str(policy.version),
             sim_mjd=float(obs_summary.get("mjd", np.nan)), wall_time_unix=time.time(),
             observation=obs_summary, proposal=proposal.to_dict(), safety=verdict,
-            measurement=_as_dict(measurement), reward=float(reward), timings_s=timings)
+            measurement=_as_dict(measurement), reward=float(reward), timings_s=timings,
+            decided_by=decided_by)
         result.records.append(rec)
         for sink in sinks:
             sink.write(rec)
+        hooks.on_decision(rec)
+
+    def wait(seconds: float | None, why: str) -> bool:
+        """Let time pass if the env can wait; ``False`` ends the episode."""
+        nonlocal observation, info, done
+        if seconds is None:
+            log.warning("step %d: %s and %s cannot wait: episode ended", step, why,
+                        type(base).__name__)
+            return False
+        observation, info = base.idle(float(seconds))
+        done = base.is_over()
+        return True
 
     while not done:
         if max_decisions and step >= max_decisions:
             break
+        if hooks.stop_requested():
+            result.stopped = True
+            break
         obs_summary = base.record_summary(observation, info)
         chosen: Proposal | None = None
+        decided_by = "policy"
+        skipped = False
         attempt, suggest_s = 0, 0.0
-        while chosen is None and attempt < max_rejections_per_step:
+        while chosen is None and attempt < max_rejections_per_step and not skipped:
             t0 = time.perf_counter()
             proposals = policy.suggest(observation, info,
-                                       n=max_rejections_per_step if ranked else 1)
+                                       n=max_rejections_per_step if presenter.ranked else 1)
             t_suggest = time.perf_counter() - t0
             suggest_s += t_suggest
-            for prop in proposals:
+            for k, prop in enumerate(proposals):
                 t1 = time.perf_counter()
+                prop_out, who = hooks.before_execute_by(step, prop, proposals[k + 1:])
+                if prop_out is None:
+                    record(DecisionStatus.SKIPPED, prop, {"allowed": False, "reason": "skipped"},
+                           None, 0.0, {"suggest": t_suggest}, attempt, obs_summary, who)
+                    policy.ingest(prop.action, None, 0.0)
+                    skipped = True
+                    break
                 try:
-                    action_arr = base.env_action(prop.action)
+                    action_arr = base.env_action(prop_out.action)
                     base.check_action(action_arr)
                 except UnsafeActionError as exc:
-                    record(DecisionStatus.REJECTED, prop, {"allowed": False, "reason": str(exc)},
-                           None, 0.0, {"suggest": t_suggest, "check": time.perf_counter() - t1},
-                           attempt, obs_summary)
-                    policy.ingest(prop.action, None, 0.0)
+                    record(DecisionStatus.REJECTED, prop_out,
+                           {"allowed": False, "reason": str(exc)}, None, 0.0,
+                           {"suggest": t_suggest, "check": time.perf_counter() - t1},
+                           attempt, obs_summary, who)
+                    policy.ingest(prop_out.action, None, 0.0)
                     attempt += 1
                     continue
-                chosen, t_check = prop, time.perf_counter() - t1
+                chosen, decided_by, t_check = prop_out, who, time.perf_counter() - t1
                 break
-            if ranked or not proposals:
+            if presenter.ranked or not proposals:
                 break  # a ranked list is asked for once per step
         result.decision_ms.append(1000.0 * suggest_s)
         if chosen is None:
-            if not base.can_idle:
-                log.warning("step %d: every proposal was refused and %s cannot wait: "
-                            "episode ended", step, type(base).__name__)
+            why = "the proposal was skipped" if skipped else "every proposal was refused"
+            if not wait(presenter.idle_s, why):
                 break
-            # nothing acceptable: let time pass rather than stop the night
-            observation, info = base.idle(300.0)
-            done = base.is_over()
             step += 1
             continue
         verdict = {"allowed": True, "reason": ""}
@@ -162,7 +211,7 @@ def run_episode(
                 status = DecisionStatus.FAILED if retry == max_retries else DecisionStatus.RETRIED
                 record(status, chosen, {"allowed": True, "reason": f"failed: {exc}"}, None, 0.0,
                        {"suggest": t_suggest, "check": t_check,
-                        "execute": time.perf_counter() - t2}, retry, obs_summary)
+                        "execute": time.perf_counter() - t2}, retry, obs_summary, decided_by)
                 log.warning("step %d attempt %d failed: %s", step, retry, exc)
                 continue
             t_exec = time.perf_counter() - t2
@@ -175,17 +224,13 @@ def run_episode(
                    verdict if refused is None else {"allowed": False, "reason": refused},
                    measurement, reward, {"suggest": t_suggest, "check": t_check,
                                          "execute": t_exec, "ingest": t_ingest}, retry,
-                   obs_summary)
+                   obs_summary, decided_by)
             done = bool(terminated or truncated)
             break
         else:
             policy.ingest(chosen.action, None, 0.0)  # never measured: not pending any more
-            if not base.can_idle:
-                log.warning("step %d failed %d times and %s cannot wait: episode ended",
-                            step, max_retries + 1, type(base).__name__)
+            if not wait(presenter.retry_idle_s, f"the action failed {max_retries + 1} times"):
                 break
-            observation, info = base.idle(60.0)
-            done = base.is_over()
         step += 1
         if progress is not None:
             progress(base.progress_fraction())
@@ -198,4 +243,5 @@ def run_episode(
                     "decision_ms_p95": float(np.percentile(ms, 95)),
                     "wall_s": float(result.wall_s), "decisions": float(step)})
     result.metrics = metrics
+    hooks.on_episode_end(result)
     return result

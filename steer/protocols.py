@@ -1,16 +1,21 @@
-"""Small runtime-checkable contracts for instruments, policies and sinks.
+"""Small runtime-checkable contracts for instruments, policies, environments and sinks.
 
 Simulated devices satisfy the same contract as real ones (as ophyd-async's
-``sim/`` devices do), so the loop never knows which it drives.
+``sim/`` devices do), so the loop never knows which it drives. Action and
+measurement types belong to the environment (or instrument family) that
+defines them; here they are ``Any`` with a ``to_dict()``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from steer.types import Action, Measurement, Proposal
+from steer.types import PolicyContext, Proposal
 
-__all__ = ["Instrument", "Policy", "RecordSink"]
+if TYPE_CHECKING:
+    from steer.presenter import Presenter
+
+__all__ = ["Instrument", "Policy", "RecordSink", "ClosedLoopEnv"]
 
 
 @runtime_checkable
@@ -21,14 +26,14 @@ class Instrument(Protocol):
         """Return what the instrument can do: limits, presets, units."""
         ...
 
-    def check(self, action: Action) -> None:
+    def check(self, action: Any) -> None:
         """Raise :class:`steer.errors.UnsafeActionError` if ``action`` is unsafe.
 
         Must not move or command anything.
         """
         ...
 
-    def execute(self, action: Action) -> Measurement:
+    def execute(self, action: Any) -> Any:
         """Carry out a checked action and return what was measured."""
         ...
 
@@ -44,21 +49,23 @@ class Policy(Protocol):
     Attributes:
         name: Registry id of the policy.
         version: Version string recorded with every decision.
+        drives: The environment kinds (presenter ``kind``) the policy can act on.
     """
 
     name: str
     version: str
+    drives: ClassVar[tuple[str, ...]]
 
-    def reset(self, env: Any, seed: int) -> None:
-        """Prepare for a new episode on ``env`` with an explicit seed."""
+    def reset(self, context: PolicyContext, seed: int) -> None:
+        """Prepare for a new episode described by ``context``, with an explicit seed."""
         ...
 
     def suggest(self, observation: Any, info: dict[str, Any], n: int = 1) -> list[Proposal]:
         """Return up to ``n`` proposals, best first, each with its explanation."""
         ...
 
-    def ingest(self, action: Action, measurement: Measurement | None, reward: float) -> None:
-        """Tell the policy what came back (``None`` for a refused action)."""
+    def ingest(self, action: Any, measurement: Any, reward: float) -> None:
+        """Tell the policy what came back (``None`` for a refused or failed action)."""
         ...
 
 
@@ -72,4 +79,63 @@ class RecordSink(Protocol):
 
     def close(self) -> None:
         """Flush and release resources."""
+        ...
+
+
+@runtime_checkable
+class ClosedLoopEnv(Protocol):
+    """What the loop (:mod:`steer.loop`) asks of an environment's unwrapped form.
+
+    Attributes:
+        presenter: How the environment describes itself
+            (:class:`steer.presenter.Presenter`): its action kind, whether one
+            ``suggest`` gives ranked alternatives, how long to wait when
+            nothing can be done, its tables, metrics and figures.
+    """
+
+    presenter: ClassVar[Presenter]
+
+    def policy_context(self) -> PolicyContext:
+        """What a policy may know about the episode just reset."""
+        ...
+
+    def env_action(self, action: Any) -> Any:
+        """Translate a policy's action into what ``env.step`` takes.
+
+        Raises:
+            UnsafeActionError: the action cannot be expressed for this env.
+        """
+        ...
+
+    def check_action(self, action: Any) -> Any:
+        """Raise :class:`~steer.errors.UnsafeActionError` if the (translated) action
+        would violate a limit. Must not move or command anything."""
+        ...
+
+    def idle(self, seconds: float) -> tuple[Any, dict[str, Any]]:
+        """Let ``seconds`` pass without acting; return the new observation and info."""
+        ...
+
+    def is_over(self) -> bool:
+        """Whether the episode (night, budget) is over."""
+        ...
+
+    def progress_fraction(self) -> float:
+        """Fraction of the episode done, 0 at the start, 1 at the end."""
+        ...
+
+    def record_summary(self, observation: Any, info: dict[str, Any]) -> dict[str, Any]:
+        """What goes into a decision record's ``observation`` field.
+
+        Always has ``elapsed_s`` (instrument seconds since the episode
+        started); ``mjd`` when the environment has a clock.
+        """
+        ...
+
+    def measurement_of(self, info: dict[str, Any]) -> Any:
+        """What was measured by the step that returned ``info`` (``None``: nothing)."""
+        ...
+
+    def episode_metrics(self) -> dict[str, float]:
+        """Summary metrics of the episode so far."""
         ...

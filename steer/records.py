@@ -12,7 +12,7 @@ from typing import Any
 
 from steer.errors import TrackingError
 
-__all__ = ["DecisionRecord", "Journal", "read_journal", "RECORD_VERSION", "action_text"]
+__all__ = ["DecisionRecord", "Journal", "read_journal", "RECORD_VERSION"]
 
 RECORD_VERSION = 1
 
@@ -40,7 +40,7 @@ class DecisionRecord:
         run_id: Identifier of the run (journal folder name / MLflow run id).
         step: Decision index within the episode, starting at 0.
         attempt: Attempt number for this step (0 first try, >0 retries).
-        status: ``ok``, ``rejected``, ``failed`` or ``retried``.
+        status: ``ok``, ``rejected``, ``failed``, ``retried`` or ``skipped``.
         seed: Episode seed.
         policy: Policy id.
         policy_version: Policy version string.
@@ -56,7 +56,7 @@ class DecisionRecord:
         reward: Reward from the environment (0 for rejected/failed).
         timings_s: Seconds spent by phase (``suggest``, ``check``, ``execute``,
             ``ingest``).
-        decided_by: Who decided (``policy`` or an operator's name).
+        decided_by: Who decided (``policy``, ``operator``, ``fallback``...).
         version: Schema version of this record.
     """
 
@@ -105,15 +105,6 @@ class DecisionRecord:
         and the action (every field of it: a target and exposure, or a point)."""
         action = self.proposal.get("action", {}) or {}
         return (self.step, self.attempt, self.status, json.dumps(_clean(action), sort_keys=True))
-
-
-def action_text(action: dict[str, Any]) -> str:
-    """A short human description of a recorded action (for replay reports)."""
-    if "target_index" in action:
-        return f"target {action.get('target_index')} exptime {action.get('exptime_s')} s"
-    if "x" in action:
-        return "x = [" + ", ".join(f"{v:.6g}" for v in action["x"]) + "]"
-    return json.dumps(action, sort_keys=True)
 
 
 class Journal:

@@ -8,9 +8,11 @@ only one process writes the tracking store.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +23,9 @@ from steer.errors import SteerError
 from steer.records import DecisionRecord
 from steer.stats import mean_ci95, paired_diff_ci95
 
-__all__ = ["compare", "TABLE_METRICS", "format_table"]
+__all__ = ["compare", "format_table", "summarise"]
 
 log = logging.getLogger(__name__)
-
-#: Rows of the comparison table, each shown when the episodes report it: target
-#: selection, then autofocus, then black-box metrics, then compute.
-TABLE_METRICS = (
-    "science_score", "lc_rmse_mag", "frac_characterised", "open_shutter_fraction", "visits",
-    "slew_median_s", "slew_p95_s", "airmass_median",
-    "best_fwhm_arcsec", "final_true_fwhm_arcsec", "exposures_to_focus",
-    "in_focus_after_fraction", "final_focus_error_steps",
-    "best_value", "simple_regret", "incumbent_regret", "elapsed_s",
-    "decision_ms_p50", "decision_ms_p95", "wall_s",
-)
-
 
 def _episode(config_text: str, source_path: str, policy: str, seed: int,
              journal_dir: str) -> dict[str, Any]:
@@ -112,7 +102,48 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 progress(out)
     finally:
         ray.shutdown()
-    return summarise(results, policies, seeds, run_ids)
+    summary = summarise(results, policies, seeds, run_ids)
+    summary["comparison_run_id"] = log_comparison(tracking_uri, config, summary)
+    return summary
+
+
+def comparison_figure(summary: dict[str, Any], metrics: Sequence[str]) -> Any:
+    """The comparison figure (:func:`steer.plots.compare_figure`) of a summary's metrics."""
+    from steer.plots import compare_figure
+
+    shown = [k for k in metrics if k in summary["metrics"][summary["policies"][0]]]
+    per_policy = {p: {k: summary["metrics"][p][k]["values"] for k in shown}
+                  for p in summary["policies"]}
+    return compare_figure(per_policy, shown)
+
+
+def log_comparison(tracking_uri: str, config: ExperimentConfig, summary: dict[str, Any]) -> str:
+    """Log a comparison as its own MLflow run: the summary JSON and the comparison figure.
+
+    The run is tagged ``steer.kind = comparison`` and lists the episodes' run
+    ids; its metrics are each policy's mean (``<policy>.<metric>``).
+
+    Returns:
+        The comparison's MLflow run id.
+    """
+    from steer.session import presenter_for
+    from steer.tracking import MLflowSink
+
+    presenter = presenter_for(config.env_id)
+    policies = summary["policies"]
+    sink = MLflowSink(tracking_uri, config.name, f"compare-{'-'.join(policies)}",
+                      {"experiment": config.name, "env_id": config.env_id,
+                       "policies": ",".join(policies), "seeds": summary["seeds"]},
+                      tags={"steer.kind": "comparison", "steer.policy": ",".join(policies)},
+                      presenter=presenter)
+    means = {f"{p}.{k}": v["mean"] for p in policies for k, v in summary["metrics"][p].items()}
+    with tempfile.TemporaryDirectory(prefix="steer-compare-") as tmp:
+        path = Path(tmp) / "comparison.json"
+        path.write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
+        sink.finish(means, artifacts={"comparison.json": path},
+                    figures={"compare": comparison_figure(summary,
+                                                          presenter.comparison_metrics())})
+    return sink.run_id
 
 
 def summarise(results: dict[tuple[str, int], dict[str, float]], policies: list[str],
@@ -136,8 +167,15 @@ def summarise(results: dict[tuple[str, int], dict[str, float]], policies: list[s
             "paired": paired, "run_ids": run_ids}
 
 
-def format_table(summary: dict[str, Any], metrics: tuple[str, ...] = TABLE_METRICS) -> str:
-    """Plain-text table: mean [95% interval] per policy and metric, then paired differences."""
+def format_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
+    """Plain-text table: mean [95% interval] per policy and metric, then paired differences.
+
+    Args:
+        summary: What :func:`compare` returns.
+        metrics: The rows, in order (the environment presenter's
+            :meth:`~steer.presenter.Presenter.comparison_metrics`); rows the
+            episodes did not report are left out.
+    """
     pols = summary["policies"]
     ref = summary["reference"]
     metrics = tuple(k for k in metrics if k in summary["metrics"][pols[0]])

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from steer.errors import TrackingError
+from steer.errors import SteerError, TrackingError
 from steer.records import DecisionRecord, read_journal
-from steer.tracking import _mlflow_client, _store_errors
+from steer.store import mlflow_client, store_errors
 
 __all__ = ["LoggedRun", "load_logged_run", "list_runs"]
 
@@ -53,8 +53,8 @@ def load_logged_run(run_id: str, tracking_uri: str) -> LoggedRun:
     """
     from mlflow.exceptions import MlflowException
 
-    with _store_errors(f"cannot read run {run_id!r} from {tracking_uri!r}"):
-        client = _mlflow_client(tracking_uri)
+    with store_errors(f"cannot read run {run_id!r} from {tracking_uri!r}"):
+        client = mlflow_client(tracking_uri)
         try:
             run = client.get_run(run_id)
         except MlflowException as exc:
@@ -97,14 +97,16 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
 
     Returns:
         One dict per run with ``run_id``, ``experiment``, ``run_name``,
-        ``status``, ``start_time`` (ISO 8601, UTC), ``policy``, ``seed`` and
-        ``science_score`` (``None`` where absent).
+        ``status``, ``start_time`` (ISO 8601, UTC), ``policy``, ``seed``,
+        ``kind`` (``episode`` or ``comparison``), and ``key_metric`` /
+        ``key_value``: the headline metric its environment's presenter names
+        (``None`` where absent).
 
     Raises:
         TrackingError: Unknown experiment or unreadable store.
     """
-    with _store_errors(f"cannot read the MLflow store {tracking_uri!r}"):
-        client = _mlflow_client(tracking_uri)
+    with store_errors(f"cannot read the MLflow store {tracking_uri!r}"):
+        client = mlflow_client(tracking_uri)
         experiments = list(client.search_experiments())
         if experiment_name is not None:
             experiments = [e for e in experiments if e.name == experiment_name]
@@ -115,6 +117,20 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
         names = {e.experiment_id: e.name for e in experiments}
         runs = client.search_runs(list(names), max_results=max_results,
                                   order_by=["attributes.start_time DESC"]) if names else []
+    key_of: dict[str, str] = {}
+
+    def key_metric(env_id: str | None) -> str:
+        if not env_id:
+            return ""
+        if env_id not in key_of:
+            from steer.session import presenter_for
+
+            try:
+                key_of[env_id] = presenter_for(env_id).key_metric
+            except SteerError:  # an environment this installation does not have
+                key_of[env_id] = ""
+        return key_of[env_id]
+
     out = []
     for run in runs:
         info, data = run.info, run.data
@@ -126,6 +142,8 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
             "run_name": info.run_name, "status": info.status, "start_time": start,
             "policy": data.params.get("policy"),
             "seed": int(seed) if seed is not None and seed.lstrip("-").isdigit() else seed,
-            "science_score": data.metrics.get("science_score"),
+            "kind": data.tags.get("steer.kind", "episode"),
+            "key_metric": (key := key_metric(data.params.get("env_id"))) or None,
+            "key_value": data.metrics.get(key) if key else None,
         })
     return out

@@ -1,15 +1,18 @@
 """Run one configured episode: build env and policy, journal it, log it to MLflow.
 
 This is the glue between the small core (:mod:`steer.loop`) and the edges
-(MLflow in :mod:`steer.tracking`, Ray in :mod:`steer.runner`).
+(MLflow in :mod:`steer.tracking`, Ray in :mod:`steer.runner`). It reads
+what it needs about an environment from its class (the presenter, its
+constructor's arguments) through the Gymnasium registry, without building it.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,12 @@ from typing import Any
 from steer.config import ExperimentConfig
 from steer.errors import ConfigError, RegistryError, SteerError
 from steer.loop import EpisodeResult, run_episode
+from steer.presenter import Presenter
 from steer.records import DecisionRecord, Journal
 
 __all__ = ["make_env", "play", "log_to_mlflow", "PlayResult", "run_params", "set_threads",
-           "check_policy_fits"]
+           "check_policy_fits", "presenter_for", "env_class", "validate_experiment",
+           "build_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,50 @@ def set_threads(n: int = 1) -> None:
         pass
 
 
+def _registered(env_id: str) -> Any:
+    """The Gymnasium spec of ``env_id`` (``module:Name-v0`` imports ``module`` first).
+
+    Raises:
+        RegistryError: unknown environment id.
+    """
+    import gymnasium
+
+    import steer.envs  # noqa: F401  (registers the built-in ids)
+
+    module, _, name = env_id.rpartition(":")
+    if module:
+        import importlib
+
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise RegistryError(f"cannot import {module!r} for environment {env_id!r}: {exc}",
+                                "check the module path in experiment.env") from exc
+    spec = gymnasium.registry.get(name)
+    if spec is None:
+        known = sorted(k for k in gymnasium.registry if k.startswith("steer/"))
+        raise RegistryError(f"unknown environment {env_id!r}",
+                            f"set experiment.env to one of {', '.join(known)}")
+    return spec
+
+
+def env_class(env_id: str) -> type | None:
+    """The class of a registered environment, loaded without building it."""
+    from gymnasium.envs.registration import load_env_creator
+
+    spec = _registered(env_id)
+    entry = spec.entry_point
+    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    return creator if isinstance(creator, type) else None
+
+
+def presenter_for(env_id: str) -> Presenter:
+    """How the environment ``env_id`` describes itself (its class's ``presenter``)."""
+    cls = env_class(env_id)
+    presenter = getattr(cls, "presenter", None)
+    return presenter if isinstance(presenter, Presenter) else Presenter()
+
+
 def make_env(config: ExperimentConfig) -> Any:
     """Build the experiment's environment by id.
 
@@ -45,50 +94,78 @@ def make_env(config: ExperimentConfig) -> Any:
     """
     import gymnasium
 
-    import steer.envs  # noqa: F401  (registers the ids)
-
-    if config.env_id not in gymnasium.registry:
-        known = sorted(k for k in gymnasium.registry if k.startswith("steer/"))
-        raise RegistryError(f"unknown environment {config.env_id!r}",
-                            f"set experiment.env to one of {', '.join(known)}")
+    spec = _registered(config.env_id)
     try:
-        return gymnasium.make(config.env_id, **config.env_kwargs)
+        return gymnasium.make(spec.id, **config.env_kwargs)
     except TypeError as exc:
         raise ConfigError(f"{config.source_path}: bad [env] setting: {exc}",
                           "check the names in the [env] section") from exc
 
 
-def _action_kind(env_id: str) -> str | None:
-    """The ``action_kind`` of a registered env's class, read without building it."""
-    import gymnasium
-    from gymnasium.envs.registration import load_env_creator
-
-    import steer.envs  # noqa: F401  (registers the ids)
-
-    spec = gymnasium.registry.get(env_id)
-    if spec is None or not isinstance(spec.entry_point, str):
-        return None
-    return getattr(load_env_creator(spec.entry_point), "action_kind", None)
+def _unknown_keys(given: Sequence[str], cls: Any, where: str, path: str) -> None:
+    """Refuse keyword arguments that ``cls.__init__`` does not take (none with ``**``)."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+             and n not in ("self", "render_mode")]
+    for key in given:
+        if key not in valid:
+            raise ConfigError(f"{path}: unknown setting {key!r} in {where}",
+                              f"valid settings: {', '.join(valid) or 'none'}")
 
 
 def check_policy_fits(config: ExperimentConfig, policy: str) -> None:
-    """Refuse a catalog policy on a continuous env, or a continuous policy on a catalog env.
+    """Refuse a policy that cannot act on the experiment's environment.
 
     Raises:
-        ConfigError: the policy cannot act on the experiment's environment.
+        ConfigError: the policy does not drive the environment's kind of actions.
     """
-    from steer.policies import POLICIES, POLICY_KINDS
+    from steer.policies import POLICIES, policies_for, policy_class
 
-    kind = _action_kind(config.env_id)
-    if kind is None or policy not in POLICIES:
-        return  # unknown ids are reported by make_env / make_policy
-    fits = [p for p in POLICIES if POLICY_KINDS.get(p) == kind]
-    if policy not in fits:
-        acts = {"catalog": "catalog targets", "point": "points of a box",
-                "pool": "indices into a candidate pool"}
-        what = acts.get(POLICY_KINDS.get(policy, ""), "other actions")
-        raise ConfigError(f"policy {policy!r} proposes {what}, but {config.env_id} takes "
-                          f"{acts.get(kind, kind)}", f"use one of {', '.join(fits)}")
+    if policy not in POLICIES:
+        return  # unknown ids are reported by make_policy
+    kind = presenter_for(config.env_id).kind
+    drives = tuple(getattr(policy_class(policy), "drives", ()))
+    if kind not in drives:
+        fits = policies_for(kind)
+        raise ConfigError(f"policy {policy!r} drives {'/'.join(drives) or 'no'} environments, "
+                          f"but {config.env_id} is a {kind} environment",
+                          f"use one of {', '.join(fits) or '(none registered)'}")
+
+
+def validate_experiment(config: ExperimentConfig, policies: Sequence[str]) -> None:
+    """Check everything that can be checked before anything is written.
+
+    The environment id, every ``[env]`` key, every ``[policy.NAME]`` key of
+    the policies to run, and that each policy drives the environment.
+
+    Raises:
+        RegistryError: unknown environment or policy.
+        ConfigError: an unknown key, or a policy that does not fit.
+    """
+    from steer.policies import POLICIES, policy_class
+
+    path = config.source_path
+    cls = env_class(config.env_id)
+    if cls is not None:
+        _unknown_keys(list(config.env_kwargs), cls, "[env]", path)
+    for name in policies:
+        if name not in POLICIES:
+            raise RegistryError(f"unknown policy {name!r}", f"choose from {', '.join(POLICIES)}")
+        _unknown_keys(list(config.policy_params(name)), policy_class(name),
+                      f"[policy.{name}]", path)
+        check_policy_fits(config, name)
+
+
+def build_policy(config: ExperimentConfig, policy_name: str) -> Any:
+    """The policy ``policy_name`` with the experiment's ``[policy.NAME]`` settings."""
+    from steer.policies import make_policy
+
+    return make_policy(policy_name, **config.policy_params(policy_name))
 
 
 def run_params(config: ExperimentConfig, policy: str, seed: int) -> dict[str, Any]:
@@ -110,7 +187,8 @@ class PlayResult:
 
 def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Path,
          extra_sinks: list[Any] | None = None, run_id: str | None = None,
-         progress: Callable[[float], None] | None = None, env: Any = None) -> PlayResult:
+         progress: Callable[[float], None] | None = None, env: Any = None,
+         policy: Any = None, callbacks: Sequence[Any] = ()) -> PlayResult:
     """Run one closed-loop episode, journaling every decision first.
 
     Args:
@@ -121,16 +199,16 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
         extra_sinks: Sinks after the journal (e.g. a live MLflow sink).
         run_id: Identifier to write into records (a fresh one if ``None``).
         progress: Called with the fraction of the episode done.
+        env: A prebuilt environment for ``config`` (built here if ``None``).
+        policy: A prebuilt policy (built here if ``None``).
+        callbacks: Loop lifecycle hooks (:class:`steer.callbacks.LoopCallback`).
 
     Raises:
         ConfigError: the policy does not fit the environment, or bad settings.
-        env: A prebuilt environment for ``config`` (built here if ``None``).
     """
-    from steer.policies import make_policy
-
     try:
         check_policy_fits(config, policy_name)
-        policy = make_policy(policy_name, **config.policy_params(policy_name))
+        policy = policy if policy is not None else build_policy(config, policy_name)
     except SteerError:
         if env is not None:
             env.close()
@@ -144,7 +222,8 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
         episode = run_episode(env, policy, seed, sinks, local_id,
                               max_decisions=config.max_decisions,
                               max_rejections_per_step=config.max_rejections_per_step,
-                              max_retries=config.max_retries, progress=progress)
+                              max_retries=config.max_retries, progress=progress,
+                              callbacks=callbacks)
     finally:
         journal.close()
         env.close()
@@ -163,19 +242,22 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
     Returns:
         The MLflow run id.
     """
-    from steer.plots import run_figures
+    from steer.plots import episode_figures
     from steer.tracking import MLflowSink
 
+    presenter = presenter_for(config.env_id)
     if sink is None:
         sink = MLflowSink(tracking_uri, config.name, f"{policy}-seed{seed}",
                           run_params(config, policy, seed),
-                          tags={"steer.policy": policy, "steer.seed": str(seed)})
+                          tags={"steer.policy": policy, "steer.seed": str(seed)},
+                          presenter=presenter)
         for rec in records:
             sink.write(rec)
     config_file = journal_path.with_suffix(".config.toml")
     config_file.write_text(config.source_text, encoding="utf-8")
     try:
-        figures = run_figures(records, title=f"{config.name}: {policy}, seed {seed}")
+        figures = episode_figures(records, presenter,
+                                  title=f"{config.name}: {policy}, seed {seed}")
         sink.finish(metrics, artifacts={"config.toml": config_file,
                                         "decisions.jsonl": journal_path},
                     figures=figures, records=records)

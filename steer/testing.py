@@ -1,37 +1,15 @@
-"""Test doubles and tiny configurations, shipped for users' tests too.
+"""Test doubles for the core, shipped for users' tests too.
 
-Nothing here replaces a real component in an integration test: these are
-small policies and settings that make loops short and behaviour scripted.
+Nothing here replaces a real component in an integration test. Tiny
+experiments and scripted policies of the target-selection environment are
+in :mod:`steer.envs.testing`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from steer.config import ExperimentConfig, parse_experiment
-from steer.policies.base import BasePolicy
-from steer.types import Proposal
-
-__all__ = ["tiny_config", "UnsafeFirstPolicy", "ListSink", "TINY_EXPERIMENT"]
-
-TINY_EXPERIMENT = """
-[experiment]
-name = "tiny"
-env = "steer/TargetSelection-v0"
-policy = "feature"
-seed = 1
-
-[env]
-preset = "small-robotic"
-night_date = "2026-03-20"
-n_targets = 40
-exptimes_s = [30.0, 60.0]
-max_night_hours = 0.75
-cloudiness = 0.1
-"""
-
+__all__ = ["ListSink"]
 
 class ListSink:
     """A record sink that keeps the records in memory (``.records``), e.g. after a journal."""
@@ -45,32 +23,3 @@ class ListSink:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-def tiny_config(extra: str = "") -> ExperimentConfig:
-    """A 45-minute night with 40 targets: a closed loop in a second or two."""
-    return parse_experiment(TINY_EXPERIMENT + extra, "<tiny>")
-
-
-class UnsafeFirstPolicy(BasePolicy):
-    """Proposes an infeasible target first, then the feature policy's choice.
-
-    Exercises the safety path: the loop must record the refusal and never
-    send the unsafe action.
-    """
-
-    name = "unsafe-first"
-
-    def _suggest(self, observation: dict[str, np.ndarray], info: dict[str, Any],
-                 n: int) -> list[Proposal]:
-        from steer.policies.baselines import FeaturePolicy
-
-        mask = np.asarray(info["action_mask"], bool)
-        bad = np.flatnonzero(~mask)
-        inner = FeaturePolicy()
-        inner.env, inner.rng = self.env, self.rng
-        good = inner._suggest(observation, info, n)
-        if len(bad) == 0:
-            return good
-        unsafe = Proposal(self.env.make_action(int(bad[0]), 0), 1e9, {"rule": "deliberately unsafe"})
-        return [unsafe, *good][:max(n, 2)]

@@ -1,69 +1,18 @@
-"""Plain data types shared by instruments, environments, policies and the loop.
+"""Plain data types the loop shares with every environment and policy.
 
-All physical quantities carry their unit in the field name.
+Action and measurement types are not here: each environment (or the
+instrument family it drives) defines its own, with a ``to_dict()`` for the
+decision record (:mod:`steer.instruments.telescope` for target selection,
+:mod:`steer.envs.hooks` and :mod:`steer.envs.pool` for points and pools).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Action", "Measurement", "Proposal", "SafetyVerdict", "DecisionStatus"]
-
-
-@dataclass(frozen=True)
-class Action:
-    """One thing the instrument is asked to do.
-
-    Attributes:
-        target_index: Row of the target in the catalog.
-        exptime_s: Exposure time in seconds.
-        target_id: Catalog identifier of the target (for logs and humans).
-    """
-
-    target_index: int
-    exptime_s: float
-    target_id: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """What came back from the instrument for one action.
-
-    Attributes:
-        value_mag: Measured magnitude of the target (NaN if nothing measured).
-        error_mag: One-sigma photometric error in magnitudes.
-        mjd_mid: Modified Julian Date of the middle of the exposure.
-        exptime_s: Exposure time actually used.
-        conditions: Conditions during the exposure, units in the keys
-            (``seeing_fwhm_arcsec``, ``transparency``, ``airmass``, ``alt_deg``,
-            ``m5_mag``, ``sky_mag_arcsec2``...).
-        overheads_s: Time spent on the action by phase (``slew``, ``settle``,
-            ``filter``, ``exposure``, ``readout``).
-        saturated: True when the target was brighter than the saturation limit.
-    """
-
-    value_mag: float
-    error_mag: float
-    mjd_mid: float
-    exptime_s: float
-    conditions: dict[str, float] = field(default_factory=dict)
-    overheads_s: dict[str, float] = field(default_factory=dict)
-    saturated: bool = False
-
-    @property
-    def elapsed_s(self) -> float:
-        """Total wall (or simulated) seconds the action took."""
-        return float(sum(self.overheads_s.values()))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
+__all__ = ["Proposal", "PolicyContext", "SafetyVerdict", "DecisionStatus"]
 
 
 @dataclass(frozen=True)
@@ -71,13 +20,14 @@ class Proposal:
     """A policy's suggestion, with the explanation of why.
 
     Attributes:
-        action: The proposed action.
+        action: The proposed action, of the environment's own action type
+            (anything with a ``to_dict()`` method).
         score: The policy's score for it (acquisition value, utility...).
         explanation: Why: posterior mean/std, runner-up candidates, fit and
             scoring times, model hyperparameters. JSON-serialisable values.
     """
 
-    action: Action
+    action: Any
     score: float
     explanation: dict[str, Any] = field(default_factory=dict)
 
@@ -85,6 +35,27 @@ class Proposal:
         """Return a JSON-serialisable dict."""
         return {"action": self.action.to_dict(), "score": self.score,
                 "explanation": self.explanation}
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy may know about an episode, handed to ``policy.reset``.
+
+    The environment builds it (``policy_context()``) after ``reset``; each
+    kind of environment subclasses it with what its policies may use (the
+    catalog, the exposure set, the cost model, site and almanac, the history,
+    the limits...), documented field by field. A policy never reaches into
+    the environment itself.
+
+    Attributes:
+        kind: The environment's action kind (its presenter's ``kind``).
+        action_space: The environment's Gymnasium action space.
+        observation_space: The environment's Gymnasium observation space.
+    """
+
+    kind: str
+    action_space: Any
+    observation_space: Any
 
 
 @dataclass(frozen=True)
@@ -100,10 +71,12 @@ class DecisionStatus(enum.StrEnum):
 
     ``ok``: executed and measured; ``rejected``: refused by the safety check,
     never sent; ``failed``: sent but the instrument failed; ``retried``: a
-    failed attempt that was sent again.
+    failed attempt that was sent again; ``skipped``: a loop callback (an
+    operator) chose not to execute the proposal, nothing was sent.
     """
 
     OK = "ok"
     REJECTED = "rejected"
     FAILED = "failed"
     RETRIED = "retried"
+    SKIPPED = "skipped"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from steer.testing import TINY_EXPERIMENT
+from steer.envs.testing import TINY_EXPERIMENT
 
 
 def steer(*args, cwd, check=None):

@@ -22,7 +22,14 @@ from steer.errors import ConfigError, InstrumentError
 from steer.loop import run_episode
 from steer.policies.base import BasePolicy
 from steer.records import read_journal
-from steer.session import check_policy_fits, log_to_mlflow, make_env, play, run_params
+from steer.session import (
+    check_policy_fits,
+    log_to_mlflow,
+    make_env,
+    play,
+    presenter_for,
+    run_params,
+)
 from steer.testing import ListSink
 from steer.types import Proposal
 
@@ -72,7 +79,7 @@ def _config(kind: str, extra: str = "") -> ExperimentConfig:
 def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from mlflow.tracking import MlflowClient
 
-    from steer.tracking import resolve_tracking_uri
+    from steer.store import resolve_tracking_uri
 
     tmp = tmp_path_factory.mktemp("continuous")
     uri = resolve_tracking_uri(f"sqlite:///{tmp / 'runs' / 'mlflow.db'}", tmp / "runs")
@@ -85,7 +92,8 @@ def _logged_run(store: dict[str, Any], config: ExperimentConfig, policy: str,
     from steer.tracking import MLflowSink
 
     sink = MLflowSink(store["uri"], config.name, f"{policy}-seed{seed}",
-                      run_params(config, policy, seed))
+                      run_params(config, policy, seed),
+                      presenter=presenter_for(config.env_id))
     result = play(config, policy, seed, store["tmp"] / "journals", extra_sinks=[sink],
                   run_id=sink.run_id)
     run_id = log_to_mlflow(store["uri"], config, policy, seed, result.episode.records,
@@ -139,7 +147,7 @@ def test_episode_is_journaled_and_logged_to_mlflow(store: dict[str, Any], kind: 
 
 
 def test_bo_continuous_replays_identically_from_the_logged_run(store: dict[str, Any]) -> None:
-    from steer.tracking import load_logged_run
+    from steer.runs import load_logged_run
 
     config = _config("autofocus")
     _, run_id = _logged_run(store, config, "bo-continuous", seed=5)
@@ -155,8 +163,8 @@ def test_bo_continuous_replays_identically_from_the_logged_run(store: dict[str, 
 
 
 @pytest.mark.parametrize("kind,policy,needle", [
-    ("autofocus", "bo", "policy 'bo' proposes catalog targets"),
-    ("branin", "feature", "policy 'feature' proposes catalog targets"),
+    ("autofocus", "bo", "policy 'bo' drives catalog environments"),
+    ("branin", "feature", "policy 'feature' drives catalog environments"),
 ])
 def test_catalog_policy_on_a_continuous_env_is_a_config_error(kind: str, policy: str,
                                                               needle: str) -> None:
@@ -166,9 +174,9 @@ def test_catalog_policy_on_a_continuous_env_is_a_config_error(kind: str, policy:
 
 
 def test_continuous_policy_on_target_selection_is_a_config_error() -> None:
-    from steer.testing import tiny_config
+    from steer.envs.testing import tiny_config
 
-    with pytest.raises(ConfigError, match="'sobol' proposes points of a box") as err:
+    with pytest.raises(ConfigError, match="'sobol' drives point environments") as err:
         play(tiny_config(), "sobol", 0, Path("unused"))
     assert "feature" in (err.value.hint or "")
     check_policy_fits(tiny_config(), "feature")  # fits: no error
@@ -180,7 +188,7 @@ class OutOfBoxPolicy(BasePolicy):
     name = "out-of-box"
 
     def _suggest(self, observation: Any, info: dict[str, Any], n: int) -> list[Proposal]:
-        from steer.policies.bo_continuous import PointAction
+        from steer.envs.hooks import PointAction
 
         self.asked = getattr(self, "asked", 0) + 1
         return [Proposal(PointAction((1.5, 0.5), (1.5, 0.5)), 0.0, {})]
@@ -227,8 +235,8 @@ def test_failed_exposures_are_retried_then_forgotten_by_the_policy(
 def test_target_selection_retry_does_not_count_towards_max_steps(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """An attempt that failed in the instrument is no step: max_steps counts real steps."""
+    from steer.envs.testing import tiny_config
     from steer.instruments.sim import SimulatedObservatory
-    from steer.testing import tiny_config
 
     calls = {"n": 0}
     real_execute = SimulatedObservatory.execute
@@ -251,8 +259,8 @@ def test_target_selection_retry_does_not_count_towards_max_steps(
 
 def test_max_retries_comes_from_the_experiment(monkeypatch: pytest.MonkeyPatch,
                                                tmp_path: Path) -> None:
+    from steer.envs.testing import tiny_config
     from steer.instruments.sim import SimulatedObservatory
-    from steer.testing import tiny_config
 
     def broken(self: SimulatedObservatory, action: Any) -> Any:
         raise InstrumentError("mount offline")
@@ -285,7 +293,7 @@ def test_shipped_experiments_fit_their_default_policies() -> None:
         assert (config.max_retries, config.max_rejections_per_step) == (2, 3)
         env = make_env(config)
         base = env.unwrapped
-        assert base.action_kind == "point" and not base.can_idle
+        assert base.presenter.kind == "point" and base.presenter.idle_s is None
         env.reset(seed=0)
         assert base.progress_fraction() == 0.0 and not base.is_over()
         env.close()
@@ -319,9 +327,9 @@ def test_cli_run_autofocus_and_replay(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args,needle", [
     (["run", "experiments/autofocus.toml", "--policy", "bo"],
-     "policy 'bo' proposes catalog targets, but steer/Autofocus-v0 takes points of a box"),
+     "policy 'bo' drives catalog environments, but steer/Autofocus-v0 is a point environment"),
     (["compare", "experiments/demo.toml", "--policies", "feature,sobol"],
-     "policy 'sobol' proposes points of a box, but steer/TargetSelection-v0"),
+     "policy 'sobol' drives point environments, but steer/TargetSelection-v0"),
 ])
 def test_cli_policy_that_does_not_fit_is_one_clear_line(args: list[str], needle: str) -> None:
     proc = _steer(*args, "--runs-dir", "/nonexistent/never-created", cwd=ROOT)
@@ -350,16 +358,21 @@ def test_point_env_measurement_and_summary_hooks() -> None:
 
 
 def test_point_figures_without_executed_evaluations() -> None:
-    from steer.plots import run_figures
+    from steer.plots import episode_figures
+    from steer.session import presenter_for
 
     env = make_env(_config("branin"))
     sink = ListSink()
     run_episode(env, OutOfBoxPolicy(), 0, [sink], "t", max_rejections_per_step=2)
-    figs = run_figures(sink.records, title="refused")
+    presenter = presenter_for("steer/BlackBox-v0")
+    figs = episode_figures(sink.records, presenter, title="refused")
     assert set(figs) == {"objective", "decision_time"}
     texts = [t.get_text() for ax in figs["objective"].axes for t in ax.texts]
     assert "no executed evaluations" in texts
-    assert "sky" in run_figures([])  # no decision at all: the night figures, with notes
+    # no decision at all: still the environment's own figures (with notes), never a night's
+    assert set(episode_figures([], presenter)) == {"objective", "decision_time"}
+    assert set(episode_figures([], presenter_for("steer/CandidatePool-v0"))) == {
+        "objective", "decision_time"}
 
 
 @pytest.mark.slow

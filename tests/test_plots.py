@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from steer.plots import NIGHT_FIGURES, compare_figure, night_figures
+from steer.envs.night_figures import NIGHT_FIGURES, night_figures
+from steer.plots import compare_figure
 
 try:
     from test_tracking import make_records

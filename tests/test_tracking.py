@@ -12,14 +12,9 @@ import pytest
 
 from steer.errors import TrackingError
 from steer.records import DecisionRecord, Journal
-from steer.tracking import (
-    MLflowSink,
-    default_runs_dir,
-    list_runs,
-    load_logged_run,
-    resolve_tracking_uri,
-    sqlite_db_path,
-)
+from steer.runs import list_runs, load_logged_run
+from steer.store import default_runs_dir, resolve_tracking_uri, sqlite_db_path
+from steer.tracking import MLflowSink
 
 CONFIG_TOML = """\
 [experiment]
@@ -98,17 +93,20 @@ def make_records(n_steps: int = 26, run_id: str = "night-test") -> list[Decision
 def log_night(tmp: Path, records: list[DecisionRecord], run_name: str = "feature-seed7",
               experiment: str = "test-night", figures: bool = True) -> tuple[str, str]:
     """Log a night the way the loop does; return (tracking_uri, run_id)."""
-    from steer.plots import night_figures
+    from steer.envs.night_figures import night_figures
 
     uri = resolve_tracking_uri(None, tmp / "runs")
     config = tmp / "experiment.toml"
     config.write_text(CONFIG_TOML, encoding="utf-8")
     journal_path = tmp / "runs" / run_name / "decisions.jsonl"
     journal = Journal(journal_path)
+    from steer.session import presenter_for
+
     sink = MLflowSink(uri, experiment, run_name,
-                      {"seed": 7, "policy": "feature", "env": {"preset": "small-robotic",
-                                                               "n_targets": 150}},
-                      tags={"steer.kind": "test"}, batch_size=8)
+                      {"seed": 7, "policy": "feature", "env_id": "steer/TargetSelection-v0",
+                       "env": {"preset": "small-robotic", "n_targets": 150}},
+                      tags={"steer.kind": "test"}, batch_size=8,
+                      presenter=presenter_for("steer/TargetSelection-v0"))
     for r in records:
         journal.write(r)
         sink.write(r)
@@ -204,7 +202,8 @@ def test_list_runs(night: dict[str, Any]) -> None:
     row = mine[0]
     assert row["experiment"] == "test-night" and row["run_name"] == "feature-seed7"
     assert row["status"] == "FINISHED" and row["policy"] == "feature" and row["seed"] == 7
-    assert row["science_score"] == pytest.approx(12.5) and row["start_time"].endswith("Z")
+    assert row["key_metric"] == "science_score"  # the night presenter's headline metric
+    assert row["key_value"] == pytest.approx(12.5) and row["start_time"].endswith("Z")
     assert list_runs(night["uri"], "test-night")[0]["run_id"] == night["run_id"]
     with pytest.raises(TrackingError, match="no-such-experiment"):
         list_runs(night["uri"], "no-such-experiment")

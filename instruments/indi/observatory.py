@@ -40,7 +40,7 @@ from steer.instruments.indi.devices import (
     set_up_simulators,
 )
 from steer.instruments.indi.server import resolve_server
-from steer.types import Action, Measurement
+from steer.instruments.telescope import Action, Measurement
 
 __all__ = ["IndiObservatory", "jnow_from_j2000"]
 

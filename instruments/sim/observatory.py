@@ -25,7 +25,7 @@ from steer.instruments.sim.presets import BANDS, ObservatoryConfig
 from steer.instruments.sim.sky import mag_error, noisy_mag_scalar
 from steer.instruments.sim.truth import SkyTruth
 from steer.instruments.sim.weather import Weather
-from steer.types import Action, Measurement
+from steer.instruments.telescope import Action, Measurement
 
 __all__ = ["SimulatedObservatory", "PARK_ALT_DEG", "PARK_AZ_DEG", "START_FILTER"]
 

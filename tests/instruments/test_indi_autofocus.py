@@ -56,7 +56,8 @@ def test_bo_continuous_reaches_near_best_focus_in_8_exposures(env) -> None:
     lo, hi = env.travel_steps
     assert lo < 36700 < hi and info["exposures"] == 0
     policy = make_policy("bo-continuous")
-    policy.reset(env, 1)
+    from steer.loop import start_policy
+    start_policy(policy, env, 1)
     fwhm = []
     done = False
     with warnings.catch_warnings():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from steer.errors import InstrumentError, InstrumentTimeoutError
-from steer.types import Action
+from steer.instruments.telescope import Action
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("indiserver") is None,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from steer.errors import UnsafeActionError
-from steer.types import Action
+from steer.instruments.telescope import Action
 
 pytestmark = pytest.mark.skipif(shutil.which("indiserver") is None,
                                 reason="indiserver not installed (apt-get install -y indi-bin)")

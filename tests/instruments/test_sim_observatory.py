@@ -23,8 +23,8 @@ from steer.instruments.sim import (
     sky_brightness_mag_arcsec2,
     with_overrides,
 )
+from steer.instruments.telescope import Action
 from steer.protocols import Instrument
-from steer.types import Action
 
 SMALL = get_preset("small-robotic")
 DATE = "2026-12-20"  # waxing gibbous Moon up in the evening

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 import steer.envs  # noqa: F401  (registers the ids)
+from steer.envs.hooks import PointAction
 from steer.errors import ConfigError
+from steer.loop import start_policy
 from steer.policies import make_policy
-from steer.policies.bo_continuous import PointAction
 
 torch.set_num_threads(1)
 
@@ -19,7 +20,7 @@ def _run(policy_name, seed, budget, function="branin", **params):
     env = gymnasium.make("steer/BlackBox-v0", function=function, budget=budget).unwrapped
     policy = make_policy(policy_name, **params)
     obs, info = env.reset(seed=seed)
-    policy.reset(env, seed)
+    start_policy(policy, env, seed)
     done, proposals = False, []
     while not done:
         prop = policy.suggest(obs, info, 1)[0]
@@ -64,7 +65,7 @@ def test_batch_of_two_distinct_points_and_pending_points():
     env = gymnasium.make("steer/BlackBox-v0", function="branin", budget=20).unwrapped
     policy = make_policy("bo-continuous")
     obs, info = env.reset(seed=1)
-    policy.reset(env, 1)
+    start_policy(policy, env, 1)
     for _ in range(6):
         prop = policy.suggest(obs, info, 1)[0]
         obs, reward, _, _, info = env.step(prop.action.as_array())
@@ -89,7 +90,7 @@ def test_continuous_policies_refuse_a_discrete_env():
     env = gymnasium.make("CartPole-v1")  # Discrete actions
     policy = make_policy("bo-continuous")
     with pytest.raises(ConfigError, match="Box action space"):
-        policy.reset(env, 0)
+        start_policy(policy, env, 0)
 
 
 def test_bad_parameters_name_the_value():
@@ -103,7 +104,7 @@ def test_vcurve_reaches_focus_after_one_sweep():
     env = gymnasium.make("steer/Autofocus-v0", max_exposures=12).unwrapped
     policy = make_policy("vcurve")
     obs, info = env.reset(seed=0)
-    policy.reset(env, 0)
+    start_policy(policy, env, 0)
     phases, in_focus = [], []
     for _ in range(12):
         prop = policy.suggest(obs, info, 1)[0]
@@ -135,7 +136,7 @@ def _episode(seed, steps, constraint=None, **params):
                          constraint=constraint).unwrapped
     policy = make_policy("bo-continuous", **params)
     obs, info = env.reset(seed=seed)
-    policy.reset(env, seed)
+    start_policy(policy, env, seed)
     props = []
     for _ in range(steps):
         p, obs, info = _drive(policy, env, obs, info, 1)
@@ -232,7 +233,7 @@ def test_ucb_refuses_an_outcome_constraint():
 
 def test_constraint_is_read_from_a_measurement_record_too():
     from steer.envs.blackbox import Evaluation
-    from steer.policies.bo_continuous import constraint_of
+    from steer.policies.box import constraint_of
 
     assert constraint_of(Evaluation(1.0, -2.0, 1.0)) == -2.0
     assert constraint_of({"value": 1.0, "measurement": Evaluation(1.0, 3.0, 1.0)}) == 3.0
@@ -250,7 +251,7 @@ def test_constrained_bo_beats_sobol_on_constrained_branin():
                                  constraint="disk").unwrapped
             policy = make_policy(name)
             obs, info = env.reset(seed=seed)
-            policy.reset(env, seed)
+            start_policy(policy, env, seed)
             done = False
             while not done:
                 prop = policy.suggest(obs, info, 1)[0]

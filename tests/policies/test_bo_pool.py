@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env
 import steer.envs  # noqa: F401  (registers the ids)
 from steer.envs.pool import CandidatePoolEnv
 from steer.errors import ConfigError, UnsafeActionError
-from steer.loop import run_episode
+from steer.loop import run_episode, start_policy
 from steer.policies import make_policy
 from steer.policies.engine import CachedExactGP, NystromGP
 from steer.testing import ListSink
@@ -122,7 +122,7 @@ def test_bo_pool_needs_a_pool_and_names_bad_settings():
     env = gymnasium.make("steer/BlackBox-v0").unwrapped
     env.reset(seed=0)
     with pytest.raises(ConfigError, match="candidate pool"):
-        make_policy("bo-pool").reset(env, 0)
+        start_policy(make_policy("bo-pool"), env, 0)
 
 
 POOL_TOML = """
@@ -207,7 +207,7 @@ def _pool_after(n_measured, seed=0, **policy_kwargs):
     env = CandidatePoolEnv("branin", pool_size=3000, budget=60, noise_std=0.05)
     obs, info = env.reset(seed=seed)
     policy = make_policy("bo-pool", **policy_kwargs)
-    policy.reset(env, seed)
+    start_policy(policy, env, seed)
     for _ in range(n_measured):
         prop = policy.suggest(obs, info, 1)[0]
         obs, reward, _, _, info = env.step(prop.action.index)

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from steer.envs.testing import UnsafeFirstPolicy, tiny_config
 from steer.errors import RegistryError
-from steer.loop import run_episode
-from steer.policies import CATALOG_POLICIES, make_policy
+from steer.loop import run_episode, start_policy
+from steer.policies import make_policy, policies_for
 from steer.session import make_env
-from steer.testing import ListSink, UnsafeFirstPolicy, tiny_config
+from steer.testing import ListSink
 
 
 def _episode(policy_name, seed=1, max_decisions=0):
@@ -19,7 +20,7 @@ def _episode(policy_name, seed=1, max_decisions=0):
     return res, sink.records
 
 
-@pytest.mark.parametrize("name", CATALOG_POLICIES)
+@pytest.mark.parametrize("name", policies_for("catalog"))
 def test_policy_runs_a_night_with_feasible_decisions(name):
     res, records = _episode(name, max_decisions=25 if name == "bo" else 0)
     assert len(records) == len(res.records) > 5
@@ -32,7 +33,7 @@ def test_policy_runs_a_night_with_feasible_decisions(name):
     assert all(len(r.proposal["explanation"]["runners_up"]) > 0 for r in ok[:3])
 
 
-@pytest.mark.parametrize("name", CATALOG_POLICIES)
+@pytest.mark.parametrize("name", policies_for("catalog"))
 def test_policy_is_deterministic_for_a_seed(name):
     n = 12 if name == "bo" else 0
     _, a = _episode(name, seed=3, max_decisions=n)
@@ -89,7 +90,7 @@ def _bo_after_reset(seed=4, **params):
     env = make_env(tiny_config())
     env.reset(seed=seed)
     policy = make_policy("bo", **params)
-    policy.reset(env, seed)
+    start_policy(policy, env, seed)
     return env, policy
 
 
