@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import curve_fit
 
-__all__ = ["science_metrics", "PRECISION"]
+__all__ = ["efficiency_metrics", "science_metrics", "PRECISION"]
 
 PRECISION = {"period_rel": 0.01, "peak_d": 1.0, "mean_mag": 0.02}
 """The stated precision a priority target must reach to count as characterised."""
@@ -169,3 +169,38 @@ def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarr
         sel = pri & (np.asarray(truth.kind) == kind)
         out[f"frac_characterised_{name}"] = float(char[sel].mean()) if sel.any() else 0.0
     return out
+
+
+def efficiency_metrics(log: dict[str, np.ndarray], night_s: float,
+                       dome_closed_s: float) -> dict[str, float]:
+    """How the night's time was spent, from the visit log.
+
+    Args:
+        log: Per-visit arrays ``target_index``, ``exptime_s``, ``slew_s``,
+            ``filter_s``, ``airmass``, ``fwhm_arcsec``, ``m5_mag``.
+        night_s: Length of the observing window, seconds.
+        dome_closed_s: Seconds the dome was closed.
+
+    Returns:
+        Open-shutter fractions (of the night, and of the dome-open time),
+        visits, distinct targets, slew statistics, filter changes, airmass,
+        FWHM and depth medians.
+    """
+    slew = log["slew_s"]
+    any_visit = len(slew) > 0
+    exposed_s = float(log["exptime_s"].sum())
+    return {
+        "open_shutter_fraction": float(exposed_s / night_s),
+        "open_shutter_fraction_dome_open": float(exposed_s / max(night_s - dome_closed_s, 1.0)),
+        "dome_closed_s": float(dome_closed_s),
+        "visits": float(len(slew)),
+        "targets_visited": float(len(np.unique(log["target_index"]))),
+        "slew_mean_s": float(slew.mean()) if any_visit else 0.0,
+        "slew_median_s": float(np.median(slew)) if any_visit else 0.0,
+        "slew_p95_s": float(np.percentile(slew, 95)) if any_visit else 0.0,
+        "filter_changes": float(np.sum(log["filter_s"] > 0)),
+        "airmass_median": float(np.median(log["airmass"])) if any_visit else 0.0,
+        "airmass_frac_above_1p5": float(np.mean(log["airmass"] > 1.5)) if any_visit else 0.0,
+        "fwhm_median_arcsec": float(np.nanmedian(log["fwhm_arcsec"])) if any_visit else 0.0,
+        "m5_median_mag": float(np.nanmedian(log["m5_mag"])) if any_visit else 0.0,
+    }

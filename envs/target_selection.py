@@ -25,27 +25,22 @@ import numpy as np
 from gymnasium import spaces
 
 from steer.envs.context import CatalogContext
+from steer.envs.night_features import (
+    _G_HIGH,
+    _G_LOW,
+    _T_HIGH,
+    _T_LOW,
+    GLOBAL_FEATURES,
+    TARGET_FEATURES,
+    check_observable,
+)
 from steer.envs.night_view import NightPresenter
 from steer.envs.reference import ReferenceModel
-from steer.envs.science import science_metrics
-from steer.errors import CatalogError, ConfigError, UnsafeActionError
+from steer.envs.science import efficiency_metrics, science_metrics
+from steer.errors import ConfigError, UnsafeActionError
 from steer.instruments.telescope import Action, Measurement
 
 __all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES"]
-
-TARGET_FEATURES: tuple[str, ...] = (
-    "alt_deg", "az_deg", "airmass", "moon_sep_deg", "depth_margin_mag", "depth_loss_mag",
-    "hours_since_visit", "priority", "uncertainty_mag", "overhead_s", "feasible",
-)
-_T_LOW = np.array([-90, 0, 1, 0, -40, 0, 0, 0, 0, 0, 0], np.float32)
-_T_HIGH = np.array([90, 360, 10, 180, 40, 20, 720, 1000, 10, 3600, 1], np.float32)
-
-GLOBAL_FEATURES: tuple[str, ...] = (
-    "night_frac", "hours_left", "moon_alt_deg", "moon_illumination", "last_seeing_arcsec",
-    "last_transparency", "dome_open",
-)
-_G_LOW = np.array([0, 0, -90, 0, 0, 0, 0], np.float32)
-_G_HIGH = np.array([1, 24, 90, 1, 10, 1, 1], np.float32)
 
 _NEVER_H = 720.0  # "hours since visit" for targets never observed (30 days)
 _WAIT_S = 300.0  # clock step while the dome is closed or nothing is observable
@@ -149,7 +144,8 @@ class TargetSelectionEnv(gym.Env):
         if catalog_path is not None:
             self._fixed_catalog = Catalog.from_csv(catalog_path)
             n_targets = len(self._fixed_catalog)
-            self._check_observable(self._fixed_catalog, catalog_path)
+            check_observable(self._fixed_catalog, self.config, self.almanac, self.night_date,
+                             catalog_path)
         elif int(n_targets) < 2:
             raise ConfigError(f"n_targets = {n_targets} is too small", "use at least 2 targets")
         self.n_targets = int(n_targets)
@@ -164,26 +160,6 @@ class TargetSelectionEnv(gym.Env):
         self.observatory: Any = None
 
     # ------------------------------------------------------------------ setup
-    def _check_observable(self, catalog: Any, where: str) -> None:
-        """Raise CatalogError if no target of ``catalog`` is ever observable tonight."""
-        from steer.instruments.sim import airmass, altaz_deg
-
-        cfg, alm = self.config, self.almanac
-        ra, dec = alm.to_date_coords(np.asarray(catalog.ra_deg), np.asarray(catalog.dec_deg))
-        times = np.linspace(alm.night_start_mjd, alm.night_end_mjd, 40)
-        best_alt = np.full(len(ra), -90.0)
-        for t in times:
-            alt, _ = altaz_deg(ra, dec, alm.lst_deg(t), cfg.site_lat_deg)
-            best_alt = np.maximum(best_alt, alt)
-        ok = (best_alt >= cfg.alt_min_deg) & (airmass(best_alt) <= cfg.airmass_max)
-        if not ok.any():
-            raise CatalogError(
-                f"no target of catalog {where!r} rises above {cfg.alt_min_deg} deg altitude "
-                f"(airmass <= {cfg.airmass_max}) on the night of {self.night_date} at "
-                f"latitude {cfg.site_lat_deg} deg",
-                "check ra_deg/dec_deg, the night_date or the observatory preset",
-            )
-
     def _night_end_mjd(self) -> float:
         end = self.observatory.night_end_mjd
         if self.max_night_hours is not None:
@@ -455,31 +431,14 @@ class TargetSelectionEnv(gym.Env):
         """Efficiency, quality and science metrics of the night so far."""
         o = self.observatory
         lg = {k: np.asarray(v, float) for k, v in self.log.items()}
-        night_s = (self.end_mjd - o.night_start_mjd) * 86400.0
-        slew = lg["slew_s"]
         hist = o.history
         idx = np.concatenate([hist["target_index"], lg["target_index"].astype(int)])
         mjd = np.concatenate([hist["mjd"], lg["mjd"]])
         mag = np.concatenate([hist["mag"], lg["mag"]])
         err = np.concatenate([hist["error_mag"], lg["error_mag"]])
-        out = {
-            "science_score": float(self.science_score),
-            "open_shutter_fraction": float(lg["exptime_s"].sum() / night_s),
-            "open_shutter_fraction_dome_open": float(
-                lg["exptime_s"].sum() / max(night_s - self.dome_closed_s, 1.0)),
-            "dome_closed_s": float(self.dome_closed_s),
-            "visits": float(len(slew)),
-            "targets_visited": float(len(np.unique(lg["target_index"]))),
-            "slew_mean_s": float(slew.mean()) if len(slew) else 0.0,
-            "slew_median_s": float(np.median(slew)) if len(slew) else 0.0,
-            "slew_p95_s": float(np.percentile(slew, 95)) if len(slew) else 0.0,
-            "idle_s": float(self.idle_s),
-            "filter_changes": float(np.sum(lg["filter_s"] > 0)),
-            "rejected": float(self.rejected),
-            "airmass_median": float(np.median(lg["airmass"])) if len(slew) else 0.0,
-            "airmass_frac_above_1p5": float(np.mean(lg["airmass"] > 1.5)) if len(slew) else 0.0,
-            "fwhm_median_arcsec": float(np.nanmedian(lg["fwhm_arcsec"])) if len(slew) else 0.0,
-            "m5_median_mag": float(np.nanmedian(lg["m5_mag"])) if len(slew) else 0.0,
-        }
+        out = {"science_score": float(self.science_score), "idle_s": float(self.idle_s),
+               "rejected": float(self.rejected)}
+        out.update(efficiency_metrics(lg, (self.end_mjd - o.night_start_mjd) * 86400.0,
+                                      self.dome_closed_s))
         out.update(science_metrics(o.truth, self.catalog, idx, mjd, mag, err, self.grid_mjd))
         return out

@@ -119,7 +119,7 @@ class BOPolicy(BasePolicy):
 
     # ---------------------------------------------------------------- state
     def _reset(self) -> None:
-        from steer.policies.engine import TimeSeriesGPBank
+        from steer.policies.gp_bank import TimeSeriesGPBank
 
         ctx = require_context(self.context, CatalogContext, self.name,
                               "use it with steer/TargetSelection-v0")

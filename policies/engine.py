@@ -27,7 +27,8 @@ candidate would change: :class:`PendingBeliever` conditions on points still
 pending with it) and a BoTorch model view
 (:class:`CandidatePosteriorModel`) so BoTorch's analytic acquisition
 functions (``LogExpectedImprovement``, ``UpperConfidenceBound``...) score the
-candidates by index.
+candidates by index. The per-target light-curve GPs of ``bo`` are in
+:mod:`steer.policies.gp_bank`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 
-__all__ = ["RBFHyper", "CachedExactGP", "NystromGP", "CandidatePosteriorModel", "TimeSeriesGPBank",
+__all__ = ["RBFHyper", "CachedExactGP", "NystromGP", "CandidatePosteriorModel",
            "PendingBeliever", "best_candidates"]
 
 _DT = torch.float64
@@ -419,149 +420,3 @@ def best_candidates(acq_values: torch.Tensor, mask: torch.Tensor | None, k: int
     vals = acq_values if mask is None else torch.where(mask, acq_values, -math.inf)
     top = torch.topk(vals, min(k, len(vals)))
     return top.values, top.indices
-
-
-class TimeSeriesGPBank:
-    """Many independent 1-D GPs over time, cached: one per (time scale, target).
-
-    The light-curve models of a catalog: component ``(j, i)`` models target
-    ``i`` under time scale ``l_j`` with the kernel
-
-        k(t, t') = c + s_ji exp(-(t - t')^2 / (2 l_j^2))
-
-    (``c``: prior variance of the target's mean; ``s_ji``: its variability
-    amplitude) and each observation's own noise variance. All ``L x N``
-    components are batched: their Cholesky factors and grid cross terms are
-    cached and only the observed target's ``L`` rows are refactored when a
-    measurement arrives. With several time scales, :meth:`fit_time_scales`
-    sets each component's amplitude and each target's posterior weights over
-    the time scales (Bayesian model averaging, empirical-Bayes prior).
-
-    Args:
-        n_targets: Number of targets ``N``.
-        grid: `G` times (days) over which variances are integrated.
-        mean_prior_var: Prior variance ``c`` of each target's mean.
-        lengthscales: The ``L`` time scales (days).
-        max_obs: Most recent observations kept per target.
-    """
-
-    pad_t, pad_var = -1000.0, 1e4  # padding observations: far away and uninformative
-
-    def __init__(self, n_targets: int, grid: torch.Tensor, mean_prior_var: float,
-                 lengthscales: list[float], max_obs: int) -> None:
-        self.n, self.n_l = int(n_targets), len(lengthscales)
-        self.grid = grid.to(_DT)
-        self.c = float(mean_prior_var)
-        self.max_obs = int(max_obs)
-        self.obs: list[list[tuple[float, float, float]]] = [[] for _ in range(self.n)]
-        self.ell = torch.tensor(lengthscales, dtype=_DT).repeat_interleave(self.n)  # `L*N`
-        self.outputscale = torch.full((self.n_l * self.n,), 0.05, dtype=_DT)
-        self.weights = torch.full((self.n, self.n_l), 1.0 / self.n_l, dtype=_DT)
-        self.ell_prior = torch.full((self.n_l,), 1.0 / self.n_l, dtype=_DT)
-
-    def tensors(self, n_cap: int | None = None, rows: list[int] | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Padded `R x n` times, values and noise variances of targets ``rows`` (all: None)."""
-        n_max = n_cap or max(1, max(len(o[-self.max_obs:]) for o in self.obs))
-        rows = list(range(self.n)) if rows is None else rows
-        x = torch.full((len(rows), n_max), self.pad_t, dtype=_DT)
-        y = torch.zeros((len(rows), n_max), dtype=_DT)
-        v = torch.full((len(rows), n_max), self.pad_var, dtype=_DT)
-        for r, i in enumerate(rows):
-            o = self.obs[i][-self.max_obs:]
-            if o:
-                a = torch.tensor(o, dtype=_DT)
-                x[r, :len(a)], y[r, :len(a)], v[r, :len(a)] = a[:, 0], a[:, 1], a[:, 2]
-        return x, y, v
-
-    def kernel(self, s: torch.Tensor, ell: torch.Tensor, a: torch.Tensor, b: torch.Tensor
-               ) -> torch.Tensor:
-        """Batched kernel, `B x p` and `B x q` times -> `B x p x q`."""
-        d = (a.unsqueeze(-1) - b.unsqueeze(-2)) / ell[:, None, None]
-        return self.c + s[:, None, None] * torch.exp(-0.5 * d * d)
-
-    def _factor(self, rows: list[int] | None, n_cap: int) -> tuple[torch.Tensor, ...]:
-        """Factors of components ``rows`` (index ``j * N + i``: time scale j, target i)."""
-        rows = list(range(self.n_l * self.n)) if rows is None else rows
-        x, y, v = self.tensors(n_cap, [r % self.n for r in rows])
-        s, ell = self.outputscale[rows], self.ell[rows]
-        chol = torch.linalg.cholesky(self.kernel(s, ell, x, x) + torch.diag_embed(v))
-        a = torch.linalg.solve_triangular(
-            chol, self.kernel(s, ell, x, self.grid.expand(len(x), -1)), upper=False)
-        beta = torch.linalg.solve_triangular(chol, y.unsqueeze(-1), upper=False)[..., 0]
-        return x, chol, a, beta
-
-    def refactor_all(self) -> None:
-        """Factor every component (after a refit, or when a target outgrows the cache)."""
-        self._cap = max(1, max(len(o[-self.max_obs:]) for o in self.obs)) + 8
-        self._x, self._chol, self._a, self._beta = self._factor(None, self._cap)
-
-    def add(self, i: int, t: float, y: float, noise_var: float) -> None:
-        """Record one observation of target ``i`` (no refactoring: see :meth:`refactor`)."""
-        self.obs[i].append((float(t), float(y), float(noise_var)))
-
-    def refactor(self, i: int) -> None:
-        """Refactor only target ``i``'s components after it was observed."""
-        if len(self.obs[i][-self.max_obs:]) > self._cap:
-            self.refactor_all()
-            return
-        rows = [j * self.n + i for j in range(self.n_l)]
-        x, chol, a, beta = self._factor(rows, self._cap)
-        self._x[rows], self._chol[rows], self._a[rows], self._beta[rows] = x, chol, a, beta
-
-    def posterior(self, t_star: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Per component: grid/t* covariances, variance and mean at `N x E` times ``t_star``.
-
-        Returns:
-            ``L x N x G x E``, ``L x N x E`` and ``L x N x E`` tensors.
-        """
-        s, ell = self.outputscale, self.ell
-        t_star = t_star.repeat(self.n_l, 1)
-        b = torch.linalg.solve_triangular(self._chol, self.kernel(s, ell, self._x, t_star),
-                                          upper=False)  # `LN x n x E`
-        grid = self.grid.expand(len(b), -1)
-        cov = self.kernel(s, ell, grid, t_star) - self._a.transpose(-1, -2) @ b
-        var = self.c + s[:, None] - (b * b).sum(1)
-        mean = (b * self._beta.unsqueeze(-1)).sum(1)
-        shape = (self.n_l, self.n)
-        return (cov.reshape(*shape, *cov.shape[1:]), var.reshape(*shape, -1),
-                mean.reshape(*shape, -1))
-
-    def fit_time_scales(self, amplitudes: torch.Tensor, log_prior: torch.Tensor,
-                        chunk: int = 32) -> None:
-        """Amplitude per component and each target's weights over the time scales.
-
-        Scores every (time scale, amplitude) pair by the log marginal
-        likelihood of each target's data plus the amplitude's log prior
-        (chunks of targets: bounded memory), keeps the best amplitude per time
-        scale, estimates the catalog's distribution of time scales by EM (the
-        empirical-Bayes prior: a target with few visits follows the
-        population, one with many its own data) and sets the posterior weights.
-
-        Args:
-            amplitudes: `A` candidate amplitudes ``s`` (mag^2).
-            log_prior: `A` log prior densities of those amplitudes.
-        """
-        x, y, v = self.tensors()
-        ells = self.ell[::self.n]
-        scores = torch.empty(self.n, self.n_l, dtype=_DT)
-        best_amp = torch.empty(self.n, self.n_l, dtype=_DT)
-        for lo in range(0, self.n, chunk):
-            xs, ys, vs = x[lo:lo + chunk], y[lo:lo + chunk], v[lo:lo + chunk]
-            d2 = (xs.unsqueeze(-1) - xs.unsqueeze(-2)) ** 2  # `B x n x n`
-            rbf = torch.exp(-0.5 * d2[:, None] / ells[None, :, None, None] ** 2)
-            k = (self.c + amplitudes[None, None, :, None, None] * rbf[:, :, None]
-                 + torch.diag_embed(vs)[:, None, None])  # `B x L x A x n x n`
-            chol = torch.linalg.cholesky(k)
-            rhs = ys[:, None, None, :, None].expand(-1, self.n_l, len(amplitudes), -1, -1)
-            alpha = torch.linalg.solve_triangular(chol, rhs, upper=False)[..., 0]
-            logml = (-0.5 * (alpha**2).sum(-1)
-                     - torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))
-            best, arg = (logml + log_prior).max(dim=-1)  # `B x L`
-            scores[lo:lo + chunk], best_amp[lo:lo + chunk] = best, amplitudes[arg]
-        log_pi = torch.log(self.ell_prior)
-        for _ in range(50):  # EM for the catalog's mixture weights over time scales
-            log_pi = torch.log(torch.softmax(scores + log_pi, -1).mean(0).clamp_min(1e-12))
-        self.ell_prior = log_pi.exp()
-        self.weights = torch.softmax(scores + log_pi, -1)
-        self.outputscale = best_amp.T.reshape(-1).contiguous()  # `L*N`, time scale major

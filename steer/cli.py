@@ -109,6 +109,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_experiment(args.experiment)
     policy_name = args.policy or config.policy
+    if not policy_name:
+        raise ConfigError(f"{config.source_path} names no policy",
+                          "pass --policy NAME or set policy in [experiment]")
     validate_experiment(config, [policy_name])
     seed = config.seed if args.seed is None else args.seed
     if seed < 0:

@@ -45,8 +45,10 @@ class ExperimentConfig:
 
     Attributes:
         name: Experiment name; also the MLflow experiment name.
-        env_id: Registered environment id, e.g. ``steer/TargetSelection-v0``.
-        policy: Default policy id when the CLI does not name one.
+        env_id: Registered environment id, e.g. ``steer/TargetSelection-v0``
+            (``module:Id`` imports ``module`` first, which registers ``Id``).
+        policy: Default policy id when the CLI does not name one (``""``: the
+            CLI must name one).
         seed: Default episode seed.
         env_kwargs: Keyword arguments passed to the environment constructor.
         policy_kwargs: Keyword arguments per policy id.
@@ -62,8 +64,8 @@ class ExperimentConfig:
     """
 
     name: str
-    env_id: str = "steer/TargetSelection-v0"
-    policy: str = "feature"
+    env_id: str = ""
+    policy: str = ""
     seed: int = 0
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     policy_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -114,8 +116,8 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
         raise ConfigError(f"{path}: unknown [experiment] setting {unknown_keys[0]!r}",
                           f"valid settings: {', '.join(_EXPERIMENT_KEYS)}")
     name = _expect(exp.get("name", Path(path).stem), str, "experiment.name", path)
-    env_id = _expect(exp.get("env", "steer/TargetSelection-v0"), str, "experiment.env", path)
-    policy = _expect(exp.get("policy", "feature"), str, "experiment.policy", path)
+    env_id = _expect(exp.get("env", ""), str, "experiment.env", path)
+    policy = _expect(exp.get("policy", ""), str, "experiment.policy", path)
     seed = _expect(exp.get("seed", 0), int, "experiment.seed", path)
     if seed < 0:
         raise ConfigError(f"{path}: experiment.seed = {seed} is negative", "use a seed >= 0")
@@ -129,6 +131,9 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
                               f"policies: {', '.join(POLICIES)}")
         _expect(params, dict, f"[policy.{pname}]", path)
     loop = _parse_loop(_expect(data.get("loop", {}), dict, "[loop]", path), path)
+    if not env_id:
+        raise ConfigError(f"{path}: [experiment] names no environment",
+                          'set env = "steer/TargetSelection-v0" (or another registered id)')
     return ExperimentConfig(
         name=name, env_id=env_id, policy=policy, seed=seed, env_kwargs=dict(env_kwargs),
         policy_kwargs={k: dict(v) for k, v in policies.items()}, **loop,

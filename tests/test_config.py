@@ -19,6 +19,11 @@ def test_demo_experiment_loads():
     ("[experiment]\nseed = -3", "seed = -3"),
     ("[bogus]\nx = 1", "unknown section"),
     ("[policy]\nbo = 3", "[policy.bo]"),
+    ("[experiment]\nenv = 'steer/TargetSelection-v0'\nseeed = 3",
+     "unknown [experiment] setting 'seeed'"),
+    ("[experiment]\nenv = 'steer/TargetSelection-v0'\n[policy.bo-turbo]\nx = 1",
+     "[policy.bo-turbo] names no registered policy"),
+    ("[experiment]\nname = 'x'", "names no environment"),
 ])
 def test_malformed_experiments_name_the_value(text, needle):
     with pytest.raises(ConfigError) as err:

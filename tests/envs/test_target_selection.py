@@ -5,7 +5,7 @@ from gymnasium.utils.env_checker import check_env
 
 import steer.envs  # noqa: F401
 from steer.envs import ENV_IDS
-from steer.envs.target_selection import GLOBAL_FEATURES, TARGET_FEATURES
+from steer.envs.night_features import GLOBAL_FEATURES, TARGET_FEATURES
 from steer.errors import CatalogError, ConfigError
 
 SMALL = dict(n_targets=30, max_night_hours=0.5, cloudiness=0.1)

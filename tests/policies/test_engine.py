@@ -102,7 +102,7 @@ def test_time_series_bank_matches_the_exact_gp_per_component():
     whatever the padding, after batch factoring and after a one-target refactor."""
     import numpy as np
 
-    from steer.policies.engine import TimeSeriesGPBank
+    from steer.policies.gp_bank import TimeSeriesGPBank
 
     rng = np.random.default_rng(5)
     grid = torch.linspace(0.0, 0.4, 12, dtype=torch.float64)
