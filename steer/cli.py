@@ -145,7 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar.close()
     m = result.episode.metrics
     run_id = log_to_mlflow(uri, config, policy_name, seed, result.episode.records, m,
-                           result.journal_path, sink=sink)
+                           result.journal_path, sink=sink, extras=result.extras)
     print(f"{config.name}: policy {policy_name}, seed {seed}")
     for label, text in presenter.summary_lines(m):
         print(f"  {label:<32}{text}")

@@ -91,6 +91,10 @@ class ClosedLoopEnv(Protocol):
             (:class:`steer.presenter.Presenter`): its action kind, whether one
             ``suggest`` gives ranked alternatives, how long to wait when
             nothing can be done, its tables, metrics and figures.
+
+    Optional: ``episode_extras() -> dict`` (JSON-able), called once after the
+    episode; what it returns is logged as ``extras.json`` for reports (e.g. the
+    hidden truth of the most observed targets, in simulation).
     """
 
     presenter: ClassVar[Presenter]

@@ -12,19 +12,19 @@ from typing import Any
 
 from steer.errors import TrackingError
 
-__all__ = ["DecisionRecord", "Journal", "read_journal", "RECORD_VERSION"]
+__all__ = ["DecisionRecord", "Journal", "read_journal", "RECORD_VERSION", "json_safe"]
 
 RECORD_VERSION = 1
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Make a value strict-JSON-safe (NaN/inf become None, numpy to Python)."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _clean(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if hasattr(value, "value") and hasattr(value, "name") and not isinstance(value, (int, float)):
@@ -80,7 +80,7 @@ class DecisionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a strict-JSON-safe dict."""
-        return _clean(asdict(self))
+        return json_safe(asdict(self))
 
     def to_json(self) -> str:
         """Return one line of strict JSON."""
@@ -104,7 +104,7 @@ class DecisionRecord:
         """What must be identical between a run and its replay: step, attempt, status
         and the action (every field of it: a target and exposure, or a point)."""
         action = self.proposal.get("action", {}) or {}
-        return (self.step, self.attempt, self.status, json.dumps(_clean(action), sort_keys=True))
+        return (self.step, self.attempt, self.status, json.dumps(json_safe(action), sort_keys=True))
 
 
 class Journal:

@@ -37,7 +37,7 @@ def _episode(config_text: str, source_path: str, policy: str, seed: int,
     result = play(config, policy, seed, Path(journal_dir))
     return {"policy": policy, "seed": seed, "metrics": result.episode.metrics,
             "records": [r.to_dict() for r in result.episode.records],
-            "journal": str(result.journal_path)}
+            "journal": str(result.journal_path), "extras": result.extras}
 
 
 def _init_ray(address: str | None) -> Any:
@@ -95,7 +95,8 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 raise
             records = [DecisionRecord.from_dict(r) for r in out["records"]]
             run_id = log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], records,
-                                   out["metrics"], Path(out["journal"]))
+                                   out["metrics"], Path(out["journal"]),
+                                   extras=out.get("extras"))
             run_ids[out["policy"]].append(run_id)
             results[(out["policy"], out["seed"])] = out["metrics"]
             if progress is not None:

@@ -9,11 +9,12 @@ constructor's arguments) through the Gymnasium registry, without building it.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from steer.config import ExperimentConfig
 from steer.errors import ConfigError, RegistryError, SteerError
 from steer.loop import EpisodeResult, run_episode
 from steer.presenter import Presenter
-from steer.records import DecisionRecord, Journal
+from steer.records import DecisionRecord, Journal, json_safe
 
 __all__ = ["make_env", "play", "log_to_mlflow", "PlayResult", "run_params", "set_threads",
            "check_policy_fits", "presenter_for", "env_class", "validate_experiment",
@@ -178,11 +179,21 @@ def run_params(config: ExperimentConfig, policy: str, seed: int) -> dict[str, An
 
 @dataclass
 class PlayResult:
-    """One episode's outcome plus where it was journaled."""
+    """One episode's outcome plus where it was journaled.
+
+    Attributes:
+        episode: The loop's result (records, metrics).
+        journal_path: The decision journal.
+        local_id: The id written into the records.
+        extras: What the environment adds for reports after the episode
+            (its optional ``episode_extras()``: JSON-able, e.g. the hidden
+            truth of the most observed targets in simulation); ``{}`` if none.
+    """
 
     episode: EpisodeResult
     journal_path: Path
     local_id: str
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Path,
@@ -224,20 +235,25 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
                               max_rejections_per_step=config.max_rejections_per_step,
                               max_retries=config.max_retries, progress=progress,
                               callbacks=callbacks)
+        extras_of = getattr(env.unwrapped, "episode_extras", None)
+        extras = dict(extras_of()) if callable(extras_of) else {}
     finally:
         journal.close()
         env.close()
-    return PlayResult(episode, journal_path, local_id)
+    return PlayResult(episode, journal_path, local_id, extras)
 
 
 def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed: int,
                   records: list[DecisionRecord], metrics: dict[str, float],
-                  journal_path: Path, sink: Any = None) -> str:
+                  journal_path: Path, sink: Any = None,
+                  extras: dict[str, Any] | None = None) -> str:
     """Log a finished episode to MLflow (summary, config, journal, table, plots).
 
     Args:
         sink: An already-open :class:`steer.tracking.MLflowSink` that saw the
             records live; ``None`` opens one and writes the records now.
+        extras: The environment's :attr:`PlayResult.extras`, logged as
+            ``extras.json`` when not empty.
 
     Returns:
         The MLflow run id.
@@ -255,12 +271,15 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
             sink.write(rec)
     config_file = journal_path.with_suffix(".config.toml")
     config_file.write_text(config.source_text, encoding="utf-8")
+    artifacts: dict[str, Path] = {"config.toml": config_file, "decisions.jsonl": journal_path}
+    if extras:
+        extras_file = journal_path.with_suffix(".extras.json")
+        extras_file.write_text(json.dumps(json_safe(extras), allow_nan=False), encoding="utf-8")
+        artifacts["extras.json"] = extras_file
     try:
         figures = episode_figures(records, presenter,
                                   title=f"{config.name}: {policy}, seed {seed}")
-        sink.finish(metrics, artifacts={"config.toml": config_file,
-                                        "decisions.jsonl": journal_path},
-                    figures=figures, records=records)
+        sink.finish(metrics, artifacts=artifacts, figures=figures, records=records)
     except SteerError:
         sink.close()
         raise
