@@ -104,7 +104,7 @@ def _steer_plan(path: Path) -> tuple[dict[str, float], list[dict]]:
 def _metrics(wall_s: float, placed: list[tuple[str, float]], cat) -> dict[str, float]:
     ids = {t for t, _ in placed}
     prio5 = {str(t) for t, p in zip(cat.target_id, cat.priority, strict=True) if p >= 5}
-    return {"wall_s": wall_s, "visits": len(placed), "targets": len(ids),
+    return {"wall_s": wall_s, "visits": len(placed), "targets_placed": len(ids),
             "priority5_placed": len(ids & prio5), "priority5_total": len(prio5),
             "airmass_median": float(np.median([x for _, x in placed])) if placed else None}
 
@@ -202,11 +202,12 @@ def main() -> int:
         comparison = []
         for n in ap_sizes:
             steer_m, _ = _steer_plan(cats[n])
-            comparison.append({"targets": n, "scheduler": "steer plan (feature)", **steer_m})
+            comparison.append({"catalog_targets": n, "scheduler": "steer plan (feature)",
+                               **steer_m})
             for name in ("priority", "sequential"):
                 m = _astroplan(cats[n], name)
-                comparison.append({"targets": n, "scheduler": f"astroplan {name.title()}Scheduler",
-                                   **m})
+                comparison.append({"catalog_targets": n,
+                                   "scheduler": f"astroplan {name.title()}Scheduler", **m})
                 print(f"astroplan {name} {n}: {m['wall_s']:.1f} s, {m['visits']} visits",
                       flush=True)
             print(f"steer plan {n}: {steer_m['wall_s']:.2f} s, {steer_m['visits']} visits",
