@@ -19,6 +19,8 @@ from steer.records import DecisionRecord
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from steer.report import Section
+
 __all__ = ["NightPresenter"]
 
 #: Measurement conditions logged per decision.
@@ -83,3 +85,85 @@ class NightPresenter(Presenter):
     def figures(self, records: Sequence[DecisionRecord], title: str = "") -> dict[str, Figure]:
         """:func:`steer.envs.night_figures.night_figures`."""
         return night_figures(list(records), title)
+
+    def explain(self, record: DecisionRecord) -> dict[str, Any]:
+        """Targets by id and exposure, the time split of the visit, the reason in words."""
+        out = super().explain(record)
+        proposal = record.proposal or {}
+        expl = proposal.get("explanation") or {}
+        out["choice"] = _label(proposal.get("action") or {})
+        out["runners"] = [(_label(alt), finite(alt.get("score")))
+                          for alt in expl.get("runners_up") or [] if isinstance(alt, dict)]
+        m = record.measurement or {}
+        over = m.get("overheads_s") or {}
+        if over:
+            out["cost_s"] = {"slew + settle": (finite(over.get("slew")) or 0.0)
+                             + (finite(over.get("settle")) or 0.0),
+                             "filter change": finite(over.get("filter")) or 0.0,
+                             "exposure": finite(over.get("exposure")) or 0.0,
+                             "readout": finite(over.get("readout")) or 0.0}
+        numbers = {k: v for k, v in out["numbers"].items() if k in _EXPLAINED}
+        numbers.update({k: v for k, v in out["numbers"].items() if k not in numbers})
+        n_feasible = finite((record.observation or {}).get("n_feasible"))
+        if n_feasible is not None:
+            numbers = {"targets observable": n_feasible, **numbers}
+        out["numbers"] = numbers
+        out["reason"] = _reason(record, out)
+        if m:
+            cond = m.get("conditions") or {}
+            out["outcome"] = (f"{finite(m.get('value_mag')) or float('nan'):.3f} ± "
+                              f"{finite(m.get('error_mag')) or float('nan'):.3f} mag at airmass "
+                              f"{finite(cond.get('airmass')) or float('nan'):.2f}, seeing "
+                              f"{finite(cond.get('seeing_fwhm_arcsec')) or float('nan'):.2f}\", "
+                              f"reward {record.reward:.3g}")
+        return out
+
+    def report_sections(self, records: Sequence[DecisionRecord],
+                        extras: dict[str, Any]) -> list[Section]:
+        """Sky, timeline, light curves (:mod:`steer.envs.night_report`), the decision
+        explorer and the decision latency."""
+        from steer.envs.night_report import night_sections
+        from steer.report_explorer import explorer_section, latency_section
+
+        night = night_sections(records, extras)
+        return [*night[:2], explorer_section(records, self), night[2], latency_section(records)]
+
+
+#: Explanation numbers the explorer lists first (posterior and expected gain of ``bo``).
+_EXPLAINED = ("posterior_mean_mag", "posterior_std_mag", "predicted_error_mag",
+              "expected_ipv_reduction_mag2", "cost_s", "predicted_m5_mag")
+
+
+def _label(action: dict[str, Any]) -> str:
+    """``T0017, 60 s`` (the target id and exposure of an action or a runner-up)."""
+    target = action.get("target_id") or f"target {action.get('target_index')}"
+    exptime = finite(action.get("exptime_s"))
+    return f"{target}, {exptime:.0f} s" if exptime is not None else str(target)
+
+
+def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
+    """The decision in words, from what the policy recorded."""
+    if record.status != "ok":
+        why = (record.safety or {}).get("reason") or out.get("reason") or "no reason given"
+        return f"{out['choice']} was {record.status}: {why}"
+    expl = (record.proposal or {}).get("explanation") or {}
+    n = finite((record.observation or {}).get("n_feasible"))
+    among = f" among {n:.0f} observable targets" if n is not None else ""
+    score = out.get("score")
+    words = f"{out['choice']} had the best score{among}"
+    if record.decided_by != "policy":
+        words = f"{out['choice']} was chosen by the {record.decided_by}"
+    gain, cost = finite(expl.get("expected_ipv_reduction_mag2")), finite(expl.get("cost_s"))
+    if gain is not None and cost is not None:
+        words += (f": priority x expected light-curve variance reduction "
+                  f"({gain:.3g} mag²) per second of slew, readout and exposure ({cost:.0f} s)")
+        mean, std = finite(expl.get("posterior_mean_mag")), finite(expl.get("posterior_std_mag"))
+        if mean is not None and std is not None:
+            words += f"; the model predicted {mean:.2f} ± {std:.2f} mag"
+    elif expl.get("rule"):
+        words += f" by the rule '{expl['rule']}'"
+    runners = out.get("runners") or []
+    if runners and score and runners[0][1] is not None:
+        ratio = runners[0][1] / score if score else float("nan")
+        words += f". Next best: {runners[0][0]} (score {runners[0][1]:.3g}, {ratio:.0%} of it)"
+    return words + "."

@@ -22,6 +22,8 @@ from steer.table import short_json
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from steer.report import Section
+
 __all__ = ["PointPresenter", "BlackBoxPresenter", "FocusPresenter", "PoolPresenter"]
 
 _INSTRUMENT_TIME = SummaryRow("instrument time (s)", ("elapsed_s",), "{:.0f}")
@@ -81,6 +83,14 @@ class BlackBoxPresenter(PointPresenter):
         """:func:`steer.envs.point_figures.regret_figures`."""
         return regret_figures(records, title)
 
+    def report_sections(self, records: Sequence[DecisionRecord],
+                        extras: dict[str, Any]) -> list[Section]:
+        """Objective, regret and points (:func:`steer.envs.point_report.regret_sections`),
+        then the decision explorer and latency."""
+        from steer.envs.point_report import regret_sections
+
+        return [*regret_sections(records), *super().report_sections(records, extras)]
+
 
 class FocusPresenter(PointPresenter):
     """Autofocus: FWHM per exposure, focuser positions, focus judged against truth."""
@@ -105,6 +115,14 @@ class FocusPresenter(PointPresenter):
     def figures(self, records: Sequence[DecisionRecord], title: str = "") -> dict[str, Figure]:
         """:func:`steer.envs.point_figures.focus_figures`."""
         return focus_figures(records, title)
+
+    def report_sections(self, records: Sequence[DecisionRecord],
+                        extras: dict[str, Any]) -> list[Section]:
+        """Focus per exposure and the V-curve (:func:`steer.envs.point_report.focus_sections`),
+        then the decision explorer and latency."""
+        from steer.envs.point_report import focus_sections
+
+        return [*focus_sections(records), *super().report_sections(records, extras)]
 
 
 class PoolPresenter(BlackBoxPresenter):

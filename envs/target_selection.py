@@ -426,6 +426,12 @@ class TargetSelectionEnv(gym.Env):
             o.wait(step_s)
             self.idle_s += step_s
 
+    def episode_extras(self) -> dict[str, Any]:
+        """Truth, Moon and weather for the report (:func:`steer.envs.night_extras.night_extras`)."""
+        from steer.envs.night_extras import night_extras
+
+        return night_extras(self)
+
     # --------------------------------------------------------------- metrics
     def episode_metrics(self) -> dict[str, float]:
         """Efficiency, quality and science metrics of the night so far."""

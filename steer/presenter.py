@@ -15,8 +15,10 @@ describe its spaces) that says
   it reports (:meth:`Presenter.step_metrics`), which rows the run summary and
   the comparison table show (:attr:`Presenter.summary_rows`,
   :attr:`Presenter.table_metrics`), its headline metric
-  (:attr:`Presenter.key_metric`) and which figures it draws
-  (:meth:`Presenter.figures`).
+  (:attr:`Presenter.key_metric`), which figures it draws
+  (:meth:`Presenter.figures`), how one decision is explained in words
+  (:meth:`Presenter.explain`) and which sections its HTML report has
+  (:meth:`Presenter.report_sections`).
 
 The core reads a presenter from the environment's class, without building
 the environment (:func:`steer.session.presenter_for`). This module holds the
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from steer.records import DecisionRecord
+    from steer.report import Section
 
 __all__ = ["Presenter", "SummaryRow", "COMPUTE_ROWS", "COMPUTE_METRICS", "finite"]
 
@@ -146,6 +149,56 @@ class Presenter:
         The core adds the generic ``decision_time`` figure.
         """
         return {}
+
+    def explain(self, record: DecisionRecord) -> dict[str, Any]:
+        """What the report's decision explorer shows for one decision.
+
+        Returns:
+            ``choice`` (the action's text), ``score``, ``runners`` (``(text,
+            score)`` of the runners-up, best first), ``reason`` (words),
+            ``numbers`` (label -> number or text: the explanation's scalars),
+            ``cost_s`` (part -> seconds; empty when the env reports none) and
+            ``outcome`` (what came back, in words).
+        """
+        proposal = record.proposal or {}
+        explanation = proposal.get("explanation") or {}
+        runners = []
+        for alt in explanation.get("runners_up") or []:
+            if isinstance(alt, dict):
+                action = {k: v for k, v in alt.items() if k not in ("score", "acquisition_value")}
+                if "x_unit" in action and "x" not in action:
+                    action = {"x": action["x_unit"]}
+                score = alt.get("score", alt.get("acquisition_value"))
+                runners.append((self.action_text(action), finite(score)))
+        numbers = {k: v for k, v in explanation.items()
+                   if k not in ("runners_up", "rank") and (finite(v) is not None
+                                                           or isinstance(v, str))}
+        reason = str((record.safety or {}).get("reason") or explanation.get("reason")
+                     or explanation.get("rule") or explanation.get("acquisition") or "")
+        if record.status != "ok" and reason:
+            reason = f"{record.status}: {reason}"
+        outcome = "" if not record.measurement else json.dumps(
+            {k: v for k, v in record.measurement.items() if finite(v) is not None}, default=str)
+        overheads = (record.measurement or {}).get("overheads_s") or {}
+        cost_s = {str(k): f for k, v in overheads.items() if (f := finite(v)) is not None}
+        return {"choice": self.action_text(proposal.get("action") or {}),
+                "score": finite(proposal.get("score")), "runners": runners, "reason": reason,
+                "numbers": numbers, "cost_s": cost_s, "outcome": outcome[:300]}
+
+    def report_sections(self, records: Sequence[DecisionRecord],
+                        extras: dict[str, Any]) -> list[Section]:
+        """The sections of the run's HTML report (:mod:`steer.report`).
+
+        Args:
+            records: The run's decisions, in order.
+            extras: The environment's ``episode_extras()`` (``{}`` if none).
+
+        The default fits any environment: the decision explorer and the
+        decision latency (:func:`steer.report_explorer.generic_sections`).
+        """
+        from steer.report_explorer import generic_sections
+
+        return generic_sections(records, self)
 
     def summary_lines(self, metrics: dict[str, float]) -> list[tuple[str, str]]:
         """``(label, text)`` of every summary row (own rows, then compute rows) the

@@ -247,13 +247,16 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
                   records: list[DecisionRecord], metrics: dict[str, float],
                   journal_path: Path, sink: Any = None,
                   extras: dict[str, Any] | None = None) -> str:
-    """Log a finished episode to MLflow (summary, config, journal, table, plots).
+    """Log a finished episode to MLflow (summary, config, journal, table, plots, report).
 
     Args:
         sink: An already-open :class:`steer.tracking.MLflowSink` that saw the
             records live; ``None`` opens one and writes the records now.
         extras: The environment's :attr:`PlayResult.extras`, logged as
             ``extras.json`` when not empty.
+
+    The interactive HTML report (:func:`steer.report.run_report`) is logged as
+    ``report.html`` (written beside the journal first).
 
     Returns:
         The MLflow run id.
@@ -276,6 +279,16 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
         extras_file = journal_path.with_suffix(".extras.json")
         extras_file.write_text(json.dumps(json_safe(extras), allow_nan=False), encoding="utf-8")
         artifacts["extras.json"] = extras_file
+    report_file = journal_path.with_suffix(".report.html")
+    try:  # the interactive report (steer.report); a broken figure must not lose the run
+        from steer.report import run_report, write_report
+
+        write_report(report_file, run_report(
+            records, presenter, extras or {}, title=f"{config.name}: {policy}, seed {seed}",
+            metrics=metrics, params={**run_params(config, policy, seed), "run_id": sink.run_id}))
+        artifacts["report.html"] = report_file
+    except Exception as exc:  # noqa: BLE001
+        log.warning("no report.html for run %s: %s", sink.run_id, exc)
     try:
         figures = episode_figures(records, presenter,
                                   title=f"{config.name}: {policy}, seed {seed}")
