@@ -135,9 +135,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar.n = round(100 * frac, 1)
         bar.refresh()
 
+    from steer.live import LiveReport
+
+    live = LiveReport(runs_dir / "live", presenter_for(config.env_id),
+                      f"{config.name}: {policy_name}, seed {seed}",
+                      announce=lambda path: print(f"live report: {path}", flush=True))
     try:
         result = play(config, policy_name, seed, runs_dir / "journals", extra_sinks=[sink],
-                      run_id=sink.run_id, progress=progress, env=env, policy=policy)
+                      run_id=sink.run_id, progress=progress, env=env, policy=policy,
+                      callbacks=[live])
     except BaseException:
         sink.close()
         raise
@@ -185,6 +191,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
         print(f"wrote {args.json}")
+    if args.report:
+        from steer.report import write_report
+        from steer.report_compare import comparison_report
+
+        write_report(Path(args.report), comparison_report(
+            summary, presenter_for(config.env_id).comparison_metrics()))
+        print(f"wrote {args.report}")
     n_runs = sum(len(v) for v in summary["run_ids"].values())
     print(f"logged {n_runs} runs to MLflow experiment {config.name!r} ({uri})")
     print("browse them: steer ui")
@@ -291,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--policies", required=True, help="comma-separated ids, reference first")
     c.add_argument("--seeds", type=int, default=3, help="number of seeded nights (default 3)")
     c.add_argument("--json", default=None, help="write the numbers to this JSON file")
+    c.add_argument("--report", default=None, help="write the comparison's HTML report here")
     c.add_argument("--address", default=None, help="join an existing Ray cluster")
     common(c)
     c.set_defaults(func=cmd_compare)
@@ -320,6 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     from steer.envs.plan_cli import add_parser as add_plan_parser
 
     add_plan_parser(sub)
+
+    from steer.report_cli import add_parser as add_report_parser
+
+    add_report_parser(sub)
     return p
 
 

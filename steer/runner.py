@@ -119,7 +119,8 @@ def comparison_figure(summary: dict[str, Any], metrics: Sequence[str]) -> Any:
 
 
 def log_comparison(tracking_uri: str, config: ExperimentConfig, summary: dict[str, Any]) -> str:
-    """Log a comparison as its own MLflow run: the summary JSON and the comparison figure.
+    """Log a comparison as its own MLflow run: the summary JSON, the comparison figure
+    and the interactive report (``report.html``, :mod:`steer.report_compare`).
 
     The run is tagged ``steer.kind = comparison`` and lists the episodes' run
     ids; its metrics are each policy's mean (``<policy>.<metric>``).
@@ -127,6 +128,8 @@ def log_comparison(tracking_uri: str, config: ExperimentConfig, summary: dict[st
     Returns:
         The comparison's MLflow run id.
     """
+    from steer.report import write_report
+    from steer.report_compare import comparison_report
     from steer.session import presenter_for
     from steer.tracking import MLflowSink
 
@@ -141,7 +144,11 @@ def log_comparison(tracking_uri: str, config: ExperimentConfig, summary: dict[st
     with tempfile.TemporaryDirectory(prefix="steer-compare-") as tmp:
         path = Path(tmp) / "comparison.json"
         path.write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
-        sink.finish(means, artifacts={"comparison.json": path},
+        report = Path(tmp) / "report.html"
+        write_report(report, comparison_report(
+            {**summary, "experiment": config.name, "comparison_run_id": sink.run_id},
+            presenter.comparison_metrics()))
+        sink.finish(means, artifacts={"comparison.json": path, "report.html": report},
                     figures={"compare": comparison_figure(summary,
                                                           presenter.comparison_metrics())})
     return sink.run_id
