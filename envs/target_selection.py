@@ -18,6 +18,7 @@ the exposure set, and after a step the measurement or the refusal reason.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gymnasium as gym
@@ -371,6 +372,18 @@ class TargetSelectionEnv(gym.Env):
 
     def step(self, action: Any):
         """Observe ``action = (target_index, exptime_index)``."""
+        return self._step(action, None)
+
+    def resume_step(self, action: Any, recorded: dict[str, Any] | None):
+        """Step as :meth:`step` did when ``recorded`` was journaled, without observing again.
+
+        The simulated observatory (clock, pointing, weather) advances exactly as
+        it did; a real instrument is not commanded: its journaled measurement
+        is what the night and the policy learn from (the loop's resume).
+        """
+        return self._step(action, recorded)
+
+    def _step(self, action: Any, recorded: dict[str, Any] | None):
         target, e_idx = int(action[0]), int(action[1])
         act = self.make_action(target, e_idx)
         reward = 0.0
@@ -383,7 +396,8 @@ class TargetSelectionEnv(gym.Env):
             self.idle_s += _REJECT_COST_S
             info_extra["rejected"] = str(exc)
         else:
-            m = self.observatory.execute(act)
+            m = (self.observatory.execute(act) if recorded is None
+                 else self._replay_execute(act, recorded))
             reward = self._account(act, m)
             info_extra["measurement"] = m
         self.steps += 1  # after execute: a failed attempt (InstrumentError) is no step
@@ -393,6 +407,17 @@ class TargetSelectionEnv(gym.Env):
         info = self._info()
         info.update(info_extra)
         return self._obs(), float(reward), bool(terminated), bool(truncated), info
+
+    def _replay_execute(self, act: Action, recorded: dict[str, Any]) -> Measurement:
+        """The journaled measurement of ``act``; the simulation's clock advances as it did."""
+        m = Measurement(**{k: recorded[k] for k in Measurement.__dataclass_fields__
+                           if k in recorded})
+        m = replace(m, value_mag=float("nan") if m.value_mag is None else m.value_mag,
+                    error_mag=float("nan") if m.error_mag is None else m.error_mag)
+        replay = getattr(self.observatory, "replay", None)
+        if callable(replay):  # a real instrument: advance the simulation, send nothing
+            return replay(act, m)
+        return self.observatory.execute(act)  # the simulator: re-simulated, identical
 
     def _account(self, act: Action, m: Measurement) -> float:
         i = act.target_index

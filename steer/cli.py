@@ -93,47 +93,47 @@ def _progress_bar(total: float, desc: str, unit: str) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """One closed-loop night with live MLflow logging."""
+    """One closed-loop night with live MLflow logging (or the rest of an interrupted one)."""
     from steer.config import load_experiment
-    from steer.session import (
-        build_policy,
-        log_to_mlflow,
-        make_env,
-        play,
-        presenter_for,
-        run_params,
-        set_threads,
-        validate_experiment,
-    )
-    from steer.tracking import MLflowSink
+    from steer.night import build, resume_state, start_night
+    from steer.session import presenter_for, set_threads, validate_experiment
 
     config = load_experiment(args.experiment)
-    policy_name = args.policy or config.policy
+    resume = None
+    if args.resume:
+        if args.policy or args.seed is not None:
+            raise ConfigError("--resume continues the night's own policy and seed",
+                              "drop --policy and --seed")
+        runs_dir, uri = _tracking(args)
+        resume = resume_state(runs_dir, args.resume, config.source_text)
+        config, policy_name, seed = resume.config, resume.policy, resume.seed
+    else:
+        policy_name = args.policy or config.policy
+        seed = config.seed if args.seed is None else args.seed
     if not policy_name:
         raise ConfigError(f"{config.source_path} names no policy",
                           "pass --policy NAME or set policy in [experiment]")
     validate_experiment(config, [policy_name])
-    seed = config.seed if args.seed is None else args.seed
     if seed < 0:
         raise ConfigError(f"--seed {seed} is negative", "use a seed >= 0")
     set_threads(1)
-    env = make_env(config)  # bad [env] settings fail here, before anything is written
+    env, policy = build(config, policy_name)  # bad settings fail here, nothing written yet
     try:
-        policy = build_policy(config, policy_name)
-        runs_dir, uri = _tracking(args)
+        if resume is None:
+            runs_dir, uri = _tracking(args)
     except BaseException:
         env.close()
         raise
-    presenter = presenter_for(config.env_id)
-    sink = MLflowSink(uri, config.name, f"{policy_name}-seed{seed}",
-                      run_params(config, policy_name, seed),
-                      tags={"steer.policy": policy_name, "steer.seed": str(seed)},
-                      presenter=presenter)
     bar = _progress_bar(100, f"{policy_name} seed {seed}", "% done")
 
     def progress(frac: float) -> None:
         bar.n = round(100 * frac, 1)
         bar.refresh()
+
+    def announce(run_id: str, journal: Path) -> None:
+        verb = f"resuming run {run_id} after {len(resume.records)} journaled decisions" \
+            if resume is not None else f"run {run_id} started"
+        print(f"{verb}; journal: {journal}", flush=True)
 
     from steer.live import LiveReport
 
@@ -141,24 +141,33 @@ def cmd_run(args: argparse.Namespace) -> int:
                       f"{config.name}: {policy_name}, seed {seed}",
                       announce=lambda path: print(f"live report: {path}", flush=True))
     try:
-        result = play(config, policy_name, seed, runs_dir / "journals", extra_sinks=[sink],
-                      run_id=sink.run_id, progress=progress, env=env, policy=policy,
-                      callbacks=[live])
-    except BaseException:
-        sink.close()
-        raise
+        night = start_night(config, policy_name, seed, runs_dir, uri, env, policy,
+                            progress=progress, resume=resume, announce=announce,
+                            callbacks=[live])
     finally:
         bar.close()
-    m = result.episode.metrics
-    run_id = log_to_mlflow(uri, config, policy_name, seed, result.episode.records, m,
-                           result.journal_path, sink=sink, extras=result.extras)
-    print(f"{config.name}: policy {policy_name}, seed {seed}")
+    m = night.result.episode.metrics
+    presenter = presenter_for(config.env_id)
+    print(f"{config.name}: policy {policy_name}, seed {seed}"
+          + (f" (resumed after {night.resumed_from} decisions)" if night.resumed_from else ""))
     for label, text in presenter.summary_lines(m):
         print(f"  {label:<32}{text}")
-    print(f"MLflow run id: {run_id}")
-    print(f"journal: {result.journal_path}")
+    print(f"MLflow run id: {night.run_id}")
+    print(f"journal: {night.result.journal_path}")
     print("browse it: steer ui")
-    return 0
+    return _lost_decisions_status(night.result.episode.records, night.run_id)
+
+
+def _lost_decisions_status(records: list[Any], run_id: str) -> int:
+    """0 when every decision was carried out; else say what was lost and return 3."""
+    failed = [r for r in records if r.status == "failed"]
+    if not failed:
+        return 0
+    steps = sorted({r.step for r in failed})
+    print(f"steer: {len(steps)} decision(s) lost: the instrument failed every attempt at "
+          f"step(s) {', '.join(map(str, steps[:10]))}{' ...' if len(steps) > 10 else ''}; "
+          f"last failure: {failed[-1].failure}", file=sys.stderr)
+    return 3
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -207,12 +216,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Re-run a logged run and check that every decision is identical."""
     from steer.config import load_experiment, parse_experiment
-    from steer.runs import load_logged_run
+    from steer.runs import load_local_run, load_logged_run
     from steer.session import play, presenter_for, set_threads
 
     set_threads(1)
-    runs_dir, uri = _tracking(args)
-    logged = load_logged_run(args.run_id, uri)
+    if args.run_id.endswith(".jsonl"):  # a local journal (a night that never finished)
+        logged = load_local_run(args.run_id)
+    else:
+        runs_dir, uri = _tracking(args)
+        logged = load_logged_run(args.run_id, uri)
     if args.config:
         config = load_experiment(args.config)
         seed = config.seed
@@ -296,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("experiment", help="experiment file, e.g. experiments/demo.toml")
     r.add_argument("--policy", default=None, help="policy id (default: the file's)")
     r.add_argument("--seed", type=int, default=None, help="night seed (default: the file's)")
+    r.add_argument("--resume", default=None, metavar="RUN_ID",
+                   help="continue an interrupted night from its journal (same run id)")
     common(r)
     r.set_defaults(func=cmd_run)
 
@@ -310,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_compare)
 
     rp = sub.add_parser("replay", help="re-run a logged run; exit 0 if identical")
-    rp.add_argument("run_id", help="MLflow run id printed by steer run / shown in the UI")
+    rp.add_argument("run_id", help="MLflow run id printed by steer run / shown in the UI, or "
+                    "a local journal runs/journals/<run id>.jsonl")
     rp.add_argument("--config", default=None, help="replay against this experiment file instead")
     rp.add_argument("--seed", type=int, default=None, help="replay with this seed instead")
     common(rp)

@@ -18,6 +18,7 @@ __all__ = [
     "InstrumentTimeoutError",
     "TrackingError",
     "ReplayMismatchError",
+    "ResumeMismatchError",
     "MissingDependencyError",
 ]
 
@@ -71,6 +72,10 @@ class TrackingError(SteerError):
 
 class ReplayMismatchError(SteerError):
     """A replayed run made a different decision than the logged run."""
+
+
+class ResumeMismatchError(SteerError):
+    """A resumed run made a different decision than its journal records."""
 
 
 class MissingDependencyError(SteerError):

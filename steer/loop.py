@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from steer.callbacks import CallbackList, LoopCallback
-from steer.errors import InstrumentError, UnsafeActionError
+from steer.errors import InstrumentError, ResumeMismatchError, UnsafeActionError
 from steer.protocols import RecordSink
 from steer.records import DecisionRecord
 from steer.types import DecisionStatus, PolicyContext, Proposal
@@ -96,6 +96,7 @@ def run_episode(
     max_retries: int = 2,
     progress: Callable[[float], None] | None = None,
     callbacks: Sequence[LoopCallback] = (),
+    resume: Sequence[DecisionRecord] = (),
 ) -> EpisodeResult:
     """Run one closed-loop episode (a night, a focus run, a budget) and record every decision.
 
@@ -113,6 +114,16 @@ def run_episode(
             last one the policy is told it was never measured.
         progress: Called with the fraction of the episode done.
         callbacks: Lifecycle hooks (:class:`steer.callbacks.LoopCallback`).
+        resume: The journaled records of an interrupted run of this episode
+            (same configuration and seed). The loop replays them first: the
+            policy proposes as it did, every decision is checked against its
+            record (:class:`~steer.errors.ResumeMismatchError` if it differs),
+            measurements come from the journal (the env's optional
+            ``resume_step(action, recorded_measurement)``; an env without it
+            is re-simulated, which only a deterministic simulator may be) and
+            failed attempts are not re-sent. Replayed records are not written
+            to the sinks again; from the first decision the journal lacks, the
+            night goes on as usual.
 
     Returns:
         The :class:`EpisodeResult`.
@@ -127,21 +138,55 @@ def run_episode(
     result = EpisodeResult()
     step = 0
     done = False
+    journal = list(resume)
+    resume_step = getattr(base, "resume_step", None)
+
+    def replaying() -> bool:
+        return len(result.records) < len(journal)
 
     def record(status: DecisionStatus, proposal: Proposal, verdict: dict[str, Any],
                measurement: Any, reward: float, timings: dict[str, float],
-               attempt: int, obs_summary: dict[str, Any], decided_by: str) -> None:
+               attempt: int, obs_summary: dict[str, Any], decided_by: str,
+               failure: str | None = None) -> None:
+        if replaying():  # the journal has it: check, keep the original, write nothing
+            old = journal[len(result.records)]
+            rec = DecisionRecord(
+                run_id=run_id, step=step, attempt=attempt, status=status.value,
+                seed=int(seed), policy=policy.name, policy_version=str(policy.version),
+                sim_mjd=float("nan"), wall_time_unix=0.0, observation={},
+                proposal=proposal.to_dict(), safety=verdict, measurement=None, reward=0.0,
+                decided_by=decided_by)
+            if rec.decision_key != old.decision_key:
+                raise ResumeMismatchError(
+                    f"resumed decision {len(result.records)} (step {step}) differs from the "
+                    f"journal: {rec.decision_key[1:]} against {old.decision_key[1:]}",
+                    "resume with the configuration, seed and steer version the run started "
+                    "with")
+            result.records.append(old)
+            hooks.on_decision(old)
+            return
         rec = DecisionRecord(
             run_id=run_id, step=step, attempt=attempt, status=status.value, seed=int(seed),
             policy=policy.name, policy_version=str(policy.version),
             sim_mjd=float(obs_summary.get("mjd", np.nan)), wall_time_unix=time.time(),
             observation=obs_summary, proposal=proposal.to_dict(), safety=verdict,
             measurement=_as_dict(measurement), reward=float(reward), timings_s=timings,
-            decided_by=decided_by)
+            decided_by=decided_by, failure=failure)
         result.records.append(rec)
         for sink in sinks:
             sink.write(rec)
         hooks.on_decision(rec)
+
+    def execute(action_arr: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """``env.step``, or while resuming, the journaled outcome of this attempt."""
+        if not replaying():
+            return env.step(action_arr)
+        old = journal[len(result.records)]
+        if old.status in (DecisionStatus.FAILED, DecisionStatus.RETRIED):
+            raise InstrumentError(old.failure or "failed (journaled)")  # not sent again
+        if callable(resume_step):
+            return resume_step(action_arr, old.measurement)
+        return env.step(action_arr)  # a deterministic simulator: re-simulated
 
     def wait(seconds: float | None, why: str) -> bool:
         """Let time pass if the env can wait; ``False`` ends the episode."""
@@ -153,6 +198,17 @@ def run_episode(
         observation, info = base.idle(float(seconds))
         done = base.is_over()
         return True
+
+    warned: dict[str, int] = {}
+
+    def warn_failure(step_: int, attempt_: int, exc: Exception) -> None:
+        """Log the first failures of each kind; then only every 20th (a person reads this)."""
+        kind = type(exc).__name__
+        warned[kind] = warned.get(kind, 0) + 1
+        n = warned[kind]
+        if n <= 3 or n % 20 == 0:
+            more = f" ({n} {kind} so far)" if n > 3 else ""
+            log.warning("step %d attempt %d failed: %s%s", step_, attempt_, exc, more)
 
     while not done:
         if max_decisions and step >= max_decisions:
@@ -206,13 +262,14 @@ def run_episode(
         for retry in range(max_retries + 1):
             t2 = time.perf_counter()
             try:
-                observation, reward, terminated, truncated, info = env.step(action_arr)
+                observation, reward, terminated, truncated, info = execute(action_arr)
             except InstrumentError as exc:
                 status = DecisionStatus.FAILED if retry == max_retries else DecisionStatus.RETRIED
-                record(status, chosen, {"allowed": True, "reason": f"failed: {exc}"}, None, 0.0,
+                record(status, chosen, {"allowed": True, "reason": ""}, None, 0.0,
                        {"suggest": t_suggest, "check": t_check,
-                        "execute": time.perf_counter() - t2}, retry, obs_summary, decided_by)
-                log.warning("step %d attempt %d failed: %s", step, retry, exc)
+                        "execute": time.perf_counter() - t2}, retry, obs_summary, decided_by,
+                       failure=str(exc))
+                warn_failure(step, retry, exc)
                 continue
             t_exec = time.perf_counter() - t2
             measurement = base.measurement_of(info)
@@ -239,9 +296,11 @@ def run_episode(
     metrics = base.episode_metrics()
     metrics["metrics_s"] = time.perf_counter() - t_metrics
     ms = np.asarray(result.decision_ms) if result.decision_ms else np.zeros(1)
+    failed_steps = {r.step for r in result.records if r.status == DecisionStatus.FAILED}
     metrics.update({"decision_ms_p50": float(np.percentile(ms, 50)),
                     "decision_ms_p95": float(np.percentile(ms, 95)),
-                    "wall_s": float(result.wall_s), "decisions": float(step)})
+                    "wall_s": float(result.wall_s), "decisions": float(step),
+                    "failed_decisions": float(len(failed_steps))})
     result.metrics = metrics
     hooks.on_episode_end(result)
     return result

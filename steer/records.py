@@ -14,7 +14,8 @@ from steer.errors import TrackingError
 
 __all__ = ["DecisionRecord", "Journal", "read_journal", "RECORD_VERSION", "json_safe"]
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1 had no ``failure`` field
 
 
 def json_safe(value: Any) -> Any:
@@ -51,12 +52,15 @@ class DecisionRecord:
         observation: Summary of the observation (the env's ``record_summary``:
             the time, global features, counts).
         proposal: The proposal with its explanation (action, score, why).
-        safety: The safety verdict ``{"allowed": bool, "reason": str}``.
+        safety: The safety verdict ``{"allowed": bool, "reason": str}``: whether
+            the action was allowed to reach the instrument, and why not.
         measurement: What came back (``None`` if nothing was executed).
         reward: Reward from the environment (0 for rejected/failed).
         timings_s: Seconds spent by phase (``suggest``, ``check``, ``execute``,
             ``ingest``).
         decided_by: Who decided (``policy``, ``operator``, ``fallback``...).
+        failure: What went wrong when the instrument failed to carry out an
+            allowed action (status ``failed`` or ``retried``), else ``None``.
         version: Schema version of this record.
     """
 
@@ -76,6 +80,7 @@ class DecisionRecord:
     reward: float
     timings_s: dict[str, float] = field(default_factory=dict)
     decided_by: str = "policy"
+    failure: str | None = None
     version: int = RECORD_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,10 +95,10 @@ class DecisionRecord:
     def from_dict(cls, data: dict[str, Any]) -> DecisionRecord:
         """Rebuild a record from :meth:`to_dict` output."""
         version = data.get("version", RECORD_VERSION)
-        if version != RECORD_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise TrackingError(
                 f"decision record version {version!r} is not supported",
-                f"this steer reads version {RECORD_VERSION}; upgrade steer",
+                f"this steer reads versions {list(_READABLE_VERSIONS)}; upgrade steer",
             )
         if data.get("sim_mjd") is None:  # NaN is written as null
             data = {**data, "sim_mjd": math.nan}

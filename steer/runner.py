@@ -28,16 +28,22 @@ __all__ = ["compare", "format_table", "summarise"]
 log = logging.getLogger(__name__)
 
 def _episode(config_text: str, source_path: str, policy: str, seed: int,
-             journal_dir: str) -> dict[str, Any]:
-    """Run one episode in a worker; return metrics and records (JSON-able)."""
+             run_id: str) -> dict[str, Any]:
+    """Run one episode in a worker; return metrics and records (JSON-able).
+
+    The worker journals into a temporary folder of its own and sends the
+    records back through Ray: nothing relies on a filesystem shared with the
+    driver, and a retried task starts from a clean journal.
+    """
     from steer.session import play, set_threads
 
     set_threads(1)
     config = parse_experiment(config_text, source_path)
-    result = play(config, policy, seed, Path(journal_dir))
+    with tempfile.TemporaryDirectory(prefix="steer-episode-") as tmp:
+        result = play(config, policy, seed, Path(tmp), run_id=run_id)
     return {"policy": policy, "seed": seed, "metrics": result.episode.metrics,
             "records": [r.to_dict() for r in result.episode.records],
-            "journal": str(result.journal_path), "extras": result.extras}
+            "extras": result.extras}
 
 
 def _init_ray(address: str | None) -> Any:
@@ -63,9 +69,15 @@ def _init_ray(address: str | None) -> Any:
 
 
 def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], runs_dir: Path,
-            tracking_uri: str, address: str | None = None, progress: Any = None
-            ) -> dict[str, Any]:
+            tracking_uri: str, address: str | None = None, progress: Any = None,
+            max_retries: int = 2) -> dict[str, Any]:
     """Run every policy on every seed, log each episode to MLflow, summarise.
+
+    The driver creates every episode's MLflow run first, so the id in the
+    records, the journal's file name and the MLflow run are one. Each episode
+    is a Ray task (one CPU); a worker that dies is retried (the episode is
+    seeded, so the retry makes the same decisions). The driver alone writes
+    the journals and the MLflow store.
 
     Returns:
         ``{"policies", "seeds", "metrics": {policy: {metric: {mean, low, high,
@@ -73,17 +85,24 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
         "run_ids": {policy: [run ids]}}``. Paired differences are against the
         first policy, seed by seed.
     """
-    from steer.session import log_to_mlflow
+    from steer.records import Journal
+    from steer.session import log_to_mlflow, presenter_for, run_params
+    from steer.tracking import MLflowSink
 
     journal_dir = runs_dir / "journals"
     journal_dir.mkdir(parents=True, exist_ok=True)
+    presenter = presenter_for(config.env_id)
+    sinks = {(p, s): MLflowSink(tracking_uri, config.name, f"{p}-seed{s}",
+                                run_params(config, p, s),
+                                tags={"steer.policy": p, "steer.seed": str(s)},
+                                presenter=presenter)
+             for p in policies for s in seeds}
     ray = _init_ray(address)
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(_episode)
-        pending = [task.remote(config.source_text, config.source_path, p, s, str(journal_dir))
-                   for p in policies for s in seeds]
+        task = ray.remote(num_cpus=1, max_retries=max_retries)(_episode)
+        pending = [task.remote(config.source_text, config.source_path, p, s,
+                               sinks[(p, s)].run_id) for p in policies for s in seeds]
         results: dict[tuple[str, int], dict[str, Any]] = {}
-        run_ids: dict[str, list[str]] = {p: [] for p in policies}
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             try:
@@ -93,16 +112,28 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 if cause is not None:
                     raise cause from None
                 raise
+            key = (out["policy"], out["seed"])
             records = [DecisionRecord.from_dict(r) for r in out["records"]]
-            run_id = log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], records,
-                                   out["metrics"], Path(out["journal"]),
-                                   extras=out.get("extras"))
-            run_ids[out["policy"]].append(run_id)
-            results[(out["policy"], out["seed"])] = out["metrics"]
+            journal_path = journal_dir / f"{sinks[key].run_id}.jsonl"
+            journal = Journal(journal_path)
+            try:
+                for rec in records:
+                    journal.write(rec)
+            finally:
+                journal.close()
+            for rec in records:
+                sinks[key].write(rec)
+            log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], records,
+                          out["metrics"], journal_path, sink=sinks[key],
+                          extras=out.get("extras"))
+            results[key] = out["metrics"]
             if progress is not None:
                 progress(out)
     finally:
         ray.shutdown()
+        for sink in sinks.values():
+            sink.close()  # FAILED if it never finished (a no-op for finished runs)
+    run_ids = {p: [sinks[(p, s)].run_id for s in seeds] for p in policies}
     summary = summarise(results, policies, seeds, run_ids)
     summary["comparison_run_id"] = log_comparison(tracking_uri, config, summary)
     return summary

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +15,8 @@ from steer.errors import SteerError, TrackingError
 from steer.records import DecisionRecord, read_journal
 from steer.store import mlflow_client, store_errors
 
-__all__ = ["LoggedRun", "load_logged_run", "list_runs"]
+__all__ = ["LoggedRun", "load_logged_run", "list_runs", "mark_dead_runs", "load_local_run",
+           "local_run_files"]
 
 
 @dataclass
@@ -67,7 +71,8 @@ def load_logged_run(run_id: str, tracking_uri: str) -> LoggedRun:
         if "decisions.jsonl" not in names:
             raise TrackingError(
                 f"run {run_id!r} has no decisions.jsonl artifact (status {run.info.status})",
-                "it did not finish; replay it from its local journal in the run folder")
+                "it did not finish: `steer replay runs/journals/<run id>.jsonl` replays it "
+                "from its local journal, `steer run EXPERIMENT --resume <run id>` continues it")
         config_name = "config.toml" if "config.toml" in names else next(
             (n for n in sorted(names) if n.endswith((".toml", ".yaml", ".yml"))), None)
         with tempfile.TemporaryDirectory(prefix="steer-run-") as tmp:
@@ -84,6 +89,76 @@ def load_logged_run(run_id: str, tracking_uri: str) -> LoggedRun:
     policy = params.get("policy", records[0].policy if records else "")
     return LoggedRun(run_id=run_id, params=params, config_text=config_text, seed=seed,
                      policy=policy, records=records)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_dead_runs(tracking_uri: str) -> list[str]:
+    """Mark ``KILLED`` every ``RUNNING`` run whose writing process on this host is gone.
+
+    A night killed with ``kill -9`` cannot end its own MLflow run; the next
+    ``steer runs``, ``steer run --resume`` or ``steer ui`` sees it and says
+    so (tag ``steer.died``). Runs written from other hosts are left alone.
+
+    Returns:
+        The ids of the runs marked.
+    """
+    host = socket.gethostname()
+    marked = []
+    with store_errors(f"cannot read the MLflow store {tracking_uri!r}"):
+        client = mlflow_client(tracking_uri)
+        ids = [e.experiment_id for e in client.search_experiments()]
+        running = client.search_runs(ids, filter_string="attributes.status = 'RUNNING'",
+                                     max_results=1000) if ids else []
+        for run in running:
+            tags = run.data.tags
+            pid = tags.get("steer.pid", "")
+            if tags.get("steer.host") != host or not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+            when = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            client.set_tag(run.info.run_id, "steer.died",
+                           f"process {pid} on {host} was gone when seen at {when}")
+            client.set_terminated(run.info.run_id, status="KILLED")
+            marked.append(run.info.run_id)
+    return marked
+
+
+def local_run_files(runs_dir: Path, run_id: str) -> dict[str, Path]:
+    """The files a night keeps in the run folder: journal, config, run metadata."""
+    base = Path(runs_dir) / "journals" / run_id
+    return {"journal": base.with_suffix(".jsonl"), "config": base.with_suffix(".config.toml"),
+            "meta": base.with_suffix(".meta.json")}
+
+
+def load_local_run(journal: str | Path) -> LoggedRun:
+    """A run read back from its local journal and the config and metadata saved beside it.
+
+    Args:
+        journal: ``runs/journals/<run id>.jsonl``.
+
+    Raises:
+        TrackingError: no journal, or none of the files ``steer run`` saves
+            beside it at the start of a night.
+    """
+    path = Path(journal)
+    records = list(read_journal(path))
+    run_id = path.stem
+    files = local_run_files(path.parent.parent, run_id)
+    if not files["meta"].is_file() or not files["config"].is_file():
+        raise TrackingError(f"no {files['meta'].name} and {files['config'].name} beside "
+                            f"{str(path)!r}", "was the journal written by steer run?")
+    meta = json.loads(files["meta"].read_text(encoding="utf-8"))
+    return LoggedRun(run_id=run_id, params={k: str(v) for k, v in meta.items()},
+                     config_text=files["config"].read_text(encoding="utf-8"),
+                     seed=int(meta["seed"]), policy=str(meta["policy"]), records=records)
 
 
 def list_runs(tracking_uri: str, experiment_name: str | None = None,
@@ -105,6 +180,7 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
     Raises:
         TrackingError: Unknown experiment or unreadable store.
     """
+    mark_dead_runs(tracking_uri)
     with store_errors(f"cannot read the MLflow store {tracking_uri!r}"):
         client = mlflow_client(tracking_uri)
         experiments = list(client.search_experiments())

@@ -199,7 +199,8 @@ class PlayResult:
 def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Path,
          extra_sinks: list[Any] | None = None, run_id: str | None = None,
          progress: Callable[[float], None] | None = None, env: Any = None,
-         policy: Any = None, callbacks: Sequence[Any] = ()) -> PlayResult:
+         policy: Any = None, callbacks: Sequence[Any] = (),
+         resume: Sequence[DecisionRecord] = ()) -> PlayResult:
     """Run one closed-loop episode, journaling every decision first.
 
     Args:
@@ -213,6 +214,8 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
         env: A prebuilt environment for ``config`` (built here if ``None``).
         policy: A prebuilt policy (built here if ``None``).
         callbacks: Loop lifecycle hooks (:class:`steer.callbacks.LoopCallback`).
+        resume: Journaled records of this night to replay first (the journal
+            file is appended to, not rewritten).
 
     Raises:
         ConfigError: the policy does not fit the environment, or bad settings.
@@ -234,7 +237,7 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
                               max_decisions=config.max_decisions,
                               max_rejections_per_step=config.max_rejections_per_step,
                               max_retries=config.max_retries, progress=progress,
-                              callbacks=callbacks)
+                              callbacks=callbacks, resume=resume)
         extras_of = getattr(env.unwrapped, "episode_extras", None)
         extras = dict(extras_of()) if callable(extras_of) else {}
     finally:

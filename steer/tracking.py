@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Mapping
@@ -59,6 +61,13 @@ class MLflowSink:
             table columns a record gives (default: the generic ones).
         flush_s: Buffered records are also sent once this many seconds
             passed since the last send, so a long night shows up live.
+        resume_run_id: Continue this existing run instead of creating one: it
+            is set RUNNING again, tagged ``steer.resumed`` (how many times) and
+            its parameters are left as they were.
+
+    Every run is tagged with the process that writes it (``steer.pid``,
+    ``steer.host``), so a run whose process died can be recognised and
+    marked (:func:`steer.runs.mark_dead_runs`).
 
     Raises:
         TrackingError: The store cannot be opened or written.
@@ -67,7 +76,7 @@ class MLflowSink:
     def __init__(self, tracking_uri: str, experiment_name: str, run_name: str,
                  params: dict[str, object], tags: dict[str, str] | None = None,
                  batch_size: int = 200, presenter: Presenter | None = None,
-                 flush_s: float = 5.0) -> None:
+                 flush_s: float = 5.0, resume_run_id: str | None = None) -> None:
         if batch_size < 1:
             raise TrackingError(f"batch_size={batch_size!r} must be at least 1",
                                 "use the default, 200")
@@ -90,15 +99,25 @@ class MLflowSink:
                 db.parent.mkdir(parents=True, exist_ok=True)
             self._client = mlflow_client(tracking_uri)
             self.experiment_id = self._experiment_id(experiment_name, db)
-            all_tags = {"steer.experiment": experiment_name, **(tags or {})}
-            run = self._client.create_run(self.experiment_id, run_name=run_name,
-                                          tags={str(k): str(v) for k, v in all_tags.items()})
-            self._run_id: str = run.info.run_id
-        try:
-            self._log_params(params)
-        except BaseException:
-            self._terminate_quietly()
-            raise
+            owner = {"steer.pid": str(os.getpid()), "steer.host": socket.gethostname()}
+            if resume_run_id is None:
+                all_tags = {"steer.experiment": experiment_name, **owner, **(tags or {})}
+                run = self._client.create_run(self.experiment_id, run_name=run_name,
+                                              tags={str(k): str(v) for k, v in all_tags.items()})
+                self._run_id: str = run.info.run_id
+            else:
+                run = self._client.get_run(resume_run_id)
+                self._run_id = run.info.run_id
+                resumed = int(run.data.tags.get("steer.resumed", "0")) + 1
+                self._client.update_run(self._run_id, status="RUNNING")
+                for key, value in {**owner, "steer.resumed": str(resumed)}.items():
+                    self._client.set_tag(self._run_id, key, value)
+        if resume_run_id is None:
+            try:
+                self._log_params(params)
+            except BaseException:
+                self._terminate_quietly()
+                raise
         log.info("MLflow run %s (%s) in experiment %r at %s", self._run_id, run_name,
                  experiment_name, tracking_uri)
 
@@ -238,6 +257,15 @@ class MLflowSink:
             self._terminate_quietly()
             raise
         self._terminate(status)
+
+    def log_artifact(self, name: str, path: str | Path) -> None:
+        """Log one file now (e.g. the config at the start of a night), as ``name``.
+
+        Raises:
+            TrackingError: Missing file, closed run, or the store cannot be written.
+        """
+        self._check_open()
+        self._log_artifact(name, Path(path))
 
     def _log_artifact(self, name: str, path: Path) -> None:
         """Log ``path`` so that it appears as ``name`` inside the run."""

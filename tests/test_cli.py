@@ -103,10 +103,19 @@ def test_compare_on_local_ray_logs_one_run_per_policy_and_seed(tmp_path, tiny):
     assert "random" in data["paired"] and "lc_rmse_mag" in data["paired"]["random"]
     client = _client(tmp_path)
     exp = client.get_experiment_by_name("tiny")
-    runs = client.search_runs([exp.experiment_id])
+    every = client.search_runs([exp.experiment_id])
+    runs = [r for r in every if r.data.tags.get("steer.kind") != "comparison"]
     assert len(runs) == 4
     assert {(r.data.params["policy"], r.data.params["seed"]) for r in runs} == {
         ("feature", "1"), ("feature", "2"), ("random", "1"), ("random", "2")}
     for r in runs:
         n = int(r.data.metrics["decisions"])
         assert len(client.get_metric_history(r.info.run_id, "reward")) >= n
+        # one id links the journal (written by the driver) and the MLflow run
+        journal = tmp_path / "runs" / "journals" / f"{r.info.run_id}.jsonl"
+        first = json.loads(journal.read_text().splitlines()[0])
+        assert first["run_id"] == r.info.run_id
+    (comparison,) = [r for r in every if r.data.tags.get("steer.kind") == "comparison"]
+    assert comparison.info.run_id == data["comparison_run_id"]
+    assert {a.path for a in client.list_artifacts(comparison.info.run_id, "plots")} == {
+        "plots/compare.png"}

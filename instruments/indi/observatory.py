@@ -400,6 +400,15 @@ class IndiObservatory:
                            mjd_mid=m.mjd_mid, exptime_s=t_exp, conditions=cond,
                            overheads_s=overheads, saturated=phot.saturated)
 
+    def replay(self, action: Action, recorded: Measurement) -> Measurement:
+        """Advance the simulated night as :meth:`execute` did for ``recorded``; send nothing.
+
+        Used when an interrupted night is resumed from its journal: the
+        exposure is not taken again.
+        """
+        self._sim.execute(action)
+        return recorded
+
     def close(self) -> None:
         """Disconnect; stop the server if this wrapper started it."""
         try:

@@ -172,7 +172,7 @@ def test_cli_run_on_a_pool_logs_and_replays(tmp_path):
     assert "identical" in rep.stdout
     bad = steer("run", str(path), "--policy", "sobol")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert "'sobol' proposes points of a box" in bad.stderr and "bo-pool" in bad.stderr
+    assert "'sobol' drives point environments" in bad.stderr and "bo-pool" in bad.stderr
 
 
 def test_bo_pool_never_proposes_a_measured_candidate_unless_allowed():
