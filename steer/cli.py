@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -136,14 +137,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{verb}; journal: {journal}", flush=True)
 
     from steer.live import LiveReport
+    from steer.operator import ApprovalGate, ControlChannel, control_path
 
     live = LiveReport(runs_dir / "live", presenter_for(config.env_id),
                       f"{config.name}: {policy_name}, seed {seed}",
                       announce=lambda path: print(f"live report: {path}", flush=True))
+    callbacks: list[Any] = [live]
+    if args.approve:
+        callbacks.insert(0, ApprovalGate(args.approve_timeout, args.on_timeout,
+                                         describe=presenter_for(config.env_id).action_text))
+
+    class _Control(ControlChannel):  # the run id is known once the night has started
+        def on_episode_start(self, env: Any, policy: Any, seed: int, run_id: str) -> None:
+            self.path = control_path(runs_dir, run_id)
+            self._seen = time.time()  # commands written before this start are old
+
+    control = _Control(Path(os.devnull))
+    callbacks.append(control)
     try:
         night = start_night(config, policy_name, seed, runs_dir, uri, env, policy,
                             progress=progress, resume=resume, announce=announce,
-                            callbacks=[live])
+                            callbacks=callbacks)
     finally:
         bar.close()
     m = night.result.episode.metrics
@@ -155,6 +169,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"MLflow run id: {night.run_id}")
     print(f"journal: {night.result.journal_path}")
     print("browse it: steer ui")
+    if night.result.episode.stopped:
+        print(f"steer: the night was stopped before its end; continue it with "
+              f"steer run {args.experiment} --resume {night.run_id}", file=sys.stderr)
     return _lost_decisions_status(night.result.episode.records, night.run_id)
 
 
@@ -283,6 +300,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_control(args: argparse.Namespace) -> int:
+    """Pause, continue or stop a running night at its next decision boundary."""
+    from steer.operator import write_control
+
+    path = write_control(Path(args.runs_dir).resolve(), args.run, args.command)
+    print(f"asked run {args.run} to {args.command} (at its next decision): {path}")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Serve the MLflow UI on 127.0.0.1 over the default store."""
     from steer.ui import ui_command
@@ -310,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None, help="night seed (default: the file's)")
     r.add_argument("--resume", default=None, metavar="RUN_ID",
                    help="continue an interrupted night from its journal (same run id)")
+    r.add_argument("--approve", action="store_true",
+                   help="show each proposal and ask the operator to accept, pick a runner-up, "
+                        "skip or stop")
+    r.add_argument("--approve-timeout", type=float, default=60.0,
+                   help="seconds to wait for the operator (default 60)")
+    r.add_argument("--on-timeout", choices=("accept", "skip"), default="accept",
+                   help="what an unanswered proposal does (default accept)")
     common(r)
     r.set_defaults(func=cmd_run)
 
@@ -330,6 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seed", type=int, default=None, help="replay with this seed instead")
     common(rp)
     rp.set_defaults(func=cmd_replay)
+
+    for command, text in (("pause", "pause a running night at its next decision"),
+                          ("continue", "let a paused night go on"),
+                          ("stop", "stop a running night at its next decision (resumable)")):
+        cp = sub.add_parser(command, help=text)
+        cp.add_argument("--run", required=True, help="the run id steer run printed")
+        cp.add_argument("--runs-dir", default="runs", help="the night's run folder")
+        cp.set_defaults(func=cmd_control, command=command)
 
     ls = sub.add_parser("runs", help="list the runs in the tracking store, newest first")
     ls.add_argument("--experiment", default=None, help="only this experiment")
