@@ -305,7 +305,7 @@ class IndiFocusCamera:
             self.client.close()
         finally:
             if self.server is not None:
-                self.server.stop()
+                self.server.remove()  # stops it; removes a temporary folder made for it
                 self.server = None
 
     def __enter__(self) -> IndiFocusCamera:

@@ -113,6 +113,9 @@ class IndiObservatory:
         dec_limits_deg: The mount's declination range.
         hour_angle_limit_h: The mount's hour-angle limit (absolute, hours).
         pointing_tolerance_arcsec: Read-back tolerance after SYNC/slew.
+        server_restarts: How many times a server this driver started is
+            restarted (back-off 1, 2, 4... s) when it dies or hangs; a server
+            it did not start is only waited for (the loop's retries).
     """
 
     def __init__(self, sim_observatory: Any, host: str = "127.0.0.1", port: int | None = None,
@@ -123,7 +126,8 @@ class IndiObservatory:
                  n_field_stars: int = 12, field_mag_range: tuple[float, float] = (14.5, 17.5),
                  ccd_size_px: int = 512, ccd_noise_adu: float = 10.0,
                  focus_position: int = 36700, dec_limits_deg: tuple[float, float] = (-85.0, 85.0),
-                 hour_angle_limit_h: float = 6.0, pointing_tolerance_arcsec: float = 5.0) -> None:
+                 hour_angle_limit_h: float = 6.0, pointing_tolerance_arcsec: float = 5.0,
+                 server_restarts: int = 3) -> None:
         if not 0.01 <= float(exptime_scale) <= 100.0:
             raise ConfigError(f"exptime_scale = {exptime_scale} is outside [0.01, 100]",
                               "the CCD simulator's SIM_TIME_FACTOR range")
@@ -145,6 +149,9 @@ class IndiObservatory:
         self.server, port, self.gsc_state_path = resolve_server(
             "IndiObservatory", run_dir, port, start_server, gsc_state_path, prefix="steer-indi-")
         self.client = IndiClient(host, port, timeout_s=self.timeout_s)
+        self.server_restarts = int(server_restarts)
+        self.server_restarts_left = self.server_restarts
+        self.restart_log: list[dict[str, float]] = []  # restarts of the server steer started
         self._ccd_transform: tuple[float, float] | None = None  # served = a + b * mag
         self._ready = False
         self.photometry_log: list[dict[str, Any]] = []
@@ -182,8 +189,25 @@ class IndiObservatory:
         if self._ready and self.client.alive:
             return
         self._ready = False
-        connect_with_retries(self.client, self._setup_devices, self.max_retries, "INDI",
-                             "is indiserver running? steer indi-sim status")
+        try:
+            connect_with_retries(self.client, self._setup_devices, self.max_retries, "INDI",
+                                 "is indiserver running? steer indi-sim status")
+        except InstrumentError:
+            if self.server is None or self.server_restarts_left <= 0:
+                raise  # a server steer did not start: the loop's retries wait for it
+            # the server steer started is dead or hung: restart it (bounded, with back-off)
+            self.server_restarts_left -= 1
+            n = self.server_restarts - self.server_restarts_left
+            log.warning("INDI server not answering: restarting it (%d of %d)", n,
+                        self.server_restarts)
+            t0 = time.perf_counter()
+            self.server.restart(backoff_s=float(2 ** (n - 1)))
+            self.client.close()
+            self.client = IndiClient(self.client.host, self.server.port or self.client.port,
+                                     timeout_s=self.timeout_s)
+            connect_with_retries(self.client, self._setup_devices, self.max_retries, "INDI",
+                                 "the restarted indiserver does not answer")
+            self.restart_log.append({"restart": n, "wall_s": time.perf_counter() - t0})
         self._ready = True
 
     def _setup_devices(self) -> None:
@@ -415,5 +439,5 @@ class IndiObservatory:
             self.client.close()
         finally:
             if self.server is not None:
-                self.server.stop()
+                self.server.remove()  # stops it; removes a temporary folder made for it
                 self.server = None

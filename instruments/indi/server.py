@@ -98,12 +98,15 @@ class IndiServer:
         drivers: Driver executables to start.
         restarts: ``-r``: times the server restarts a crashed driver.
         startup_timeout_s: Seconds to wait for the port to accept connections.
+        remove_run_dir: Remove ``run_dir`` when the server is stopped (for a
+            temporary folder made just for it).
     """
 
     def __init__(self, run_dir: str | Path, port: int | None = None,
                  drivers: tuple[str, ...] | list[str] = DEFAULT_DRIVERS, restarts: int = 2,
-                 startup_timeout_s: float = 10.0) -> None:
+                 startup_timeout_s: float = 10.0, remove_run_dir: bool = False) -> None:
         self.run_dir = Path(run_dir).resolve()
+        self.remove_run_dir = bool(remove_run_dir)  # a temporary folder made for this server
         self.port = int(port) if port else None
         self.drivers = list(drivers)
         self.restarts = int(restarts)
@@ -206,6 +209,24 @@ class IndiServer:
         self.socket_path.unlink(missing_ok=True)
         return was_alive
 
+    def restart(self, backoff_s: float = 1.0) -> ServerState:
+        """Stop whatever is left of the server (dead, hung or SIGSTOPped) and start it again.
+
+        Args:
+            backoff_s: Seconds to wait between stopping and starting.
+        """
+        self.stop(grace_s=1.0)
+        time.sleep(backoff_s)
+        return self.start()
+
+    def remove(self) -> None:
+        """Stop the server and, if it was made for it, remove its temporary folder."""
+        self.stop()
+        if self.remove_run_dir:
+            import shutil
+
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
     @staticmethod
     def _signal_group(pid: int, sig: signal.Signals) -> None:
         """Signal the server's process group (itself and its drivers), else the PID."""
@@ -285,7 +306,8 @@ def resolve_server(who: str, run_dir: str | None, port: int | None, start_server
 
     server: IndiServer | None = None
     if start_server:
-        server = IndiServer(run_dir or tempfile.mkdtemp(prefix=prefix), port=port)
+        server = IndiServer(run_dir or tempfile.mkdtemp(prefix=prefix), port=port,
+                            remove_run_dir=run_dir is None)
         state = server.start()
         port, gsc_state_path = state.port, state.gsc_state_path
     elif port is None:
