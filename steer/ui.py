@@ -5,7 +5,15 @@ listening on 127.0.0.1 only, with MLflow's job runner and telemetry off and
 a private ``TMPDIR``; MLflow's security middleware stays on (a foreign
 ``Host`` header gets 403). Links point at the classic runs view
 (``?workflowType=machine_learning``): MLflow 3 otherwise opens an empty
-GenAI dashboard.
+GenAI dashboard. ``steer ui`` also prints links to the latest runs'
+``report.html`` (the Artifacts tab shows it).
+
+The Assistant side panel of MLflow 3.17 cannot be closed from the server:
+its React context makes it available whenever the page's host is
+``localhost``/``127.0.0.1``/``::1`` (or ``MLFLOW_ENABLE_REMOTE_ASSISTANT``
+is set) and opens it once per browser (localStorage
+``mlflow.assistant.fab.autoOpenedOnFirstLoad_v1``); after the user closes
+it, it stays closed (``mlflow.assistant.panelOpen_v1 = false``).
 
 Example:
     >>> with MlflowServer("sqlite:////abs/runs/mlflow.db") as server:  # doctest: +SKIP
@@ -36,7 +44,7 @@ from typing import Any, TextIO
 from steer.errors import TrackingError
 from steer.tracking import sqlite_db_path
 
-__all__ = ["MlflowServer", "ui_command", "runs_page_url"]
+__all__ = ["MlflowServer", "ui_command", "runs_page_url", "report_page_url", "latest_reports"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +66,44 @@ def runs_page_url(base_url: str, experiment_id: str | None) -> str:
     if experiment_id is None:
         return f"{base_url}/#/experiments?workflowType=machine_learning"
     return f"{base_url}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def report_page_url(base_url: str, experiment_id: str, run_id: str) -> str:
+    """The UI address of a run's ``report.html`` in its Artifacts tab (model-training view)."""
+    return (f"{base_url}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/report.html"
+            "?workflowType=machine_learning")
+
+
+def latest_reports(base_url: str, experiment_id: str | None,
+                   max_runs: int = 5) -> list[tuple[str, str]]:
+    """``(run name, report link)`` of the newest runs of an experiment that have a report.
+
+    Asks the server's REST API (``runs/search`` and ``artifacts/list``); an
+    unreachable server gives ``[]``.
+    """
+    if experiment_id is None:
+        return []
+    out = []
+    try:
+        status, body = _http("POST", f"{base_url}/api/2.0/mlflow/runs/search",
+                             {"experiment_ids": [experiment_id], "max_results": 50,
+                              "order_by": ["attributes.start_time DESC"]})
+        if status != 200:
+            return []
+        for run in json.loads(body).get("runs", []):
+            info = run.get("info", {})
+            status, listing = _http("GET", f"{base_url}/api/2.0/mlflow/artifacts/list?"
+                                           f"run_id={info.get('run_id')}")
+            files = {f.get("path") for f in json.loads(listing).get("files", [])} \
+                if status == 200 else set()
+            if "report.html" in files:
+                out.append((str(info.get("run_name", "")),
+                            report_page_url(base_url, experiment_id, str(info["run_id"]))))
+            if len(out) >= max_runs:
+                break
+    except (OSError, ValueError, KeyError):
+        return out
+    return out
 
 
 def _free_port() -> int:
@@ -329,8 +375,14 @@ def ui_command(port: int | None, tracking_uri: str, open_for_s: float | None = N
     try:
         server.start()
         server.wait_ready(progress=sys.stderr)
-        address = runs_page_url(server.url, server.newest_experiment_id())
+        experiment_id = server.newest_experiment_id()
+        address = runs_page_url(server.url, experiment_id)
         print(f"MLflow UI: {address}", flush=True)
+        reports = latest_reports(server.url, experiment_id)
+        if reports:
+            print("reports of the latest runs (or `steer report RUN_ID --open`):")
+            for name, link in reports:
+                print(f"  {name:<24} {link}", flush=True)
         print("press Ctrl-C to stop", file=sys.stderr, flush=True)
         deadline = None if open_for_s is None else time.monotonic() + open_for_s
         while deadline is None or time.monotonic() < deadline:
