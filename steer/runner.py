@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +48,16 @@ def _episode(config_text: str, source_path: str, policy: str, seed: int,
 
 
 def _init_ray(address: str | None) -> Any:
+    if address and "RAY_AUTH_MODE" not in os.environ and (
+            Path.home() / ".ray" / "auth_token").is_file():
+        # Ray 2.60 clusters use token authentication with the token in ~/.ray/auth_token,
+        # but ray.init(address=HOST:PORT) only sends it when token mode is on (address
+        # "auto" turns it on by itself): turn it on, before Ray reads its config.
+        os.environ["RAY_AUTH_MODE"] = "token"
+        if "ray" in sys.modules:
+            from ray._raylet import Config
+
+            Config.initialize("")
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -56,6 +67,7 @@ def _init_ray(address: str | None) -> Any:
                               "configure_logging": False}
     if address:
         kwargs["address"] = address
+
     else:
         kwargs.update(num_cpus=os.cpu_count() or 2, include_dashboard=False,
                       _temp_dir=tempfile.mkdtemp(prefix="steer-ray-"))

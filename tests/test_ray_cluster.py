@@ -1,0 +1,122 @@
+"""``steer compare --address`` on a real two-node Ray cluster started with ``ray start``.
+
+The cluster runs in a network namespace of its own (only loopback exists
+there), so every Ray server listens on loopback only; the head node and a
+second worker node are started with ``ray start`` and stopped by their PIDs.
+A worker is killed mid-episode: the episode is retried and the comparison's
+numbers are identical to the same comparison on the embedded local Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from steer.envs.testing import TINY_EXPERIMENT
+
+BIN = Path(sys.executable).parent
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
+                                 reason="needs root and iproute2 for a network namespace")]
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
+           "DO_NOT_TRACK": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("RAY_AUTH_MODE", None)  # steer must turn token mode on by itself
+    return env
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    ns = f"steer-ray-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+    inside = ["ip", "netns", "exec", ns]
+    cluster_env = {**_env(), "RAY_AUTH_MODE": "token"}
+    temp = tempfile.mkdtemp(prefix="sr-", dir="/tmp")  # short: Ray's unix sockets live here
+    try:
+        subprocess.run([*inside, str(BIN / "ray"), "start", "--head", "--port=6399",
+                        "--num-cpus=1", "--include-dashboard=false",
+                        f"--temp-dir={temp}"], check=True, env=cluster_env,
+                       capture_output=True, timeout=120)
+        subprocess.run([*inside, str(BIN / "ray"), "start", "--address=127.0.0.1:6399",
+                        "--num-cpus=1"], check=True, env=cluster_env, capture_output=True,
+                       timeout=120)
+        yield {"ns": ns, "inside": inside, "address": "127.0.0.1:6399"}
+    finally:
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:  # every process of the cluster, by PID
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _listening_outside_loopback(ns: str) -> list[str]:
+    out = subprocess.run(["ip", "netns", "exec", ns, "ss", "-ltn"], capture_output=True,
+                         text=True).stdout.splitlines()[1:]
+    return [line for line in out if not any(a in line for a in ("127.0.0.1:", "[::1]:", "*:"))]
+
+
+def test_compare_joins_a_ray_start_cluster_and_survives_a_killed_worker(tmp_path: Path,
+                                                                      cluster) -> None:
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(TINY_EXPERIMENT)
+    killed: dict[str, int] = {}
+
+    def killer() -> None:  # kill the first episode worker seen busy
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            for pid in subprocess.run(["ip", "netns", "pids", cluster["ns"]],
+                                      capture_output=True, text=True).stdout.split():
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    continue
+                if "ray::_episode" in cmd:
+                    time.sleep(1.0)
+                    os.kill(int(pid), signal.SIGKILL)
+                    killed["pid"] = int(pid)
+                    return
+            time.sleep(0.1)
+
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    out = subprocess.run([*cluster["inside"], sys.executable, "-m", "steer.cli", "compare",
+                          str(exp), "--policies", "feature,random", "--seeds", "2",
+                          "--address", cluster["address"], "--runs-dir", str(tmp_path / "c"),
+                          "--json", str(tmp_path / "cluster.json")],
+                         capture_output=True, text=True, env=_env(), timeout=600)
+    th.join(5)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert killed, "no episode worker was seen to kill"
+    # inside the namespace only loopback exists: nothing listens anywhere else
+    assert _listening_outside_loopback(cluster["ns"]) == []
+
+    local = subprocess.run([sys.executable, "-m", "steer.cli", "compare", str(exp),
+                            "--policies", "feature,random", "--seeds", "2",
+                            "--runs-dir", str(tmp_path / "l"),
+                            "--json", str(tmp_path / "local.json")],
+                           capture_output=True, text=True, env=_env(), timeout=600)
+    assert local.returncode == 0, local.stderr[-2000:]
+    a = json.loads((tmp_path / "cluster.json").read_text())
+    b = json.loads((tmp_path / "local.json").read_text())
+    for policy in ("feature", "random"):
+        for metric in ("science_score", "lc_rmse_mag", "frac_characterised", "visits"):
+            assert a["metrics"][policy][metric]["values"] == \
+                b["metrics"][policy][metric]["values"], (policy, metric)
