@@ -59,6 +59,12 @@ class PointPresenter(Presenter):
             return "x = [" + ", ".join(f"{v:.6g}" for v in action["x"]) + "]"
         return super().action_text(action)
 
+    def runner_up_text(self, runner_up: dict[str, Any]) -> str:
+        """A runner-up point (listed by its unit-box coordinates) in words."""
+        if "x_unit" in runner_up and "x" not in runner_up and "index" not in runner_up:
+            return self.action_text({"x": runner_up["x_unit"]})
+        return super().runner_up_text(runner_up)
+
     def table_row(self, record: DecisionRecord) -> dict[str, Any]:
         """The point and every measured number."""
         action = (record.proposal or {}).get("action") or {}

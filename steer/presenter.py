@@ -150,6 +150,11 @@ class Presenter:
         """
         return {}
 
+    def runner_up_text(self, runner_up: dict[str, Any]) -> str:
+        """A runner-up of an explanation (its action's fields plus a score) in words."""
+        return self.action_text({k: v for k, v in runner_up.items()
+                                 if k not in ("score", "acquisition_value")})
+
     def explain(self, record: DecisionRecord) -> dict[str, Any]:
         """What the report's decision explorer shows for one decision.
 
@@ -165,11 +170,8 @@ class Presenter:
         runners = []
         for alt in explanation.get("runners_up") or []:
             if isinstance(alt, dict):
-                action = {k: v for k, v in alt.items() if k not in ("score", "acquisition_value")}
-                if "x_unit" in action and "x" not in action:
-                    action = {"x": action["x_unit"]}
                 score = alt.get("score", alt.get("acquisition_value"))
-                runners.append((self.action_text(action), finite(score)))
+                runners.append((self.runner_up_text(alt), finite(score)))
         numbers = {k: v for k, v in explanation.items()
                    if k not in ("runners_up", "rank") and (finite(v) is not None
                                                            or isinstance(v, str))}
