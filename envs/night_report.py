@@ -124,8 +124,8 @@ def sky_section(records: Sequence[DecisionRecord], extras: dict[str, Any]) -> Se
                                       hovertemplate="Moon at %{text}<extra></extra>"))
     # traces the slider moves: the path so far, the telescope now, the Moon now
     first = len(fig.data)
-    fig.add_trace(go.Scatterpolar(r=[], theta=[], mode="lines", name="path so far",
-                                  line={"color": "#1f2d3d", "width": 2}, hoverinfo="skip"))
+    fig.add_trace(go.Scatterpolar(r=[], theta=[], mode="lines", name="path, last hour",
+                                  line={"color": "#ff7f0e", "width": 2}, hoverinfo="skip"))
     fig.add_trace(go.Scatterpolar(r=[], theta=[], mode="markers", name="telescope",
                                   marker={"symbol": "star", "size": 16, "color": "#ff7f0e",
                                           "line": {"width": 1, "color": "#222"}}))
@@ -138,14 +138,15 @@ def sky_section(records: Sequence[DecisionRecord], extras: dict[str, Any]) -> Se
         t0, t1 = min(times), max(times)
         for t in np.linspace(t0, t1, min(_SLIDER_STEPS, len(visits))):
             k = int(np.searchsorted(times, t, side="right"))
+            k0 = int(np.searchsorted(times, t - 1.0 / 24.0, side="left"))
             moon_r, moon_th = [], []
             if grid.size and moon_alt.size == grid.size:
                 a = float(np.interp(t, grid, moon_alt))
                 if a > 0:
                     moon_r, moon_th = [round(90 - a, 2)], [round(float(np.interp(t, grid, moon_az)), 2)]
             steps.append({"method": "restyle", "label": (mjd_to_utc([t])[0] or "")[11:16],
-                          "args": [{"r": [r_all[:k], r_all[k - 1:k], moon_r],
-                                    "theta": [th_all[:k], th_all[k - 1:k], moon_th]},
+                          "args": [{"r": [r_all[k0:k], r_all[k - 1:k], moon_r],
+                                    "theta": [th_all[k0:k], th_all[k - 1:k], moon_th]},
                                    [first, first + 1, first + 2]]})
     fig.update_layout(
         height=640, margin={"l": 40, "r": 40, "t": 40, "b": 40},
@@ -166,13 +167,21 @@ def sky_section(records: Sequence[DecisionRecord], extras: dict[str, Any]) -> Se
     return Section("Sky", figures=[("fig-sky", fig)],
                    note="Every visit at its altitude and azimuth, coloured by the target's "
                         "class (known in simulation), the telescope's path and the Moon. The "
-                        "slider moves through the night. Click a visit to explore its decision.")
+                        "slider moves the telescope (star), its path over the last hour and "
+                        "the Moon through the night. Click a visit to explore its decision.")
 
 
 def _shade(fig: Any, intervals: Sequence[Sequence[float]], colour: str, name: str) -> None:
+    """Shade ``intervals`` (MJD) over every row; one layout update (``add_vrect`` costs 0.2 s
+    a rectangle)."""
+    shapes = []
     for start, end in intervals:
         a, b = mjd_to_utc([start, end])
-        fig.add_vrect(x0=a, x1=b, fillcolor=colour, opacity=0.35, line_width=0, layer="below")
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": a, "x1": b,
+                       "y0": 0, "y1": 1, "fillcolor": colour, "opacity": 0.35,
+                       "line": {"width": 0}, "layer": "below"})
+    if shapes:
+        fig.update_layout(shapes=[*fig.layout.shapes, *shapes])
     if intervals:  # a legend entry for the shading
         import plotly.graph_objects as go
 
@@ -188,11 +197,18 @@ def _idle(visits: list[dict[str, Any]], closed: Sequence[Sequence[float]],
     prev_end = start_mjd if start_mjd is not None else (visits[0]["start_mjd"] if visits else 0)
     for v in visits:
         if (v["start_mjd"] - prev_end) * 86400.0 > _IDLE_MIN_S:
-            covered = any(a <= prev_end + 1e-6 and b >= v["start_mjd"] - 1e-6 for a, b in closed)
-            if not covered:
-                out.append([prev_end, v["start_mjd"]])
+            out.extend(_minus([prev_end, v["start_mjd"]], closed))
         prev_end = max(prev_end, v["end_mjd"])
-    return out
+    return [g for g in out if (g[1] - g[0]) * 86400.0 > _IDLE_MIN_S]
+
+
+def _minus(gap: list[float], closed: Sequence[Sequence[float]]) -> list[list[float]]:
+    """The parts of ``gap`` outside every interval of ``closed``."""
+    parts = [gap]
+    for a, b in closed:
+        parts = [q for lo, hi in parts for q in ([lo, min(hi, a)], [max(lo, b), hi])
+                 if q[1] > q[0]]
+    return parts
 
 
 def timeline_section(records: Sequence[DecisionRecord], extras: dict[str, Any]) -> Section:

@@ -112,7 +112,7 @@ def test_night_report_in_chromium(browser: Any, tmp_path: Path,
     page.locator("#fig-sky .slider-rail-touch-rect").first.click(position={"x": 3, "y": 23})
     page.wait_for_timeout(500)
     first_path = page.evaluate("() => document.getElementById('fig-sky').data"
-                               ".find(t => t.name === 'path so far').r.length")
+                               ".find(t => t.name === 'path, last hour').r.length")
     assert first_path < len(visits)
     page.locator("#sec-sky").screenshot(path=str(shots / "night-sky-slider-start.png"))
     assert not errors, errors
