@@ -59,6 +59,10 @@ class ExperimentConfig:
         max_retries: How many times the loop re-sends an action whose
             execution failed (instrument fault, timeout) before it records the
             step as failed.
+        suggest_timeout_s: Seconds one ``suggest`` may take before the
+            fallback policy decides instead (0: no limit;
+            :class:`steer.fallback.TimedPolicy`).
+        fallback_policy: The policy that decides when the budget is missed.
         source_text: The file's text, logged with every run for replay.
         source_path: Where the file was read from.
     """
@@ -72,6 +76,8 @@ class ExperimentConfig:
     max_decisions: int = 0
     max_rejections_per_step: int = 3
     max_retries: int = 2
+    suggest_timeout_s: float = 0.0
+    fallback_policy: str = ""
     source_text: str = ""
     source_path: str = ""
 
@@ -141,13 +147,22 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
     )
 
 
-def _parse_loop(loop: dict[str, Any], path: str) -> dict[str, int]:
+def _parse_loop(loop: dict[str, Any], path: str) -> dict[str, Any]:
     """Validate the ``[loop]`` section: known keys, integers, not below their minimum."""
-    unknown = sorted(set(loop) - set(_LOOP_KEYS))
+    other = ("suggest_timeout_s", "fallback_policy")
+    unknown = sorted(set(loop) - set(_LOOP_KEYS) - set(other))
     if unknown:
         raise ConfigError(f"{path}: unknown [loop] setting(s) {unknown}",
-                          f"use only {sorted(_LOOP_KEYS)}")
-    out = {}
+                          f"use only {sorted([*_LOOP_KEYS, *other])}")
+    out: dict[str, Any] = {}
+    timeout = _expect(loop.get("suggest_timeout_s", 0.0), (int, float), "loop.suggest_timeout_s",
+                      path)
+    fallback = _expect(loop.get("fallback_policy", ""), str, "loop.fallback_policy", path)
+    if timeout < 0 or (timeout > 0) != bool(fallback):
+        raise ConfigError(f"{path}: loop.suggest_timeout_s = {timeout!r} with fallback_policy "
+                          f"= {fallback!r}", "set both (a positive timeout and a policy) or "
+                          "neither")
+    out.update(suggest_timeout_s=float(timeout), fallback_policy=fallback)
     for key, default in _LOOP_KEYS.items():
         value = _expect(loop.get(key, default), int, f"loop.{key}", path)
         if value < _LOOP_MIN[key]:

@@ -230,6 +230,8 @@ def run_episode(
             for k, prop in enumerate(proposals):
                 t1 = time.perf_counter()
                 prop_out, who = hooks.before_execute_by(step, prop, proposals[k + 1:])
+                if who == "policy" and prop_out is not None:  # e.g. a fallback policy decided
+                    who = str((prop_out.explanation or {}).get("decided_by", who))
                 if prop_out is None:
                     record(DecisionStatus.SKIPPED, prop, {"allowed": False, "reason": "skipped"},
                            None, 0.0, {"suggest": t_suggest}, attempt, obs_summary, who)

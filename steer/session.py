@@ -154,7 +154,7 @@ def validate_experiment(config: ExperimentConfig, policies: Sequence[str]) -> No
     cls = env_class(config.env_id)
     if cls is not None:
         _unknown_keys(list(config.env_kwargs), cls, "[env]", path)
-    for name in policies:
+    for name in [*policies, *([config.fallback_policy] if config.fallback_policy else [])]:
         if name not in POLICIES:
             raise RegistryError(f"unknown policy {name!r}", f"choose from {', '.join(POLICIES)}")
         _unknown_keys(list(config.policy_params(name)), policy_class(name),
@@ -163,10 +163,21 @@ def validate_experiment(config: ExperimentConfig, policies: Sequence[str]) -> No
 
 
 def build_policy(config: ExperimentConfig, policy_name: str) -> Any:
-    """The policy ``policy_name`` with the experiment's ``[policy.NAME]`` settings."""
+    """The policy ``policy_name`` with the experiment's ``[policy.NAME]`` settings.
+
+    With ``[loop] suggest_timeout_s`` it is wrapped in a
+    :class:`steer.fallback.TimedPolicy` with the ``fallback_policy``.
+    """
     from steer.policies import make_policy
 
-    return make_policy(policy_name, **config.policy_params(policy_name))
+    policy = make_policy(policy_name, **config.policy_params(policy_name))
+    if config.suggest_timeout_s > 0:
+        from steer.fallback import TimedPolicy
+
+        fallback = make_policy(config.fallback_policy,
+                               **config.policy_params(config.fallback_policy))
+        policy = TimedPolicy(policy, fallback, config.suggest_timeout_s)
+    return policy
 
 
 def run_params(config: ExperimentConfig, policy: str, seed: int) -> dict[str, Any]:
