@@ -1,19 +1,20 @@
 """Serve the MLflow UI over steer's tracking store (``steer ui``).
 
 The server is ``python -m mlflow server`` in its own process group,
-listening on 127.0.0.1 only, with MLflow's job runner and telemetry off and
+listening on one loopback address only (127.0.0.2, or 127.0.0.1 where the
+system has no other), with MLflow's job runner and telemetry off and
 a private ``TMPDIR``; MLflow's security middleware stays on (a foreign
 ``Host`` header gets 403). Links point at the classic runs view
 (``?workflowType=machine_learning``): MLflow 3 otherwise opens an empty
 GenAI dashboard. ``steer ui`` also prints links to the latest runs'
 ``report.html`` (the Artifacts tab shows it).
 
-The Assistant side panel of MLflow 3.17 cannot be closed from the server:
-its React context makes it available whenever the page's host is
-``localhost``/``127.0.0.1``/``::1`` (or ``MLFLOW_ENABLE_REMOTE_ASSISTANT``
-is set) and opens it once per browser (localStorage
-``mlflow.assistant.fab.autoOpenedOnFirstLoad_v1``); after the user closes
-it, it stays closed (``mlflow.assistant.panelOpen_v1 = false``).
+The Assistant side panel of MLflow 3.17 has no server switch: its React
+context offers it whenever the page's host is ``localhost``/``127.0.0.1``/
+``::1`` (or ``MLFLOW_ENABLE_REMOTE_ASSISTANT`` is set) and opens it once per
+browser. Served on 127.0.0.2 (still loopback) the UI offers no assistant at
+all; only where 127.0.0.2 cannot be bound does it fall back to 127.0.0.1,
+where the panel opens once and stays closed after the user closes it.
 
 Example:
     >>> with MlflowServer("sqlite:////abs/runs/mlflow.db") as server:  # doctest: +SKIP
@@ -48,7 +49,22 @@ __all__ = ["MlflowServer", "ui_command", "runs_page_url", "report_page_url", "la
 
 log = logging.getLogger(__name__)
 
-_HOST = "127.0.0.1"
+def _ui_host() -> str:
+    """127.0.0.2 where it can be bound (Linux: all of 127/8 is loopback), else 127.0.0.1.
+
+    MLflow 3.17's UI opens its LLM Assistant panel whenever the page's host is
+    ``localhost``/``127.0.0.1``/``::1``; on another loopback address it offers
+    none, and the page opens on the runs as a scientist expects.
+    """
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.2", 0))
+        return "127.0.0.2"
+    except OSError:
+        return "127.0.0.1"
+
+
+_HOST = UI_HOST = _ui_host()
 _STOP_GRACE_S = 5.0
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b")
 
@@ -194,6 +210,8 @@ class MlflowServer:
         """The server's command line."""
         cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
                self.tracking_uri, "--host", _HOST, "--port", str(self.port), "--workers", "1"]
+        if _HOST != "127.0.0.1":  # the security middleware allows only localhost by default
+            cmd += ["--allowed-hosts", f"{_HOST}:{self.port},{_HOST}"]
         if self._db is not None:
             artifacts = (self._db.parent / "artifacts").as_uri()
             cmd += ["--default-artifact-root", artifacts, "--artifacts-destination", artifacts]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from steer.errors import TrackingError
-from steer.ui import MlflowServer, runs_page_url, ui_command
+from steer.ui import UI_HOST, MlflowServer, runs_page_url, ui_command
 
 try:
     from test_tracking import log_night, make_records
@@ -84,7 +84,7 @@ def test_server_serves_runs_and_stops(store: dict[str, Any]) -> None:
 
 def test_port_in_use_is_reported(store: dict[str, Any]) -> None:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((UI_HOST, 0))
         s.listen()
         port = s.getsockname()[1]
         with pytest.raises(TrackingError, match=str(port)) as info:
@@ -102,7 +102,7 @@ def test_ui_command_prints_the_runs_address(store: dict[str, Any],
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert ui_command(None, store["uri"], open_for_s=0.5) == 0
     out = capsys.readouterr().out
-    assert "http://127.0.0.1:" in out
+    assert f"http://{UI_HOST}:" in out
     assert f"/#/experiments/{store['experiment_id']}/runs?workflowType=machine_learning" in out
 
 
@@ -127,9 +127,6 @@ def test_browser_shows_run_table_and_plots(store: dict[str, Any], tmp_path: Path
         try:
             context = browser.new_context(viewport={"width": 1440, "height": 900})
             context.set_default_timeout(30_000)
-            context.add_init_script(  # keep the Assistant side panel from opening itself
-                "localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');"
-                "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true');")
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -157,6 +154,11 @@ def test_browser_shows_run_table_and_plots(store: dict[str, Any], tmp_path: Path
             keep = os.environ.get("STEER_UI_SCREENSHOT")
             if keep:  # let a developer look at it
                 shutil.copyfile(shot, keep)
+            # served on 127.0.0.2, the UI offers no LLM assistant panel (on 127.0.0.1 it opens
+            # itself within seconds of the first load)
+            assert UI_HOST != "127.0.0.1"
+            page.wait_for_timeout(3000)
+            expect(page.get_by_text("MLflow Assistant")).to_have_count(0)
             assert not errors, errors
         finally:
             browser.close()
