@@ -59,6 +59,25 @@ def _curve_targets(visits: np.ndarray, priority: np.ndarray, n_curves: int) -> d
     return {"most_observed": [int(i) for i in most], "highest_priority": [int(i) for i in top]}
 
 
+_CLOUD_TIMES = 24  # cloud maps over the night
+_CLOUD_ALT_DEG = np.arange(25.0, 90.0, 10.0)
+_CLOUD_AZ_DEG = np.arange(0.0, 360.0, 20.0)
+
+
+def cloud_map(weather: Any, start_mjd: float, end_mjd: float) -> dict[str, Any]:
+    """Cloud extinction on an alt/az grid at times through the night (for the sky view).
+
+    Returns:
+        ``mjd`` (times), ``alt_deg`` and ``az_deg`` (the grid's points) and
+        ``extinction_mag`` (per time, per point; magnitudes, 0 = clear).
+    """
+    alt, az = (a.ravel() for a in np.meshgrid(_CLOUD_ALT_DEG, _CLOUD_AZ_DEG, indexing="ij"))
+    times = np.linspace(start_mjd, end_mjd, _CLOUD_TIMES)
+    ext = [_rounded(weather.extinction_mag(alt, az, float(t)), 2) for t in times]
+    return {"mjd": _rounded(times, 6), "alt_deg": _rounded(alt, 1), "az_deg": _rounded(az, 1),
+            "extinction_mag": ext}
+
+
 def night_extras(env: Any, n_curves: int = 6) -> dict[str, Any]:
     """The report's extras of one night (JSON-able).
 
@@ -73,6 +92,7 @@ def night_extras(env: Any, n_curves: int = 6) -> dict[str, Any]:
         (per target), ``grid_mjd`` with ``moon_alt_deg``, ``moon_az_deg``,
         ``moon_illumination``, ``zenith_seeing_arcsec`` and
         ``cloud_fraction`` on it, ``dome_closed`` (intervals, MJD),
+        ``cloud_map`` (:func:`cloud_map`),
         ``curve_targets`` and ``light_curves`` (per target index: id, class,
         priority and the true magnitude on ``curve_mjd``).
     """
@@ -95,6 +115,7 @@ def night_extras(env: Any, n_curves: int = 6) -> dict[str, Any]:
         out["zenith_seeing_arcsec"] = _rounded(weather.zenith_seeing_arcsec(grid), 3)
         out["cloud_fraction"] = _rounded(weather.cloud_fraction(grid), 3)
         out["dome_closed"] = dome_closed_intervals(weather, start, end)
+        out["cloud_map"] = cloud_map(weather, start, end)
     visits = np.asarray(env.log["target_index"], int)
     picks = _curve_targets(visits, np.asarray(env.priority, float), n_curves)
     out["curve_targets"] = picks

@@ -36,6 +36,9 @@ _SLIDER_STEPS = 32
 _IDLE_MIN_S = 120.0  # gaps longer than this between visits are shown as idle
 
 
+_CLOUDY_MAG = 0.3  # cloud extinction shown on the sky view
+
+
 def _f(value: Any) -> float:
     f = finite(value)
     return math.nan if f is None else f
@@ -122,7 +125,20 @@ def sky_section(records: Sequence[DecisionRecord], extras: dict[str, Any]) -> Se
                                       line={"color": "#c9a227", "dash": "dot", "width": 2},
                                       text=mjd_to_utc(grid),
                                       hovertemplate="Moon at %{text}<extra></extra>"))
-    # traces the slider moves: the path so far, the telescope now, the Moon now
+    # traces the slider moves: the path so far, the telescope now, the Moon now, the clouds
+    clouds = extras.get("cloud_map") or {}
+    cloud_t = np.asarray(clouds.get("mjd") or [], float)
+    cloud_r = 90.0 - np.asarray(clouds.get("alt_deg") or [], float)
+    cloud_th = np.asarray(clouds.get("az_deg") or [], float)
+
+    def cloudy_at(t: float) -> tuple[list[float], list[float]]:
+        """The grid points with more than 0.3 mag of cloud at the cloud map nearest ``t``."""
+        if not cloud_t.size:
+            return [], []
+        ext = np.asarray(clouds["extinction_mag"][int(np.argmin(np.abs(cloud_t - t)))], float)
+        sel = np.nan_to_num(ext) > _CLOUDY_MAG
+        return cloud_r[sel].round(1).tolist(), cloud_th[sel].round(1).tolist()
+
     first = len(fig.data)
     fig.add_trace(go.Scatterpolar(r=[], theta=[], mode="lines", name="path, last hour",
                                   line={"color": "#ff7f0e", "width": 2}, hoverinfo="skip"))
@@ -132,6 +148,10 @@ def sky_section(records: Sequence[DecisionRecord], extras: dict[str, Any]) -> Se
     fig.add_trace(go.Scatterpolar(r=[], theta=[], mode="markers", name="Moon",
                                   marker={"size": 18, "color": "#f2d45c",
                                           "line": {"width": 1, "color": "#8a7414"}}))
+    fig.add_trace(go.Scatterpolar(r=[], theta=[], mode="markers",
+                                  name=f"cloud > {_CLOUDY_MAG} mag", hoverinfo="skip",
+                                  marker={"size": 22, "color": "rgba(110,110,125,0.28)",
+                                          "symbol": "circle"}))
     steps = []
     times = [v["mjd"] for v in visits]
     if visits:
@@ -144,10 +164,11 @@ def sky_section(records: Sequence[DecisionRecord], extras: dict[str, Any]) -> Se
                 a = float(np.interp(t, grid, moon_alt))
                 if a > 0:
                     moon_r, moon_th = [round(90 - a, 2)], [round(float(np.interp(t, grid, moon_az)), 2)]
+            cl_r, cl_th = cloudy_at(float(t))
             steps.append({"method": "restyle", "label": (mjd_to_utc([t])[0] or "")[11:16],
-                          "args": [{"r": [r_all[k0:k], r_all[k - 1:k], moon_r],
-                                    "theta": [th_all[k0:k], th_all[k - 1:k], moon_th]},
-                                   [first, first + 1, first + 2]]})
+                          "args": [{"r": [r_all[k0:k], r_all[k - 1:k], moon_r, cl_r],
+                                    "theta": [th_all[k0:k], th_all[k - 1:k], moon_th, cl_th]},
+                                   [first, first + 1, first + 2, first + 3]]})
     fig.update_layout(
         height=640, margin={"l": 40, "r": 40, "t": 40, "b": 40},
         polar={"radialaxis": {"range": [0, 90], "tickvals": [0, 15, 30, 45, 60, 75, 90],
@@ -167,8 +188,9 @@ def sky_section(records: Sequence[DecisionRecord], extras: dict[str, Any]) -> Se
     return Section("Sky", figures=[("fig-sky", fig)],
                    note="Every visit at its altitude and azimuth, coloured by the target's "
                         "class (known in simulation), the telescope's path and the Moon. The "
-                        "slider moves the telescope (star), its path over the last hour and "
-                        "the Moon through the night. Click a visit to explore its decision.")
+                        "slider moves the telescope (star), its path over the last hour, the "
+                        f"Moon and the clouds (grey: more than {_CLOUDY_MAG} mag of "
+                        "extinction) through the night. Click a visit to explore its decision.")
 
 
 def _shade(fig: Any, intervals: Sequence[Sequence[float]], colour: str, name: str) -> None:
