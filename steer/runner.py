@@ -104,13 +104,14 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
     journal_dir = runs_dir / "journals"
     journal_dir.mkdir(parents=True, exist_ok=True)
     presenter = presenter_for(config.env_id)
-    sinks = {(p, s): MLflowSink(tracking_uri, config.name, f"{p}-seed{s}",
-                                run_params(config, p, s),
-                                tags={"steer.policy": p, "steer.seed": str(s)},
-                                presenter=presenter)
-             for p in policies for s in seeds}
-    ray = _init_ray(address)
+    ray = _init_ray(address)  # before any MLflow run exists: a failed join leaves none behind
+    sinks: dict[tuple[str, int], Any] = {}
     try:
+        sinks.update(((p, s), MLflowSink(tracking_uri, config.name, f"{p}-seed{s}",
+                                         run_params(config, p, s),
+                                         tags={"steer.policy": p, "steer.seed": str(s)},
+                                         presenter=presenter))
+                     for p in policies for s in seeds)
         task = ray.remote(num_cpus=1, max_retries=max_retries)(_episode)
         pending = [task.remote(config.source_text, config.source_path, p, s,
                                sinks[(p, s)].run_id) for p in policies for s in seeds]

@@ -216,7 +216,7 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
         out.append({
             "run_id": info.run_id, "experiment": names.get(info.experiment_id, ""),
             "run_name": info.run_name, "status": info.status, "start_time": start,
-            "policy": data.params.get("policy"),
+            "policy": data.params.get("policy") or data.params.get("policies"),
             "seed": int(seed) if seed is not None and seed.lstrip("-").isdigit() else seed,
             "kind": data.tags.get("steer.kind", "episode"),
             "key_metric": (key := key_metric(data.params.get("env_id"))) or None,
