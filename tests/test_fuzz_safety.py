@@ -32,6 +32,7 @@ from steer.testing import ListSink
 from steer.types import Proposal
 
 BATCH = 60  # actions per generated example (one episode each)
+CATALOG_BATCH = 200  # a night costs more to score: fewer, longer episodes
 EXAMPLES = 300  # examples per environment: 300 x 60 = 18,000 actions generated
 
 
@@ -99,7 +100,8 @@ def _actions(kind: str, n_targets: int = 30) -> st.SearchStrategy:
         coords = st.lists(st.one_of(st.floats(-0.2, 1.2), wild_float), min_size=dim - 1,
                           max_size=dim + 1).map(tuple)
         action = coords.map(lambda x: PointAction(x, x))
-    return st.lists(st.one_of(action, action, action, junk), min_size=BATCH, max_size=BATCH)
+    size = CATALOG_BATCH if kind == "catalog" else BATCH
+    return st.lists(st.one_of(action, action, action, junk), min_size=size, max_size=size)
 
 
 class FuzzPolicy(BasePolicy):
@@ -169,13 +171,13 @@ class DriverSpy(LoopCallback):
 def test_generated_actions_never_reach_the_instrument_when_refused(kind: str) -> None:
     totals = {"checked": 0, "refused": 0, "executed": 0, "episodes": 0}
 
-    @_settings(EXAMPLES if kind == "catalog" else 2 * EXAMPLES)  # a ranked pool drops more
+    @_settings(140 if kind == "catalog" else 2 * EXAMPLES)  # a ranked pool drops more
     @given(actions=_actions(kind))
     def fuzz(actions: list[Any]) -> None:
         env = make_env(parse_experiment(ENVS[kind], f"<{kind}>"))
         spy, sink = DriverSpy(), ListSink()
         policy = FuzzPolicy(actions)
-        run_episode(env, policy, 0, [sink], "fuzz", max_rejections_per_step=BATCH,
+        run_episode(env, policy, 0, [sink], "fuzz", max_rejections_per_step=len(actions),
                     max_decisions=200, callbacks=[spy])
         env.close()
         rejected = [r for r in sink.records if r.status == "rejected"]
@@ -228,7 +230,7 @@ def test_indi_driver_refuses_generated_actions_without_sending(tmp_path) -> None
     driver.client.connect = lambda *a, **k: connects.append(a)
     counts = {"refused": 0, "valid": 0}
 
-    @FUZZ
+    @_settings(60)  # 60 x 200 = 12,000 actions, each checked at the driver
     @given(actions=_actions("catalog"))
     def fuzz(actions: list[Any]) -> None:
         for action in actions:
@@ -243,5 +245,6 @@ def test_indi_driver_refuses_generated_actions_without_sending(tmp_path) -> None
         assert sent == [] and connects == []
 
     fuzz()
+    print(f"indi driver: {counts}, commands sent {len(sent)}")
     assert counts["refused"] + counts["valid"] >= 10_000 and counts["refused"] > 5_000
     assert math.isfinite(sim.mjd)
