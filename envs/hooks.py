@@ -66,6 +66,10 @@ class PointEnvHooks:
                           observation_names=tuple(self.observation_names),
                           objective_name=self.objective_name)
 
+    def action_from_dict(self, data: dict[str, Any]) -> PointAction:
+        """The action a journal record holds (to honour a journaled operator decision)."""
+        return PointAction(tuple(data["x_unit"]), tuple(data["x"]))
+
     def env_action(self, action: Any) -> np.ndarray:
         """The action as a float64 array (a ``PointAction`` gives its ``as_array()``).
 

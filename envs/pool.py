@@ -171,6 +171,10 @@ class CandidatePoolEnv(PointEnvHooks, gym.Env):
         self._reset_state()
         return self._obs(), self._info()
 
+    def action_from_dict(self, data: dict[str, Any]) -> PoolAction:
+        """The action a journal record holds (to honour a journaled operator decision)."""
+        return PoolAction(int(data["index"]), tuple(data["x_unit"]))
+
     def env_action(self, action: Any) -> int:
         """The candidate index of a ``PoolAction`` or an integer.
 

@@ -50,6 +50,15 @@ class ReferenceModel:
         self._r: list[list[float]] = [[] for _ in range(n)]
         self.ipv = np.full(n, self.c2 + self.s2)  # prior variance is flat over the grid
 
+    def extend(self, variability_std_mag: float, timescale_d: float) -> None:
+        """Add one target with no observations (a target of opportunity)."""
+        s2 = max(float(variability_std_mag), 1e-3) ** 2
+        self.s2 = np.append(self.s2, s2)
+        self.ell = np.append(self.ell, max(float(timescale_d), 1e-3))
+        self._t.append([])
+        self._r.append([])
+        self.ipv = np.append(self.ipv, self.c2 + s2)
+
     def _kernel(self, i: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         d = a[:, None] - b[None, :]
         return self.c2 + self.s2[i] * np.exp(-0.5 * (d / self.ell[i]) ** 2)

@@ -149,7 +149,11 @@ class TargetSelectionEnv(gym.Env):
                              catalog_path)
         elif int(n_targets) < 2:
             raise ConfigError(f"n_targets = {n_targets} is too small", "use at least 2 targets")
-        self.n_targets = int(n_targets)
+        self.n_targets = self._n_catalog = int(n_targets)
+        self._make_spaces()
+        self.observatory: Any = None
+
+    def _make_spaces(self) -> None:
         n_f, n_g = len(TARGET_FEATURES), len(GLOBAL_FEATURES)
         self.observation_space = spaces.Dict({
             "targets": spaces.Box(np.tile(_T_LOW, (self.n_targets, 1)),
@@ -158,7 +162,6 @@ class TargetSelectionEnv(gym.Env):
             "globals": spaces.Box(_G_LOW, _G_HIGH, shape=(n_g,), dtype=np.float32),
         })
         self.action_space = spaces.MultiDiscrete([self.n_targets, len(self.exptimes_s)])
-        self.observatory: Any = None
 
     # ------------------------------------------------------------------ setup
     def _night_end_mjd(self) -> float:
@@ -172,6 +175,9 @@ class TargetSelectionEnv(gym.Env):
         super().reset(seed=seed)
         from steer.instruments.sim import Catalog, SimulatedObservatory
 
+        if self.n_targets != self._n_catalog:  # targets of opportunity were added last night
+            self.n_targets = self._n_catalog
+            self._make_spaces()
         sim_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         self.sim_seed = sim_seed
         ss = np.random.SeedSequence([sim_seed, 7])
@@ -230,6 +236,28 @@ class TargetSelectionEnv(gym.Env):
         from steer.instruments.sim import airmass
 
         return np.clip(airmass(np.maximum(best, 1.0)), 1.0, 10.0)
+
+    def add_target(self, target_id: str, ra_deg: float, dec_deg: float, priority: float = 5.0,
+                   mag: float = 17.0, band: str = "r") -> int:
+        """Take a target of opportunity into tonight's catalog (``steer inject``).
+
+        The catalog, the observation and the action space grow by one row; the
+        target has no history. Returns its row.
+
+        Raises:
+            CatalogError: a bad value, or a ``target_id`` already in the catalog.
+        """
+        i = self.observatory.add_target(target_id, ra_deg, dec_deg, mag, band, priority)
+        self.catalog = self.observatory.catalog
+        self.n_targets = len(self.catalog)
+        self.priority = np.asarray(self.catalog.priority, float)
+        truth = self.observatory.truth
+        self.reference.extend(float(truth.variability_std_mag[i]), float(truth.timescale_d[i]))
+        self.public.extend(0.3, 0.1)
+        self.last_visit_mjd = np.append(self.last_visit_mjd, -np.inf)
+        self._min_airmass = self._min_airmass_tonight()
+        self._make_spaces()
+        return i
 
     def close(self) -> None:
         """Release the instrument (disconnects a real one)."""
@@ -327,6 +355,15 @@ class TargetSelectionEnv(gym.Env):
         """Build the :class:`Action` for a (target, exposure) pair."""
         return Action(int(target_index), self.exptimes_s[int(exptime_index)],
                       str(self.catalog.target_id[int(target_index)]))
+
+    def observe(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The observation and info now, without letting time pass (after a ToO joined)."""
+        return self._obs(), self._info()
+
+    def action_from_dict(self, data: dict[str, Any]) -> Action:
+        """The action a journal record holds (to honour a journaled operator decision)."""
+        return Action(int(data["target_index"]), float(data["exptime_s"]),
+                      str(data.get("target_id", "")))
 
     def env_action(self, action: Action) -> np.ndarray:
         """The ``(target_index, exptime_index)`` array ``step`` takes for an :class:`Action`.

@@ -35,6 +35,17 @@ class BasePolicy:
         self.rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1009]))
         self._reset()
 
+    def context_changed(self, context: PolicyContext) -> None:
+        """Take a changed context mid-episode (a target of opportunity joined the catalog).
+
+        New targets are appended: rows already known keep their index.
+        """
+        old, self.context = self.context, context
+        self._context_changed(old)
+
+    def _context_changed(self, old: PolicyContext) -> None:
+        """Hook: grow per-target state (policies that score from the observation need none)."""
+
     def feature(self, observation: dict[str, np.ndarray], name: str) -> np.ndarray:
         """The per-target feature ``name`` of a catalog observation, as float64."""
         return np.asarray(observation["targets"][:, self.context.target_feature(name)], float)

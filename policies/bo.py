@@ -147,6 +147,14 @@ class BOPolicy(BasePolicy):
         self.sat_mag_30s = dict(ctx.instrument.saturation_mag_30s)
         self._fit(refit=True)
 
+    def _context_changed(self, old: Any) -> None:
+        """Targets of opportunity: each new row gets an empty light-curve GP."""
+        self.cat_mag = np.asarray(self.context.catalog.mag, float)
+        for _ in range(len(self.cat_mag) - self.n):
+            self.bank.add_target()
+        self.n = len(self.cat_mag)
+        self._fit(refit=False)
+
     def _fit(self, refit: bool) -> None:
         """(Re)build the light-curve GPs; fit their hyperparameters when ``refit``."""
         from gpytorch.priors import GammaPrior

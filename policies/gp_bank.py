@@ -84,6 +84,21 @@ class TimeSeriesGPBank:
         beta = torch.linalg.solve_triangular(chol, y.unsqueeze(-1), upper=False)[..., 0]
         return x, chol, a, beta
 
+    def add_target(self) -> None:
+        """One more target with no observations (a target of opportunity).
+
+        Its components take the bank's median amplitude per time scale, and its
+        weights over the time scales the catalog's prior; call
+        :meth:`refactor_all` afterwards.
+        """
+        n, n_l = self.n, self.n_l
+        ell, amp = self.ell.reshape(n_l, n), self.outputscale.reshape(n_l, n)
+        self.ell = torch.cat([ell, ell[:, :1]], 1).reshape(-1).contiguous()
+        self.outputscale = torch.cat([amp, amp.median(1).values[:, None]], 1).reshape(-1)
+        self.weights = torch.cat([self.weights, self.ell_prior[None, :]], 0)
+        self.obs.append([])
+        self.n = n + 1
+
     def refactor_all(self) -> None:
         """Factor every component (after a refit, or when a target outgrows the cache)."""
         self._cap = max(1, max(len(o[-self.max_obs:]) for o in self.obs)) + 8

@@ -8,7 +8,8 @@ receive records; callbacks are for acting on the loop.
 Order within one decision: the policy proposes -> :meth:`LoopCallback.before_execute`
 (may substitute a proposal, or skip the step) -> safety check -> execute ->
 ``policy.ingest`` -> records to the sinks -> :meth:`LoopCallback.on_decision`
-per record -> :meth:`LoopCallback.stop_requested` before the next decision.
+per record -> :meth:`LoopCallback.stop_requested` and
+:meth:`LoopCallback.pending_events` before the next decision.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ class LoopCallback:
         """Polled before each decision; ``True`` ends the episode there."""
         return False
 
+    def pending_events(self) -> list[dict[str, Any]]:
+        """Polled before each decision: what arrived from outside since the last poll
+        (targets of opportunity, :mod:`steer.too`)."""
+        return []
+
     def on_episode_end(self, result: EpisodeResult) -> None:
         """Called once, with the episode's result (metrics included)."""
 
@@ -96,6 +102,9 @@ class CallbackList(LoopCallback):
 
     def stop_requested(self) -> bool:
         return any(cb.stop_requested() for cb in self.callbacks)
+
+    def pending_events(self) -> list[dict[str, Any]]:
+        return [event for cb in self.callbacks for event in cb.pending_events()]
 
     def on_episode_end(self, result: EpisodeResult) -> None:
         for cb in self.callbacks:

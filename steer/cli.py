@@ -152,8 +152,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             self.path = control_path(runs_dir, run_id)
             self._seen = time.time()  # commands written before this start are old
 
+    from steer.too import TooInbox
+
     control = _Control(Path(os.devnull))
-    callbacks.append(control)
+    callbacks.extend([control, TooInbox(runs_dir=runs_dir)])
     try:
         night = start_night(config, policy_name, seed, runs_dir, uri, env, policy,
                             progress=progress, resume=resume, announce=announce,
@@ -166,6 +168,11 @@ def cmd_run(args: argparse.Namespace) -> int:
           + (f" (resumed after {night.resumed_from} decisions)" if night.resumed_from else ""))
     for label, text in presenter.summary_lines(m):
         print(f"  {label:<32}{text}")
+    events = [e for r in night.result.episode.records for e in (r.events or [])]
+    if events:
+        refused = [e for e in events if "refused" in e]
+        print(f"  {'targets of opportunity':<32}{len(events) - len(refused)} taken"
+              + (f", {len(refused)} refused ({refused[0]['refused']})" if refused else ""))
     print(f"MLflow run id: {night.run_id}")
     print(f"journal: {night.result.journal_path}")
     print("browse it: steer ui")
@@ -253,7 +260,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.seed is not None:
         seed = args.seed
     with tempfile.TemporaryDirectory() as tmp:
-        result = play(config, logged.policy, seed, Path(tmp))
+        honour = logged.records if seed == logged.seed else ()  # its operator, its ToOs
+        result = play(config, logged.policy, seed, Path(tmp), recorded=honour)
     old = [r.decision_key for r in logged.records]
     new = [r.decision_key for r in result.episode.records]
     for i, (a, b) in enumerate(zip(old, new, strict=False)):
@@ -394,6 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
     from steer.report_cli import add_parser as add_report_parser
 
     add_report_parser(sub)
+
+    from steer.envs.too_cli import add_parser as add_too_parser
+
+    add_too_parser(sub)
     return p
 
 

@@ -42,7 +42,7 @@ class TimedPolicy:
         self.version = f"{primary.version}+fallback:{fallback.name}"
         self.drives = tuple(getattr(primary, "drives", ()))
         self._busy: threading.Thread | None = None
-        self._queued: list[tuple[Any, Any, float]] = []
+        self._queued: list[tuple[str, tuple[Any, ...]]] = []
         self.timeouts = 0
 
     def reset(self, context: PolicyContext, seed: int) -> None:
@@ -55,8 +55,8 @@ class TimedPolicy:
         if self._busy is not None and self._busy.is_alive():
             return False
         self._busy = None
-        for args in self._queued:  # what it missed while a late call ran, in order
-            self.primary.ingest(*args)
+        for method, args in self._queued:  # what it missed while a late call ran, in order
+            getattr(self.primary, method)(*args)
         self._queued = []
         return True
 
@@ -99,4 +99,15 @@ class TimedPolicy:
         if self._primary_free():
             self.primary.ingest(action, measurement, reward)
         else:
-            self._queued.append((action, measurement, reward))
+            self._queued.append(("ingest", (action, measurement, reward)))
+
+    def context_changed(self, context: PolicyContext) -> None:
+        """A target of opportunity: tell both policies (the primary when it is free)."""
+        if hasattr(self.fallback, "context_changed"):
+            self.fallback.context_changed(context)
+        if not hasattr(self.primary, "context_changed"):
+            return
+        if self._primary_free():
+            self.primary.context_changed(context)
+        else:
+            self._queued.append(("context_changed", (context,)))

@@ -34,6 +34,7 @@ from steer.callbacks import CallbackList, LoopCallback
 from steer.errors import InstrumentError, ResumeMismatchError, UnsafeActionError
 from steer.protocols import RecordSink
 from steer.records import DecisionRecord
+from steer.too import apply_events
 from steer.types import DecisionStatus, PolicyContext, Proposal
 
 __all__ = ["EpisodeResult", "run_episode", "start_policy"]
@@ -97,6 +98,7 @@ def run_episode(
     progress: Callable[[float], None] | None = None,
     callbacks: Sequence[LoopCallback] = (),
     resume: Sequence[DecisionRecord] = (),
+    recorded: Sequence[DecisionRecord] = (),
 ) -> EpisodeResult:
     """Run one closed-loop episode (a night, a focus run, a budget) and record every decision.
 
@@ -124,6 +126,14 @@ def run_episode(
             failed attempts are not re-sent. Replayed records are not written
             to the sinks again; from the first decision the journal lacks, the
             night goes on as usual.
+        recorded: The records of a logged run being replayed (``steer
+            replay``): re-simulated, but what was not the policy's to decide
+            is taken from them (see ``resume``, which honours the same).
+
+    Both ``resume`` and ``recorded`` honour what the policy did not decide:
+    a journaled operator or fallback decision is executed again as journaled
+    (``env.action_from_dict``) without asking the callbacks, and journaled
+    targets of opportunity join at the decision they joined at.
 
     Returns:
         The :class:`EpisodeResult`.
@@ -139,10 +149,58 @@ def run_episode(
     step = 0
     done = False
     journal = list(resume)
+    script = journal or list(recorded)  # decisions to honour, by position
+    script_events: dict[int, list[dict[str, Any]]] = {}
+    for old_rec in script:
+        for ev in old_rec.events or []:
+            script_events.setdefault(int(ev["step"]), []).append(ev)
+    applied_ids = {ev.get("id") for evs in script_events.values() for ev in evs}
+    unjournaled: list[dict[str, Any]] = []  # applied events the next record carries
     resume_step = getattr(base, "resume_step", None)
 
     def replaying() -> bool:
         return len(result.records) < len(journal)
+
+    def scripted(prop: Proposal) -> tuple[Proposal | None, str] | None:
+        """The journaled outcome of this proposal when a resume or replay must honour it."""
+        if len(result.records) >= len(script):
+            return None
+        old = script[len(result.records)]
+        if old.decided_by == "policy":
+            return prop, "policy"
+        if old.status == DecisionStatus.SKIPPED:
+            return None, old.decided_by
+        make = getattr(base, "action_from_dict", None)
+        if not callable(make):
+            raise ResumeMismatchError(
+                f"decision {len(result.records)} was made by the {old.decided_by} and "
+                f"{type(base).__name__} cannot rebuild its action",
+                "give the environment an action_from_dict method")
+        p = old.proposal
+        return Proposal(make(p["action"]), float(p.get("score") or 0.0),
+                        dict(p.get("explanation") or {})), old.decided_by
+
+    def take_events() -> None:
+        """Targets of opportunity: the journal's at their step, else what arrived."""
+        nonlocal observation, info
+        mjd = float(base.record_summary(observation, info).get("mjd", np.nan))
+        if step in script_events:
+            apply_events(base, policy, script_events.pop(step), step, mjd, recorded=True)
+            changed = True
+        else:
+            new = [ev for ev in hooks.pending_events() if ev.get("id") not in applied_ids]
+            if replaying() or not new:
+                return
+            done_ = apply_events(base, policy, new, step, mjd)
+            applied_ids.update(ev.get("id") for ev in new)
+            for ev in done_:
+                if "refused" in ev:
+                    log.warning("step %d: target of opportunity %s refused: %s", step,
+                                ev.get("id"), ev["refused"])
+            unjournaled.extend(done_)
+            changed = any("index" in ev for ev in done_)
+        if changed and callable(getattr(base, "observe", None)):
+            observation, info = base.observe()
 
     def record(status: DecisionStatus, proposal: Proposal, verdict: dict[str, Any],
                measurement: Any, reward: float, timings: dict[str, float],
@@ -171,7 +229,8 @@ def run_episode(
             sim_mjd=float(obs_summary.get("mjd", np.nan)), wall_time_unix=time.time(),
             observation=obs_summary, proposal=proposal.to_dict(), safety=verdict,
             measurement=_as_dict(measurement), reward=float(reward), timings_s=timings,
-            decided_by=decided_by, failure=failure)
+            decided_by=decided_by, failure=failure, events=list(unjournaled) or None)
+        unjournaled.clear()
         result.records.append(rec)
         for sink in sinks:
             sink.write(rec)
@@ -216,6 +275,7 @@ def run_episode(
         if hooks.stop_requested():
             result.stopped = True
             break
+        take_events()
         obs_summary = base.record_summary(observation, info)
         chosen: Proposal | None = None
         decided_by = "policy"
@@ -229,9 +289,13 @@ def run_episode(
             suggest_s += t_suggest
             for k, prop in enumerate(proposals):
                 t1 = time.perf_counter()
-                prop_out, who = hooks.before_execute_by(step, prop, proposals[k + 1:])
-                if who == "policy" and prop_out is not None:  # e.g. a fallback policy decided
-                    who = str((prop_out.explanation or {}).get("decided_by", who))
+                honoured = scripted(prop)
+                if honoured is not None:
+                    prop_out, who = honoured
+                else:
+                    prop_out, who = hooks.before_execute_by(step, prop, proposals[k + 1:])
+                    if who == "policy" and prop_out is not None:  # e.g. a fallback decided
+                        who = str((prop_out.explanation or {}).get("decided_by", who))
                 if prop_out is None:
                     record(DecisionStatus.SKIPPED, prop, {"allowed": False, "reason": "skipped"},
                            None, 0.0, {"suggest": t_suggest}, attempt, obs_summary, who)

@@ -111,6 +111,12 @@ class ClosedLoopEnv(Protocol):
         """
         ...
 
+    def action_from_dict(self, data: dict[str, Any]) -> Any:
+        """The policy action a journal record's ``proposal["action"]`` holds (the
+        inverse of ``action.to_dict()``): resume and replay execute a journaled
+        operator or fallback decision again through it."""
+        ...
+
     def check_action(self, action: Any) -> Any:
         """Raise :class:`~steer.errors.UnsafeActionError` if the (translated) action
         would violate a limit. Must not move or command anything."""

@@ -14,8 +14,8 @@ from steer.errors import TrackingError
 
 __all__ = ["DecisionRecord", "Journal", "read_journal", "RECORD_VERSION", "json_safe"]
 
-RECORD_VERSION = 2
-_READABLE_VERSIONS = (1, 2)  # version 1 had no ``failure`` field
+RECORD_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)  # version 1 had no ``failure`` field, 2 no ``events``
 
 
 def json_safe(value: Any) -> Any:
@@ -61,6 +61,10 @@ class DecisionRecord:
         decided_by: Who decided (``policy``, ``operator``, ``fallback``...).
         failure: What went wrong when the instrument failed to carry out an
             allowed action (status ``failed`` or ``retried``), else ``None``.
+        events: What arrived from outside before this decision and was taken
+            into account (a target of opportunity: ``{"kind": "too", "step",
+            "arrival_unix", "applied_unix", "sim_mjd", "target", "index"}``, or
+            ``"refused"`` with why); ``None`` when nothing arrived.
         version: Schema version of this record.
     """
 
@@ -81,6 +85,7 @@ class DecisionRecord:
     timings_s: dict[str, float] = field(default_factory=dict)
     decided_by: str = "policy"
     failure: str | None = None
+    events: list[dict[str, Any]] | None = None
     version: int = RECORD_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -211,7 +211,8 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
          extra_sinks: list[Any] | None = None, run_id: str | None = None,
          progress: Callable[[float], None] | None = None, env: Any = None,
          policy: Any = None, callbacks: Sequence[Any] = (),
-         resume: Sequence[DecisionRecord] = ()) -> PlayResult:
+         resume: Sequence[DecisionRecord] = (),
+         recorded: Sequence[DecisionRecord] = ()) -> PlayResult:
     """Run one closed-loop episode, journaling every decision first.
 
     Args:
@@ -227,6 +228,8 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
         callbacks: Loop lifecycle hooks (:class:`steer.callbacks.LoopCallback`).
         resume: Journaled records of this night to replay first (the journal
             file is appended to, not rewritten).
+        recorded: A logged run's records whose operator decisions and targets
+            of opportunity a replay honours (:func:`steer.loop.run_episode`).
 
     Raises:
         ConfigError: the policy does not fit the environment, or bad settings.
@@ -248,7 +251,7 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
                               max_decisions=config.max_decisions,
                               max_rejections_per_step=config.max_rejections_per_step,
                               max_retries=config.max_retries, progress=progress,
-                              callbacks=callbacks, resume=resume)
+                              callbacks=callbacks, resume=resume, recorded=recorded)
         extras_of = getattr(env.unwrapped, "episode_extras", None)
         extras = dict(extras_of()) if callable(extras_of) else {}
     finally:

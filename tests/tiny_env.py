@@ -114,6 +114,9 @@ class DialEnv(gym.Env):
                            cost_s=np.ones(self.positions), observation_names=("best",),
                            objective_name="dial_value")
 
+    def action_from_dict(self, data: dict[str, Any]) -> PoolAction:
+        return PoolAction(int(data["index"]), tuple(data["x_unit"]))
+
     def env_action(self, action: Any) -> int:
         if not isinstance(action, PoolAction):
             raise UnsafeActionError(f"action {action!r} is not a dial position", "a PoolAction")

@@ -359,6 +359,34 @@ class SimulatedObservatory:
         self.mjd += float(seconds) / _S_PER_DAY
         return self.mjd
 
+    def add_target(self, target_id: str, ra_deg: float, dec_deg: float, mag: float,
+                   band: str, priority: float) -> int:
+        """Add a target of opportunity to tonight's catalog; return its row.
+
+        Its hidden truth is a transient near its peak (:meth:`SkyTruth.transient`),
+        drawn from a stream of its own (seed, row), so the rest of the night is
+        unchanged and a replay that adds it at the same decision is identical.
+
+        Raises:
+            CatalogError: a bad value or a ``target_id`` already in the catalog.
+        """
+        c = self.catalog
+        catalog = Catalog(np.append(c.target_id, str(target_id)), np.append(c.ra_deg, ra_deg),
+                          np.append(c.dec_deg, dec_deg), np.append(c.mag, mag),
+                          np.append(c.band, str(band)), np.append(c.priority, priority))
+        index = len(c)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 104729, index]))
+        one = SkyTruth.transient(float(mag), self.mjd, rng, self.almanac.night_mid_mjd)
+        ra, dec = self.almanac.to_date_coords(catalog.ra_deg, catalog.dec_deg)
+        self.catalog = catalog
+        self._band = catalog.band
+        self._band_code = np.array([BANDS.index(b) for b in self._band])
+        self._kernel = TargetKernel(np.atleast_1d(ra), np.atleast_1d(dec), self._band,
+                                    self.config)
+        self.truth = self.truth.extended(one)
+        self._cache_mjd, self._cache, self._slew_key = None, None, None
+        return index
+
     # -------------------------------------------------------------------- misc
     def describe(self) -> dict[str, Any]:
         """What this instrument is and can do: preset, site, limits, night, units."""

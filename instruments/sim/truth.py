@@ -15,7 +15,7 @@ Per target (physics.md, "Science signal"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -97,6 +97,34 @@ class SkyTruth:
 
     def __len__(self) -> int:
         return int(self.kind.size)
+
+    def extended(self, other: SkyTruth) -> SkyTruth:
+        """This truth with ``other``'s targets appended (a target of opportunity)."""
+        cols = {f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)])
+                for f in fields(self) if f.name != "night_mid_mjd"}
+        return SkyTruth(**cols, night_mid_mjd=self.night_mid_mjd)
+
+    @classmethod
+    def transient(cls, peak_mag: float, near_mjd: float, rng: np.random.Generator,
+                  night_mid_mjd: float) -> SkyTruth:
+        """The truth of one transient that peaks within a day of ``near_mjd`` (a ToO alert).
+
+        Args:
+            peak_mag: Magnitude at maximum (the alert's magnitude).
+            near_mjd: When the alert arrived; the peak is drawn within +-1 day of it.
+            rng: Its own stream (so the rest of the night's truth is untouched).
+            night_mid_mjd: Middle of the night (for the summary statistics).
+        """
+        tau_rise, tau_fall = rng.uniform(1.0, 5.0), rng.uniform(10.0, 40.0)
+        peak = float(near_mjd) + rng.uniform(-1.0, 1.0)
+        t0 = peak - tau_rise * np.log(tau_fall / tau_rise - 1.0)
+        nan = np.array([np.nan])
+        return cls(kind=np.array([KIND_TRANSIENT]), ref_mag=np.array([float(peak_mag)]),
+                   amplitude_mag=nan, period_d=nan, phase=nan, t0_mjd=np.array([t0]),
+                   tau_rise_d=np.array([tau_rise]), tau_fall_d=np.array([tau_fall]),
+                   peak_mjd=np.array([peak]),
+                   host_mag=np.array([float(peak_mag) + rng.uniform(2.5, 4.0)]),
+                   night_mid_mjd=float(night_mid_mjd))
 
     @classmethod
     def draw(cls, catalog: Catalog, rng: np.random.Generator, night_mid_mjd: float) -> SkyTruth:
