@@ -63,7 +63,7 @@ class DecisionRecord:
             allowed action (status ``failed`` or ``retried``), else ``None``.
         events: What arrived from outside before this decision and was taken
             into account (a target of opportunity: ``{"kind": "too", "step",
-            "arrival_unix", "applied_unix", "sim_mjd", "target", "index"}``, or
+            "arrival_unix", "applied_unix", "sim_mjd", "target", "row"}``, or
             ``"refused"`` with why); ``None`` when nothing arrived.
         version: Schema version of this record.
     """

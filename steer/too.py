@@ -135,12 +135,12 @@ def apply_events(base: Any, policy: Any, events: list[dict[str, Any]], step: int
             except (SteerError, TypeError, KeyError) as exc:
                 ev["refused"] = str(exc)
             else:
-                if recorded and index != ev.get("index"):
+                if recorded and index != ev.get("row"):
                     raise ResumeMismatchError(
                         f"target of opportunity {ev.get('id')!r} lands on row "
-                        f"{index}, the journal says {ev.get('index')}",
+                        f"{index}, the journal says {ev.get('row')}",
                         "resume with the configuration the run started with")
-                ev["index"], changed = index, True
+                ev["row"], changed = index, True
         out.append(ev)
     if changed and callable(getattr(policy, "context_changed", None)):
         policy.context_changed(base.policy_context())

@@ -80,7 +80,7 @@ def test_a_too_joins_the_night_is_observed_and_replays_identically(tmp_path: Pat
     carried = [r for r in records if r.events]
     assert len(carried) == 1 and len(carried[0].events) == 1
     event = carried[0].events[0]
-    assert event["step"] == injector.step + 1 and event["index"] == 40  # a new, 41st row
+    assert event["step"] == injector.step + 1 and event["row"] == 40  # a new, 41st row
     assert event["id"] == injector.sent["id"]
     assert event["arrival_unix"] <= event["applied_unix"] and event["sim_mjd"] > 0
     on_journal = [json.loads(x) for x in result.journal_path.read_text().splitlines()]
@@ -185,14 +185,14 @@ def test_steer_inject_reaches_a_running_night(tmp_path: Path) -> None:
         time.sleep(1.0)
     out = steer("inject", "--target-id", "AT2026xyz", "--ra", "150.0", "--dec", "10.0")
     assert "queued" in out
+    paused_at = json.loads(journal.read_text().splitlines()[-1])  # the last before the pause
     steer("continue")
-    paused_at = json.loads(journal.read_text().splitlines()[-1])
     proc.communicate(timeout=300)
     assert proc.returncode == 0
     records = [json.loads(x) for x in journal.read_text().splitlines()]
     events = [e for r in records for e in (r["events"] or [])]
     assert len(events) == 1 and events[0]["target"]["target_id"] == "AT2026xyz"
-    assert events[0]["index"] == 40 and events[0]["step"] == paused_at["step"] + 1
+    assert events[0]["row"] == 40 and events[0]["step"] == paused_at["step"] + 1
     replay = subprocess.run([*STEER, "replay", run_id, "--runs-dir", str(runs)],
                             capture_output=True, text=True, env=_env())
     assert replay.returncode == 0, replay.stdout + replay.stderr
