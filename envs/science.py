@@ -19,11 +19,11 @@ truth:
 
 from __future__ import annotations
 
-import warnings
+import sys
 from typing import Any
 
 import numpy as np
-from scipy.optimize import curve_fit
+from tqdm import tqdm
 
 __all__ = ["efficiency_metrics", "science_metrics", "PRECISION"]
 
@@ -31,24 +31,59 @@ PRECISION = {"period_rel": 0.01, "peak_d": 1.0, "mean_mag": 0.02}
 """The stated precision a priority target must reach to count as characterised."""
 
 _KIND_CONSTANT, _KIND_PERIODIC, _KIND_TRANSIENT = 0, 1, 2
+_CHUNK = 4096  # targets whose light curves are reconstructed at once
+_PROGRESS_FROM = 20_000  # catalogs this large show a progress bar while scored
 
 
-def _gp_mean(t: np.ndarray, y: np.ndarray, err: np.ndarray, grid: np.ndarray,
-             prior_mag: float) -> np.ndarray:
-    """Posterior mean of a generic GP (const 0.5 mag + Matern-3/2 0.3 mag, 0.1 d)."""
+def _k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The generic kernel (const 0.5 mag + Matern-3/2 0.3 mag, 0.1 d), batched over rows."""
+    r = np.abs(a[..., :, None] - b[..., None, :]) / 0.1
+    return 0.25 + 0.09 * (1 + np.sqrt(3) * r) * np.exp(-np.sqrt(3) * r)
 
-    def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        r = np.abs(a[:, None] - b[None, :]) / 0.1
-        return 0.25 + 0.09 * (1 + np.sqrt(3) * r) * np.exp(-np.sqrt(3) * r)
 
-    kt = k(t, t) + np.diag(err**2 + 1e-8)
-    alpha = np.linalg.solve(kt, y - prior_mag)
-    return prior_mag + k(grid, t) @ alpha
+def _gp_means(t: np.ndarray, y: np.ndarray, err: np.ndarray, grid: np.ndarray,
+              prior_mag: np.ndarray) -> np.ndarray:
+    """Posterior means on ``grid`` of `S` targets with `k` observations each (`S x k`)."""
+    k = t.shape[1]
+    kt = _k(t, t) + (err**2 + 1e-8)[:, :, None] * np.eye(k)[None]
+    alpha = np.linalg.solve(kt, (y - prior_mag[:, None])[..., None])[..., 0]
+    return prior_mag[:, None] + np.einsum("sgk,sk->sg", _k(grid[None, :], t), alpha)
 
 
 _T0_STEP_D = 0.25
 _TAU_RISE_D = np.array([0.5, 1.0, 2.0, 3.0, 5.0, 8.0])
 _TAU_FALL_D = np.array([5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 70.0])
+_TAU_RISE_BOUNDS_D, _TAU_FALL_BOUNDS_D = (0.2, 20.0), (2.0, 150.0)
+
+
+def _bazin_grid_fit(t: np.ndarray, flux: np.ndarray, w: np.ndarray, t0: np.ndarray,
+                    tr: np.ndarray, tf: np.ndarray) -> tuple[float, float, float, float]:
+    """Best ``(chi2, t0, tau_rise, tau_fall)`` over a grid, ``A >= 0, B`` in closed form.
+
+    The Bazin shape factorises: ``exp(-d/tau_fall)`` over ``T0 x F`` and
+    ``1 / (1 + exp(-d/tau_rise))`` over ``T0 x R`` are computed once and
+    multiplied, so the grid costs one product per point, not two exponentials.
+    """
+    d = t[None, :] - t0[:, None]  # `T0 x n`
+    fall = np.exp(np.clip(-d[:, None, :] / tf[None, :, None], -50, 50))  # `T0 x F x n`
+    rise = 1.0 / (1.0 + np.exp(np.clip(-d[:, None, :] / tr[None, :, None], -50, 50)))
+    f = rise[:, :, None, :] * fall[:, None, :, :]  # `T0 x R x F x n`
+    sw, swy = w.sum(), (w * flux).sum()
+    fw = f * w
+    swf, swff, swfy = fw.sum(-1), (fw * f).sum(-1), (fw * flux).sum(-1)
+    det = swff * sw - swf**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(det > 0, (swfy * sw - swf * swy) / det, 0.0)
+    a = np.maximum(a, 0.0)
+    b = (swy - a * swf) / sw
+    # chi2 = sum w (y - a f - b)^2, expanded in the sums already made
+    chi = ((w * flux * flux).sum() - 2 * a * swfy - 2 * b * swy + a * a * swff
+           + 2 * a * b * swf + b * b * sw)
+    chi = np.where(a > 0, chi, np.inf)
+    if not np.isfinite(chi).any():
+        return float("inf"), float("nan"), float("nan"), float("nan")
+    i0, ir, i_f = np.unravel_index(np.argmin(chi), chi.shape)
+    return float(chi[i0, ir, i_f]), float(t0[i0]), float(tr[ir]), float(tf[i_f])
 
 
 def _fit_peak_mjd(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
@@ -58,46 +93,27 @@ def _fit_peak_mjd(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
     is linear in ``A`` and ``B``: for every ``(t0, tau_rise, tau_fall)`` on a grid
     (``t0`` every 0.25 d within 30 d of the data) the weighted least-squares
     ``A >= 0, B`` are solved in closed form and the best chi-square wins. A
-    global search: no starting guess, no local minimum.
+    global search: no starting guess, no local minimum. The optimum is then
+    refined by two zoomed grids around it (``t0`` to 0.025 d and 0.003 d, the
+    time scales to 4% and 0.5%, within the bounds 0.2-20 d and 2-150 d): the
+    least-squares fit of all five parameters, without an iterative optimiser.
     """
     flux = 10 ** (-0.4 * (m - 20.0))
     w = 1.0 / np.maximum(flux * err / 1.0857, 1e-6) ** 2
-    t0 = np.arange(t.min() - 30.0, t.max() + 30.0, _T0_STEP_D)
-    tr, tf = _TAU_RISE_D, _TAU_FALL_D
-    d = t[None, None, None, :] - t0[:, None, None, None]  # `T0 x 1 x 1 x n`
-    f = (np.exp(np.clip(-d / tf[None, None, :, None], -50, 50))
-         / (1 + np.exp(np.clip(-d / tr[None, :, None, None], -50, 50))))  # `T0 x R x F x n`
-    sw, swy = w.sum(), (w * flux).sum()
-    swf, swff, swfy = (f * w).sum(-1), (f * f * w).sum(-1), (f * w * flux).sum(-1)
-    det = swff * sw - swf**2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(det > 0, (swfy * sw - swf * swy) / det, 0.0)
-    a = np.maximum(a, 0.0)
-    b = (swy - a * swf) / sw
-    resid = flux - (a[..., None] * f + b[..., None])
-    chi = (w * resid**2).sum(-1)
-    chi = np.where(a > 0, chi, np.inf)
-    if not np.isfinite(chi).any():
+    chi, t0, tr, tf = _bazin_grid_fit(t, flux, w, np.arange(t.min() - 30.0, t.max() + 30.0,
+                                                            _T0_STEP_D), _TAU_RISE_D, _TAU_FALL_D)
+    if not np.isfinite(chi):
         return float("nan")
-    i0, ir, i_f = np.unravel_index(np.argmin(chi), chi.shape)
-    best = np.array([a[i0, ir, i_f], t0[i0], tr[ir], tf[i_f], b[i0, ir, i_f]])
-    try:  # refine the grid optimum locally, all five parameters free
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lo = [0.0, t0[0], 0.2, 2.0, -np.inf]
-            hi = [np.inf, t0[-1], 20.0, 150.0, np.inf]
-            best = curve_fit(_bazin_flux, t, flux, p0=np.clip(best, lo, hi),
-                             sigma=1 / np.sqrt(w), bounds=(lo, hi), max_nfev=200)[0]
-    except (RuntimeError, ValueError):
-        pass
-    ratio = best[3] / best[2] - 1.0
-    return float(best[1] + (best[2] * np.log(ratio) if ratio > 0 else 0.0))
-
-
-def _bazin_flux(t: np.ndarray, a: float, t0: float, tr: float, tf: float,
-                b: float) -> np.ndarray:
-    x = np.clip(-(t - t0) / tr, -50, 50)
-    return a * np.exp(np.clip(-(t - t0) / tf, -50, 50)) / (1 + np.exp(x)) + b
+    for dt0, dlog in ((0.3, 0.35), (0.03, 0.04)):
+        steps = np.linspace(-1.0, 1.0, 11)
+        zoom = _bazin_grid_fit(
+            t, flux, w, t0 + dt0 * np.linspace(-1.0, 1.0, 21),
+            np.clip(tr * np.exp(dlog * steps), *_TAU_RISE_BOUNDS_D),
+            np.clip(tf * np.exp(dlog * steps), *_TAU_FALL_BOUNDS_D))
+        if zoom[0] <= chi:
+            chi, t0, tr, tf = zoom
+    ratio = tf / tr - 1.0
+    return float(t0 + (tr * np.log(ratio) if ratio > 0 else 0.0))
 
 
 def _fit_period_d(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
@@ -138,27 +154,45 @@ def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarr
     starts = np.searchsorted(t_idx, np.arange(n))
     ends = np.searchsorted(t_idx, np.arange(n), side="right")
     prio = np.asarray(catalog.priority, float)
-    rmse = np.zeros(n)
+    cat_mag = np.asarray(catalog.mag, float)
+    counts = ends - starts
+    rmse, true_mean = np.zeros(n), np.zeros(n)
+    kinds = np.asarray(truth.kind)
+    eligible = (prio >= priority_min) & (counts >= 3)
+    to_fit = np.flatnonzero(eligible & (kinds != _KIND_CONSTANT))
+    bar = tqdm(total=-(-n // _CHUNK) + len(to_fit), desc="scoring the night", unit="step",
+               leave=False, file=sys.stderr, disable=True if n < _PROGRESS_FROM else None)
+    for lo in range(0, n, _CHUNK):  # bounded memory: `chunk x G` light curves at a time
+        rows = np.arange(lo, min(lo + _CHUNK, n))
+        true_grid = np.asarray(truth.mag(rows[:, None], grid_mjd[None, :]), float)
+        recon = np.repeat(cat_mag[rows, None], len(grid_mjd), axis=1)  # unobserved: catalog
+        for k in np.unique(counts[rows]):
+            if k == 0:
+                continue
+            sel = rows[counts[rows] == k]  # targets with k observations: one batched solve
+            at = starts[sel][:, None] + np.arange(k)[None, :]
+            recon[sel - lo] = _gp_means(t_mjd[at], t_mag[at], t_err[at], grid_mjd,
+                                        cat_mag[sel])
+        rmse[rows] = np.sqrt(np.mean((recon - true_grid) ** 2, axis=1))
+        true_mean[rows] = true_grid.mean(axis=1)
+        bar.update()
     char = np.zeros(n, bool)
-    for i in range(n):
+    w_all = 1.0 / t_err**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_obs = (np.bincount(t_idx, w_all * t_mag, minlength=n)
+                    / np.bincount(t_idx, w_all, minlength=n))
+    const = eligible & (kinds == _KIND_CONSTANT)
+    char[const] = np.abs(mean_obs[const] - true_mean[const]) < PRECISION["mean_mag"]
+    for i in to_fit:
+        bar.update()
         sl = slice(starts[i], ends[i])
         t, m, e = t_mjd[sl], t_mag[sl], t_err[sl]
-        true_grid = np.asarray(truth.mag(np.full(grid_mjd.shape, i), grid_mjd), float)
-        recon = (_gp_mean(t, m, e, grid_mjd, float(catalog.mag[i])) if len(t)
-                 else np.full(grid_mjd.shape, float(catalog.mag[i])))
-        rmse[i] = float(np.sqrt(np.mean((recon - true_grid) ** 2)))
-        if prio[i] < priority_min or len(t) < 3:
-            continue
-        kind = int(truth.kind[i])
-        if kind == _KIND_PERIODIC and len(t) >= 8:
+        if kinds[i] == _KIND_PERIODIC and len(t) >= 8:
             p_true = float(truth.period_d[i])
             char[i] = abs(_fit_period_d(t, m, e) - p_true) / p_true < PRECISION["period_rel"]
-        elif kind == _KIND_TRANSIENT and len(t) >= 5:
+        elif kinds[i] == _KIND_TRANSIENT and len(t) >= 5:
             char[i] = abs(_fit_peak_mjd(t, m, e) - float(truth.peak_mjd[i])) < PRECISION["peak_d"]
-        elif kind == _KIND_CONSTANT:
-            w = 1.0 / e**2
-            mean = float(np.sum(w * m) / np.sum(w))
-            char[i] = abs(mean - float(np.mean(true_grid))) < PRECISION["mean_mag"]
+    bar.close()
     pri = prio >= priority_min
     out = {
         "lc_rmse_mag": float(np.sum(prio * rmse) / np.sum(prio)),

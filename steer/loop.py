@@ -198,7 +198,7 @@ def run_episode(
                     log.warning("step %d: target of opportunity %s refused: %s", step,
                                 ev.get("id"), ev["refused"])
             unjournaled.extend(done_)
-            changed = any("index" in ev for ev in done_)
+            changed = any("row" in ev for ev in done_)
         if changed and callable(getattr(base, "observe", None)):
             observation, info = base.observe()
 
@@ -357,10 +357,10 @@ def run_episode(
         step += 1
         if progress is not None:
             progress(base.progress_fraction())
-    result.wall_s = time.perf_counter() - t_episode
     t_metrics = time.perf_counter()
     metrics = base.episode_metrics()
     metrics["metrics_s"] = time.perf_counter() - t_metrics
+    result.wall_s = time.perf_counter() - t_episode  # the end-of-episode scoring included
     ms = np.asarray(result.decision_ms) if result.decision_ms else np.zeros(1)
     failed_steps = {r.step for r in result.records if r.status == DecisionStatus.FAILED}
     metrics.update({"decision_ms_p50": float(np.percentile(ms, 50)),
