@@ -200,14 +200,15 @@ class IndiObservatory:
             n = self.server_restarts - self.server_restarts_left
             log.warning("INDI server not answering: restarting it (%d of %d)", n,
                         self.server_restarts)
-            t0 = time.perf_counter()
+            t0, detected_unix = time.perf_counter(), time.time()
             self.server.restart(backoff_s=float(2 ** (n - 1)))
             self.client.close()
             self.client = IndiClient(self.client.host, self.server.port or self.client.port,
                                      timeout_s=self.timeout_s)
             connect_with_retries(self.client, self._setup_devices, self.max_retries, "INDI",
                                  "the restarted indiserver does not answer")
-            self.restart_log.append({"restart": n, "wall_s": time.perf_counter() - t0})
+            self.restart_log.append({"restart": n, "wall_s": time.perf_counter() - t0,
+                                     "detected_unix": detected_unix})
         self._ready = True
 
     def _setup_devices(self) -> None:

@@ -49,6 +49,57 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _load_prctl() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not after fork
+    except (OSError, AttributeError):
+        return None  # not Linux: the stale-folder sweep still cleans up after a killed night
+
+
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent() -> None:
+    """In the forked child: ask the kernel for SIGTERM when the parent dies (Linux).
+
+    Only a C call here: no import or lock that another thread could hold at fork.
+    """
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG = 1
+
+
+def sweep_stale_run_dirs(prefix: str, min_age_s: float = 60.0) -> list[Path]:
+    """Remove temporary server folders (``<tmp>/<prefix>*``) whose server is dead.
+
+    A night killed with ``kill -9`` cannot remove its private server's
+    folder; the next night that starts a private server does. A folder
+    younger than ``min_age_s`` is left alone (it may be starting).
+
+    Returns:
+        The folders removed.
+    """
+    import tempfile
+
+    removed = []
+    now = time.time()
+    for d in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            if not d.is_dir() or now - d.stat().st_mtime < min_age_s:
+                continue
+            state = json.loads((d / STATE_FILE).read_text()) if (d / STATE_FILE).exists() \
+                else None
+        except (OSError, ValueError):
+            continue
+        pid = int((state or {}).get("pid") or 0)
+        if pid > 0 and _pid_alive(pid):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -100,12 +151,17 @@ class IndiServer:
         startup_timeout_s: Seconds to wait for the port to accept connections.
         remove_run_dir: Remove ``run_dir`` when the server is stopped (for a
             temporary folder made just for it).
+        die_with_parent: The server gets SIGTERM when the process that
+            started it dies, even by ``kill -9`` (Linux ``PR_SET_PDEATHSIG``):
+            a night's private server must not outlive its night.
     """
 
     def __init__(self, run_dir: str | Path, port: int | None = None,
                  drivers: tuple[str, ...] | list[str] = DEFAULT_DRIVERS, restarts: int = 2,
-                 startup_timeout_s: float = 10.0, remove_run_dir: bool = False) -> None:
+                 startup_timeout_s: float = 10.0, remove_run_dir: bool = False,
+                 die_with_parent: bool = False) -> None:
         self.run_dir = Path(run_dir).resolve()
+        self.die_with_parent = bool(die_with_parent)
         self.remove_run_dir = bool(remove_run_dir)  # a temporary folder made for this server
         self.port = int(port) if port else None
         self.drivers = list(drivers)
@@ -155,7 +211,9 @@ class IndiServer:
         with open(self.log_path, "ab") as logf:
             self._proc = subprocess.Popen(cmd, cwd=self.run_dir, env=env, stdout=logf,
                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          start_new_session=True)
+                                          start_new_session=True,
+                                          preexec_fn=_die_with_parent if self.die_with_parent
+                                          else None)
         self.pid = self._proc.pid
         state = ServerState(pid=self.pid, port=self.port, run_dir=str(self.run_dir),
                             socket_path=str(self.socket_path), fifo_path=str(self.fifo_path),
@@ -306,8 +364,11 @@ def resolve_server(who: str, run_dir: str | None, port: int | None, start_server
 
     server: IndiServer | None = None
     if start_server:
+        if run_dir is None:
+            for d in sweep_stale_run_dirs(prefix):
+                log.info("removed %s, left by a night whose server is gone", d)
         server = IndiServer(run_dir or tempfile.mkdtemp(prefix=prefix), port=port,
-                            remove_run_dir=run_dir is None)
+                            remove_run_dir=run_dir is None, die_with_parent=True)
         state = server.start()
         port, gsc_state_path = state.port, state.gsc_state_path
     elif port is None:
