@@ -171,15 +171,19 @@ class DriverSpy(LoopCallback):
 def test_generated_actions_never_reach_the_instrument_when_refused(kind: str) -> None:
     totals = {"checked": 0, "refused": 0, "executed": 0, "episodes": 0}
 
+    # a night's env costs ~0.3 s to build: one for every episode (each resets it)
+    shared = make_env(parse_experiment(ENVS[kind], f"<{kind}>")) if kind == "catalog" else None
+
     @_settings(140 if kind == "catalog" else 2 * EXAMPLES)  # a ranked pool drops more
     @given(actions=_actions(kind))
     def fuzz(actions: list[Any]) -> None:
-        env = make_env(parse_experiment(ENVS[kind], f"<{kind}>"))
+        env = shared or make_env(parse_experiment(ENVS[kind], f"<{kind}>"))
         spy, sink = DriverSpy(), ListSink()
         policy = FuzzPolicy(actions)
         run_episode(env, policy, 0, [sink], "fuzz", max_rejections_per_step=len(actions),
                     max_decisions=200, callbacks=[spy])
-        env.close()
+        if shared is None:
+            env.close()
         rejected = [r for r in sink.records if r.status == "rejected"]
         ok = [r for r in sink.records if r.status == "ok"]
         # every refusal raised by the checks is journaled, and nothing refused was sent
@@ -192,6 +196,8 @@ def test_generated_actions_never_reach_the_instrument_when_refused(kind: str) ->
         totals["executed"] += spy.executed
 
     fuzz()
+    if shared is not None:
+        shared.close()
     print(f"{kind}: {totals}")
     assert totals["checked"] >= 10_000 and totals["refused"] > 5_000
 

@@ -68,7 +68,7 @@ def test_approve_night_driven_by_a_script(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_pause_continue_stop_at_decision_boundaries(tmp_path: Path) -> None:
     exp = tmp_path / "night.toml"
-    exp.write_text(TINY_EXPERIMENT.replace("max_night_hours = 0.75", "max_night_hours = 4"))
+    exp.write_text(TINY_EXPERIMENT.replace("max_night_hours = 0.75", "max_night_hours = 12"))
     runs = tmp_path / "runs"
     proc = subprocess.Popen([*STEER, "run", str(exp), "--policy", "bo", "--runs-dir", str(runs)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
