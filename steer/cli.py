@@ -176,6 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"MLflow run id: {night.run_id}")
     print(f"journal: {night.result.journal_path}")
     print("browse it: steer ui")
+    if night.result.episode.stop_reason:
+        print(f"steer: {night.result.episode.stop_reason}", file=sys.stderr)
     if night.result.episode.stopped:
         print(f"steer: the night was stopped before its end; continue it with "
               f"steer run {args.experiment} --resume {night.run_id}", file=sys.stderr)

@@ -63,6 +63,9 @@ class ExperimentConfig:
             fallback policy decides instead (0: no limit;
             :class:`steer.fallback.TimedPolicy`).
         fallback_policy: The policy that decides when the budget is missed.
+        failure_budget_s: Wall seconds the instrument may keep failing (every
+            attempt of consecutive decisions) before the night stops, lost
+            decisions counted and resumable (0: never stop).
         source_text: The file's text, logged with every run for replay.
         source_path: Where the file was read from.
     """
@@ -78,6 +81,7 @@ class ExperimentConfig:
     max_retries: int = 2
     suggest_timeout_s: float = 0.0
     fallback_policy: str = ""
+    failure_budget_s: float = 600.0
     source_text: str = ""
     source_path: str = ""
 
@@ -149,7 +153,7 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
 
 def _parse_loop(loop: dict[str, Any], path: str) -> dict[str, Any]:
     """Validate the ``[loop]`` section: known keys, integers, not below their minimum."""
-    other = ("suggest_timeout_s", "fallback_policy")
+    other = ("suggest_timeout_s", "fallback_policy", "failure_budget_s")
     unknown = sorted(set(loop) - set(_LOOP_KEYS) - set(other))
     if unknown:
         raise ConfigError(f"{path}: unknown [loop] setting(s) {unknown}",
@@ -162,7 +166,13 @@ def _parse_loop(loop: dict[str, Any], path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: loop.suggest_timeout_s = {timeout!r} with fallback_policy "
                           f"= {fallback!r}", "set both (a positive timeout and a policy) or "
                           "neither")
-    out.update(suggest_timeout_s=float(timeout), fallback_policy=fallback)
+    budget = _expect(loop.get("failure_budget_s", 600.0), (int, float), "loop.failure_budget_s",
+                     path)
+    if not budget >= 0:
+        raise ConfigError(f"{path}: loop.failure_budget_s = {budget!r} is negative",
+                          "set it to seconds >= 0 (0: never stop for a failing instrument)")
+    out.update(suggest_timeout_s=float(timeout), fallback_policy=fallback,
+               failure_budget_s=float(budget))
     for key, default in _LOOP_KEYS.items():
         value = _expect(loop.get(key, default), int, f"loop.{key}", path)
         if value < _LOOP_MIN[key]:

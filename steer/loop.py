@@ -51,7 +51,9 @@ class EpisodeResult:
         metrics: The environment's episode metrics plus compute metrics.
         decision_ms: Milliseconds spent in ``policy.suggest`` per decision.
         wall_s: Wall-clock seconds of the whole episode.
-        stopped: ``True`` when a callback asked the loop to stop early.
+        stopped: ``True`` when the episode ended early: a callback asked, or
+            the instrument kept failing beyond the failure budget.
+        stop_reason: Why it stopped early, in words (empty otherwise).
     """
 
     records: list[DecisionRecord] = field(default_factory=list)
@@ -59,6 +61,7 @@ class EpisodeResult:
     decision_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     stopped: bool = False
+    stop_reason: str = ""
 
 
 def _as_dict(measurement: Any) -> dict[str, Any] | None:
@@ -99,6 +102,7 @@ def run_episode(
     callbacks: Sequence[LoopCallback] = (),
     resume: Sequence[DecisionRecord] = (),
     recorded: Sequence[DecisionRecord] = (),
+    failure_budget_s: float = 0.0,
 ) -> EpisodeResult:
     """Run one closed-loop episode (a night, a focus run, a budget) and record every decision.
 
@@ -126,6 +130,10 @@ def run_episode(
             failed attempts are not re-sent. Replayed records are not written
             to the sinks again; from the first decision the journal lacks, the
             night goes on as usual.
+        failure_budget_s: Wall seconds the instrument may keep failing, every
+            attempt of consecutive decisions, before the episode stops (it is
+            resumable; 0: never). A server that is down is waited for this
+            long.
         recorded: The records of a logged run being replayed (``steer
             replay``): re-simulated, but what was not the policy's to decide
             is taken from them (see ``resume``, which honours the same).
@@ -259,6 +267,7 @@ def run_episode(
         return True
 
     warned: dict[str, int] = {}
+    failing_since: float | None = None  # wall time of the first of consecutive lost decisions
 
     def warn_failure(step_: int, attempt_: int, exc: Exception) -> None:
         """Log the first failures of each kind; then only every 20th (a person reads this)."""
@@ -276,6 +285,7 @@ def run_episode(
             result.stopped = True
             break
         take_events()
+        t_step = time.perf_counter()
         obs_summary = base.record_summary(observation, info)
         chosen: Proposal | None = None
         decided_by = "policy"
@@ -352,8 +362,24 @@ def run_episode(
             break
         else:
             policy.ingest(chosen.action, None, 0.0)  # never measured: not pending any more
+            failing_since = failing_since or time.time() - (time.perf_counter() - t_step)
+            failing_s = time.time() - failing_since
+            if failure_budget_s and failing_s > failure_budget_s and not replaying():
+                result.stopped = True
+                result.stop_reason = (
+                    f"the instrument has failed every attempt for {failing_s:.0f} s (failure "
+                    f"budget {failure_budget_s:g} s, [loop] failure_budget_s); the night "
+                    f"stopped after step {step}")
+                log.error("step %d: %s", step, result.stop_reason)
+                step += 1  # the lost decision counts
+                break
             if not wait(presenter.retry_idle_s, f"the action failed {max_retries + 1} times"):
                 break
+            step += 1
+            if progress is not None:
+                progress(base.progress_fraction())
+            continue
+        failing_since = None
         step += 1
         if progress is not None:
             progress(base.progress_fraction())

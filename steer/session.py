@@ -251,7 +251,8 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
                               max_decisions=config.max_decisions,
                               max_rejections_per_step=config.max_rejections_per_step,
                               max_retries=config.max_retries, progress=progress,
-                              callbacks=callbacks, resume=resume, recorded=recorded)
+                              callbacks=callbacks, resume=resume, recorded=recorded,
+                              failure_budget_s=config.failure_budget_s)
         extras_of = getattr(env.unwrapped, "episode_extras", None)
         extras = dict(extras_of()) if callable(extras_of) else {}
     finally:
