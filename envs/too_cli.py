@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from steer.errors import ConfigError
-from steer.instruments.sim.presets import BANDS
 from steer.too import inject
 
 __all__ = ["add_parser", "cmd_inject"]
 
 
 def _check_target(target: dict[str, Any]) -> None:
+    from steer.instruments.sim.presets import BANDS  # here: the CLI's start-up stays light
+
     checks = (("ra_deg", "--ra", lambda v: 0.0 <= v <= 360.0, "in [0, 360]"),
               ("dec_deg", "--dec", lambda v: -90.0 <= v <= 90.0, "in [-90, 90]"),
               ("priority", "--priority", lambda v: v > 0.0, "> 0"),

@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 
 from steer.errors import ConfigError
 
@@ -49,8 +48,14 @@ def ar1_series(rng: np.random.Generator, n: int, phi: float) -> NDArray[np.float
     """
     x0 = rng.standard_normal()
     e = rng.standard_normal(n)
-    out, _ = lfilter([np.sqrt(1.0 - phi * phi)], [1.0, -phi], e, zi=[phi * x0])
-    return np.asarray(out, dtype=float)
+    b0 = float(np.sqrt(1.0 - phi * phi))
+    out = np.empty(n)
+    z = phi * x0
+    for i, ei in enumerate(e.tolist()):  # the recursion scipy.signal.lfilter runs, op for op
+        y = b0 * ei + z
+        out[i] = y
+        z = phi * y
+    return out
 
 
 def sky_plane_xy(

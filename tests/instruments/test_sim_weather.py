@@ -98,3 +98,18 @@ def test_transparency_costs_well_under_a_millisecond_for_1000_targets() -> None:
         w.transparency(alt, az, START + 0.1 + k * 1e-3)
         best = min(best, time.perf_counter() - t0)
     assert best < 1e-3
+
+
+def test_ar1_series_is_scipy_lfilter_op_for_op() -> None:
+    """The plain recursion replaced ``scipy.signal.lfilter`` (1 s of imports): same bits."""
+    import numpy as np
+    from scipy.signal import lfilter
+
+    from steer.instruments.sim.weather import ar1_series
+
+    for seed, n, phi in ((0, 700, 0.97), (1, 5000, 0.5), (2, 1, 0.9)):
+        ours = ar1_series(np.random.default_rng(seed), n, phi)
+        rng = np.random.default_rng(seed)
+        x0, e = rng.standard_normal(), rng.standard_normal(n)
+        ref, _ = lfilter([np.sqrt(1.0 - phi * phi)], [1.0, -phi], e, zi=[phi * x0])
+        assert np.array_equal(ours, ref)
