@@ -145,12 +145,17 @@ class BOPolicy(BasePolicy):
         self.fit_s = 0.0
         self.readout_s = float(ctx.instrument.readout_s + ctx.instrument.shutter_s)
         self.sat_mag_30s = dict(ctx.instrument.saturation_mag_30s)
+        # shortest exposure (s) that came back saturated, per target: that one and longer
+        # ones would again (a saturated frame is ingested as this, not as a magnitude)
+        self.saturated_from_s = np.full(self.n, np.inf)
         self._fit(refit=True)
 
     def _context_changed(self, old: Any) -> None:
         """Targets of opportunity: each new row gets an empty light-curve GP."""
         self.cat_mag = np.asarray(self.context.catalog.mag, float)
-        for _ in range(len(self.cat_mag) - self.n):
+        grow = len(self.cat_mag) - self.n
+        self.saturated_from_s = np.append(self.saturated_from_s, np.full(grow, np.inf))
+        for _ in range(grow):
             self.bank.add_target()
         self.n = len(self.cat_mag)
         self._fit(refit=False)
@@ -291,16 +296,21 @@ class BOPolicy(BasePolicy):
         m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
         sigma = _mag_error(exp_mag, m5)
         band = np.asarray(ctx.catalog.band)
-        sat = np.array([self.sat_mag_30s[b] for b in band])[:, None] - 2.5 * np.log10(
+        sat = np.array([self.sat_mag_30s[b] for b in band])[:, None] + 2.5 * np.log10(
             exps[None, :] / 30.0)
         # expected IPV reduction, averaged over the time scales' posterior weights
         gain = (w * (np.mean(cov_ge**2, axis=2) / (var_e + sigma**2))).sum(0)
         gain = np.where(exp_mag > sat + 0.3, gain, 0.0)  # saturated frames teach nothing
+        seen_saturated = exps[None, :] >= self.saturated_from_s[:, None]
+        gain = np.where(seen_saturated, 0.0, gain)
         cost = overhead[:, None] + self.readout_s + exps[None, :]
         scores = prio[:, None] * gain / cost
         score_s = time.perf_counter() - t_start
         why = {"acquisition": "priority * expected IPV reduction / (slew+readout+exposure) s",
                "fit_s": self.fit_s, "score_s": score_s,
+               "saturation": "no exposure predicted to saturate (limit + 0.3 mag), nor one "
+                             "as long as one that did",
+               "targets_seen_saturated": int(np.isfinite(self.saturated_from_s).sum()),
                "hyperparameters": {
                    "lengthscales_d": self.lengthscales_d or [self.lengthscale_d],
                    "lengthscale_prior": [round(float(v), 4) for v in self.bank.ell_prior],
@@ -335,6 +345,8 @@ class BOPolicy(BasePolicy):
             ext = -2.5 * np.log10(max(float(c["transparency"]), 1e-3))
             self.cond.append((r * np.sin(az), r * np.cos(az), (m.mjd_mid - self.t_ref) * 24.0,
                               ext))
+        if m.saturated:
+            self.saturated_from_s[i] = min(self.saturated_from_s[i], float(m.exptime_s))
         if np.isfinite(m.value_mag) and np.isfinite(m.error_mag) and m.error_mag > 0:
             self.bank.add(i, m.mjd_mid - self.t_ref, m.value_mag - self.cat_mag[i],
                           m.error_mag**2)

@@ -133,3 +133,28 @@ def test_bo_rejects_a_bad_time_scale():
         make_policy("bo", lengthscales_d=[0.1, -1])
     with pytest.raises(ConfigError, match="one time scale"):
         make_policy("bo", posterior="botorch")
+
+
+def test_bo_learns_from_a_saturated_frame_and_its_saturation_limit_grows_with_exposure():
+    """A frame that came back saturated makes that exposure and longer ones worthless to bo."""
+    from steer.envs.testing import tiny_config
+    from steer.instruments.telescope import Measurement
+    from steer.loop import start_policy
+    from steer.session import build_policy, make_env, set_threads
+
+    set_threads(1)
+    config = tiny_config()
+    env = make_env(config)
+    obs, info = env.reset(seed=0)
+    policy = build_policy(config, "bo")
+    start_policy(policy, env, 0)
+    best = policy.suggest(obs, info, n=1)[0]
+    i = best.action.target_index
+    shortest = float(min(info["exptimes_s"]))
+    policy.ingest(best.action, Measurement(float("nan"), float("nan"), float(info["mjd"]),
+                                           shortest, saturated=True), 0.0)
+    again = policy.suggest(obs, info, n=200)
+    assert all(p.score == 0.0 for p in again if p.action.target_index == i)
+    assert again[0].action.target_index != i
+    assert again[0].explanation["targets_seen_saturated"] == 1
+    env.close()
