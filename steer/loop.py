@@ -191,15 +191,18 @@ def run_episode(
     def take_events() -> None:
         """Targets of opportunity: the journal's at their step, else what arrived."""
         nonlocal observation, info
-        mjd = float(base.record_summary(observation, info).get("mjd", np.nan))
+
+        def mjd() -> float:
+            return float(base.record_summary(observation, info).get("mjd", np.nan))
+
         if step in script_events:
-            apply_events(base, policy, script_events.pop(step), step, mjd, recorded=True)
+            apply_events(base, policy, script_events.pop(step), step, mjd(), recorded=True)
             changed = True
         else:
             new = [ev for ev in hooks.pending_events() if ev.get("id") not in applied_ids]
             if replaying() or not new:
                 return
-            done_ = apply_events(base, policy, new, step, mjd)
+            done_ = apply_events(base, policy, new, step, mjd())
             applied_ids.update(ev.get("id") for ev in new)
             for ev in done_:
                 if "refused" in ev:
@@ -285,7 +288,7 @@ def run_episode(
             result.stopped = True
             break
         take_events()
-        t_step = time.perf_counter()
+        step_started_unix = time.time()
         obs_summary = base.record_summary(observation, info)
         chosen: Proposal | None = None
         decided_by = "policy"
@@ -359,10 +362,11 @@ def run_episode(
                                          "execute": t_exec, "ingest": t_ingest}, retry,
                    obs_summary, decided_by)
             done = bool(terminated or truncated)
+            failing_since = None
             break
         else:
             policy.ingest(chosen.action, None, 0.0)  # never measured: not pending any more
-            failing_since = failing_since or time.time() - (time.perf_counter() - t_step)
+            failing_since = failing_since or step_started_unix
             failing_s = time.time() - failing_since
             if failure_budget_s and failing_s > failure_budget_s and not replaying():
                 result.stopped = True
@@ -375,11 +379,6 @@ def run_episode(
                 break
             if not wait(presenter.retry_idle_s, f"the action failed {max_retries + 1} times"):
                 break
-            step += 1
-            if progress is not None:
-                progress(base.progress_fraction())
-            continue
-        failing_since = None
         step += 1
         if progress is not None:
             progress(base.progress_fraction())

@@ -30,7 +30,8 @@ from steer.callbacks import LoopCallback
 from steer.errors import ConfigError
 from steer.types import Proposal
 
-__all__ = ["ApprovalGate", "ControlChannel", "write_control", "control_path", "COMMANDS"]
+__all__ = ["ApprovalGate", "ControlChannel", "write_control", "control_path", "require_night",
+           "COMMANDS"]
 
 #: What ``steer pause|continue|stop`` may ask.
 COMMANDS = ("pause", "continue", "stop")
@@ -41,6 +42,13 @@ def control_path(runs_dir: Path, run_id: str) -> Path:
     return Path(runs_dir) / "control" / f"{run_id}.json"
 
 
+def require_night(runs_dir: Path, run_id: str) -> None:
+    """Raise :class:`ConfigError` unless ``run_id`` has a journal in ``runs_dir``."""
+    if not (Path(runs_dir) / "journals" / f"{run_id}.jsonl").exists():
+        raise ConfigError(f"no night {run_id!r} in {str(runs_dir)!r}",
+                          "pass the run id steer run printed and its --runs-dir")
+
+
 def write_control(runs_dir: Path, run_id: str, command: str) -> Path:
     """Ask the running night ``run_id`` to pause, continue or stop (atomic write).
 
@@ -49,9 +57,7 @@ def write_control(runs_dir: Path, run_id: str, command: str) -> Path:
     """
     if command not in COMMANDS:
         raise ConfigError(f"unknown control command {command!r}", f"use {', '.join(COMMANDS)}")
-    if not (Path(runs_dir) / "journals" / f"{run_id}.jsonl").exists():
-        raise ConfigError(f"no night {run_id!r} in {str(runs_dir)!r}",
-                          "pass the run id steer run printed and its --runs-dir")
+    require_night(runs_dir, run_id)
     path = control_path(runs_dir, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

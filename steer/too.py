@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from steer.callbacks import LoopCallback
-from steer.errors import ConfigError, ResumeMismatchError, SteerError
+from steer.errors import ResumeMismatchError, SteerError
+from steer.operator import require_night
 
 __all__ = ["inbox_path", "inject", "TooInbox", "apply_events"]
 
@@ -48,9 +49,7 @@ def inject(runs_dir: Path, run_id: str, target: dict[str, Any]) -> dict[str, Any
     Raises:
         ConfigError: no such night in ``runs_dir``.
     """
-    if not (Path(runs_dir) / "journals" / f"{run_id}.jsonl").exists():
-        raise ConfigError(f"no night {run_id!r} in {str(runs_dir)!r}",
-                          "pass the run id steer run printed and its --runs-dir")
+    require_night(runs_dir, run_id)
     now = time.time()
     entry = {"kind": "too", "id": f"too-{time.time_ns()}",
              "arrival_unix": now, "target": target}
