@@ -162,8 +162,6 @@ class BOPolicy(BasePolicy):
 
     def _fit(self, refit: bool) -> None:
         """(Re)build the light-curve GPs; fit their hyperparameters when ``refit``."""
-        from gpytorch.priors import GammaPrior
-
         t0 = time.perf_counter()
         bank = self.bank
         if self.posterior_mode == "cached" and not refit and self.fitted:
@@ -171,7 +169,11 @@ class BOPolicy(BasePolicy):
         elif self.bma:
             if refit:
                 amps = torch.tensor(_AMPLITUDE_GRID_MAG2, dtype=torch.float64)
-                bank.fit_time_scales(amps, GammaPrior(2.0, 20.0).log_prob(amps))
+                # gpytorch's GammaPrior(2, 20) is this distribution; torch's own spares
+                # `steer suggest` gpytorch's import
+                bank.fit_time_scales(amps, torch.distributions.Gamma(
+                    torch.tensor(2.0, dtype=torch.float64),
+                    torch.tensor(20.0, dtype=torch.float64)).log_prob(amps))
                 self._fit_conditions()
             bank.refactor_all()
         else:
@@ -218,14 +220,14 @@ class BOPolicy(BasePolicy):
 
     def _fit_conditions(self) -> None:
         """Fit the extinction GP on the most recent measured conditions."""
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-
         data = self.cond[-self.conditions_window:]
         if len(data) < 6:
             self.cond_model = None
             return
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
         a = torch.tensor(data, dtype=torch.float64)
         x, y = a[:, :3], a[:, 3:4]
         try:
@@ -276,8 +278,15 @@ class BOPolicy(BasePolicy):
         t_star = now_d + (overhead[:, None] + exps[None, :] / 2.0) / 86400.0  # `N x E`
         g = len(self.grid_d)
         if self.posterior_mode == "cached":
-            cov_ge, var_e, mean_e = (a.numpy() for a in self.bank.posterior(
-                torch.tensor(t_star, dtype=torch.float64)))
+            # the posterior of feasible targets only (the others score -inf anyway);
+            # the rest keep the prior's zero mean, unit variance and no covariance
+            feas = np.flatnonzero(mask)
+            part = [a.numpy() for a in self.bank.posterior(
+                torch.tensor(t_star[feas], dtype=torch.float64), torch.from_numpy(feas))]
+            n_l = self.bank.n_l
+            cov_ge = np.zeros((n_l, self.n, g, len(exps)))
+            var_e, mean_e = np.ones((n_l, self.n, len(exps))), np.zeros((n_l, self.n, len(exps)))
+            cov_ge[:, feas], var_e[:, feas], mean_e[:, feas] = part
         else:
             xt = torch.cat([self.grid_d.expand(self.n, g),
                             torch.tensor(t_star, dtype=torch.float64)], dim=1).unsqueeze(-1)
