@@ -26,6 +26,7 @@ POLICIES: dict[str, str] = {
     "random-pool": "steer.policies.bo_pool:RandomPoolPolicy",
     "sobol": "steer.policies.box:SobolPolicy",
     "vcurve": "steer.policies.vcurve:VCurvePolicy",
+    "rl": "steer.policies.rl:RLPolicy",
 }
 
 

@@ -86,6 +86,14 @@ def _tracking(args: argparse.Namespace) -> tuple[Path, str]:
     return runs_dir, uri
 
 
+def _with_model(args: argparse.Namespace, config: Any) -> Any:
+    """The experiment with ``--model`` as its ``[policy.rl] model`` (a local copy)."""
+    from steer.policies.rl_cli import resolve_model
+
+    runs_dir, uri = _tracking(args)
+    return resolve_model(config, args.model, runs_dir, uri)
+
+
 def _progress_bar(total: float, desc: str, unit: str) -> Any:
     from tqdm import tqdm
 
@@ -111,6 +119,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         policy_name = args.policy or config.policy
         seed = config.seed if args.seed is None else args.seed
+    if args.model:
+        if resume is not None:
+            raise ConfigError("--resume continues the night's own model", "drop --model")
+        config = _with_model(args, config)
     if not policy_name:
         raise ConfigError(f"{config.source_path} names no policy",
                           "pass --policy NAME or set policy in [experiment]")
@@ -204,6 +216,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     config = load_experiment(args.experiment)
     policies = _parse_policies(args.policies)
+    if args.model:
+        config = _with_model(args, config)
     validate_experiment(config, policies)
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} must be at least 1", "e.g. --seeds 5")
@@ -344,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("experiment", help="experiment file, e.g. experiments/demo.toml")
     r.add_argument("--policy", default=None, help="policy id (default: the file's)")
     r.add_argument("--seed", type=int, default=None, help="night seed (default: the file's)")
+    r.add_argument("--model", default=None, metavar="MODEL_URI",
+                   help="the rl policy's model: runs:/<id>/model printed by steer train")
     r.add_argument("--resume", default=None, metavar="RUN_ID",
                    help="continue an interrupted night from its journal (same run id)")
     r.add_argument("--approve", action="store_true",
@@ -363,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", default=None, help="write the numbers to this JSON file")
     c.add_argument("--report", default=None, help="write the comparison's HTML report here")
     c.add_argument("--address", default=None, help="join an existing Ray cluster")
+    c.add_argument("--model", default=None, metavar="MODEL_URI",
+                   help="the rl policy's model: runs:/<id>/model printed by steer train")
     common(c)
     c.set_defaults(func=cmd_compare)
 
@@ -408,6 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     from steer.envs.too_cli import add_parser as add_too_parser
 
     add_too_parser(sub)
+
+    from steer.policies.rl_cli import add_parser as add_train_parser
+
+    add_train_parser(sub)
     return p
 
 

@@ -47,6 +47,25 @@ def _episode(config_text: str, source_path: str, policy: str, seed: int,
             "extras": result.extras}
 
 
+def _loopback_only() -> None:
+    """Make the embedded Ray's node address 127.0.0.1, so that it listens on loopback only.
+
+    Ray takes the machine's address as the node's (``ray.init(_node_ip_address=
+    "127.0.0.1")`` is turned back into it), and its GCS, raylet, workers and
+    agents then listen on every interface. With single-machine mode, the
+    setting Ray documents for macOS and Windows
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), the node's address is loopback
+    and every one of them binds 127.0.0.1. It is read when Ray is imported:
+    set both the variable (for the processes Ray starts) and, if Ray is
+    already imported, the constant it was read into.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    if "ray" in sys.modules:
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def _init_ray(address: str | None) -> Any:
     if address and "RAY_AUTH_MODE" not in os.environ and (
             Path.home() / ".ray" / "auth_token").is_file():
@@ -58,6 +77,8 @@ def _init_ray(address: str | None) -> Any:
             from ray._raylet import Config
 
             Config.initialize("")
+    if not address:
+        _loopback_only()
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

@@ -11,18 +11,24 @@ from steer.session import make_env
 from steer.testing import ListSink
 
 
-def _episode(policy_name, seed=1, max_decisions=0):
+def _episode(policy_name, seed=1, max_decisions=0, **params):
     cfg = tiny_config()
     env = make_env(cfg)
     sink = ListSink()
-    res = run_episode(env, make_policy(policy_name, **cfg.policy_params(policy_name)), seed,
-                      [sink], "t", max_decisions=max_decisions)
+    res = run_episode(env, make_policy(policy_name, **cfg.policy_params(policy_name), **params),
+                      seed, [sink], "t", max_decisions=max_decisions)
     return res, sink.records
 
 
+def _params(name, request):
+    """A policy's settings beyond the experiment's: ``rl`` needs its trained model."""
+    return {"model": str(request.getfixturevalue("rl_model"))} if name == "rl" else {}
+
+
 @pytest.mark.parametrize("name", policies_for("catalog"))
-def test_policy_runs_a_night_with_feasible_decisions(name):
-    res, records = _episode(name, max_decisions=25 if name == "bo" else 0)
+def test_policy_runs_a_night_with_feasible_decisions(name, request):
+    res, records = _episode(name, max_decisions=25 if name == "bo" else 0,
+                            **_params(name, request))
     assert len(records) == len(res.records) > 5
     ok = [r for r in records if r.status == "ok"]
     assert ok, "no executed decision"
@@ -34,10 +40,10 @@ def test_policy_runs_a_night_with_feasible_decisions(name):
 
 
 @pytest.mark.parametrize("name", policies_for("catalog"))
-def test_policy_is_deterministic_for_a_seed(name):
+def test_policy_is_deterministic_for_a_seed(name, request):
     n = 12 if name == "bo" else 0
-    _, a = _episode(name, seed=3, max_decisions=n)
-    _, b = _episode(name, seed=3, max_decisions=n)
+    _, a = _episode(name, seed=3, max_decisions=n, **_params(name, request))
+    _, b = _episode(name, seed=3, max_decisions=n, **_params(name, request))
     assert [r.decision_key for r in a] == [r.decision_key for r in b]
 
 

@@ -1,0 +1,155 @@
+"""The ``rl`` policy: a deep-set network trained with real MaskablePPO, deployed in the loop."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from steer.envs.night_features import GLOBAL_FEATURES, TARGET_FEATURES
+from steer.envs.testing import TINY_EXPERIMENT, tiny_config
+from steer.errors import ConfigError
+from steer.loop import run_episode
+from steer.policies import make_policy
+from steer.policies.rl_net import NetConfig, SetScorer, load_model
+from steer.session import make_env
+from steer.testing import ListSink
+
+from .conftest import train_tiny
+
+
+def _obs(n, rng):
+    lo = np.array([30, 0, 1, 0, -2, 0, 0, 1, 0, 5, 0], np.float32)
+    hi = np.array([90, 360, 2, 180, 3, 1, 720, 10, 1, 120, 1], np.float32)
+    t = (lo + rng.random((n, len(lo))) * (hi - lo)).astype(np.float32)
+    t[:, -1] = rng.random(n) < 0.7
+    g = rng.random(len(GLOBAL_FEATURES)).astype(np.float32)
+    return torch.from_numpy(t)[None], torch.from_numpy(g)[None]
+
+
+def test_network_is_permutation_equivariant_and_takes_any_catalog_size():
+    torch.manual_seed(0)
+    net = SetScorer(NetConfig(TARGET_FEATURES, GLOBAL_FEATURES, (30.0, 60.0, 120.0)))
+    t, g = _obs(150, np.random.default_rng(1))
+    perm = torch.from_numpy(np.random.default_rng(2).permutation(150))
+    with torch.no_grad():
+        a, va = net(t, g)
+        b, vb = net(t[:, perm], g)
+        big, _ = net(*_obs(1000, np.random.default_rng(3)))
+    assert torch.allclose(a[0, perm], b[0], atol=1e-5)
+    assert torch.allclose(va, vb, atol=1e-5)
+    assert big.shape == (1, 1000, 3)
+    assert not torch.allclose(a[0, 0], a[0, 1])  # targets are told apart
+
+
+def test_training_logs_curves_and_writes_a_loadable_model(tmp_path):
+    result, logged = train_tiny(tmp_path, timesteps=256)
+    keys = {k for m, _ in logged for k in m}
+    assert {"train_entropy_loss", "train_value_loss", "eval_reward",
+            "eval_frac_characterised"} <= keys, keys
+    assert result.timesteps >= 256 and result.checkpoint.is_file()
+    net = load_model(result.model_dir)
+    assert net.cfg.exptimes_s == (30.0, 60.0) and net.cfg.target_features == TARGET_FEATURES
+    # resumed from its checkpoint: continues to the new total, does not start over
+    from steer.policies.rl_train import train
+
+    cfg = tiny_config()
+    more = train(lambda: make_env(cfg), timesteps=512, seed=0, envs=1, eval_seeds=[1],
+                 eval_every=10_000, out_dir=tmp_path / "more", log=lambda m, s: None,
+                 on_progress=lambda s, e: None, resume_from=result.checkpoint)
+    assert more.timesteps == 512
+
+
+def test_rl_decisions_explain_probabilities_and_repeat_for_a_seed(rl_model):
+    def night():
+        sink = ListSink()
+        run_episode(make_env(tiny_config()), make_policy("rl", model=str(rl_model)), 2,
+                    [sink], "t")
+        return sink.records
+
+    a, b = night(), night()
+    assert [r.decision_key for r in a] == [r.decision_key for r in b]
+    ok = [r for r in a if r.status == "ok"]
+    assert ok and all(r.safety["allowed"] for r in ok)
+    ex = ok[0].proposal["explanation"]
+    assert 0.0 < ex["probability"] <= 1.0 and ex["entropy_nats"] >= 0.0
+    ups = ex["runners_up"]
+    assert ups and all(0.0 <= u["probability"] <= ex["probability"] + 1e-12 for u in ups)
+
+
+def test_a_model_trained_on_40_targets_drives_1000(rl_model):
+    from dataclasses import replace
+
+    config = replace(tiny_config(), env_kwargs=tiny_config().env_kwargs | {"n_targets": 1000})
+    sink = ListSink()
+    res = run_episode(make_env(config), make_policy("rl", model=str(rl_model)), 5, [sink], "t",
+                      max_decisions=8)
+    assert len(res.records) == 8
+    assert max(r.proposal["action"]["target_index"] for r in sink.records) < 1000
+
+
+def test_a_model_for_other_exposures_is_refused(rl_model):
+    from dataclasses import replace
+
+    config = replace(tiny_config(), env_kwargs=tiny_config().env_kwargs
+                     | {"exptimes_s": [30.0, 60.0, 120.0]})
+    with pytest.raises(ConfigError, match=r"exposures \(s\) \[30.0, 60.0\].*\[30.0, 60.0, 120.0\]"):
+        run_episode(make_env(config), make_policy("rl", model=str(rl_model)), 1, [ListSink()],
+                    "t", max_decisions=1)
+
+
+def _steer(*args, cwd):
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([sys.executable, "-m", "steer.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_train_run_replay_end_to_end_on_a_real_store(tmp_path):
+    """`steer train` -> runs:/<id>/model -> `steer run --policy rl` -> `steer replay`."""
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(TINY_EXPERIMENT)
+    out = _steer("train", str(tiny), "--timesteps", "512", "--eval-every", "256",
+                 "--eval-nights", "1", "--envs", "1", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    uri = out.stdout.split("model: ")[1].split()[0]
+    train_id = out.stdout.split("MLflow run id: ")[1].split()[0]
+    assert uri == f"runs:/{train_id}/model"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    run = client.get_run(train_id)
+    assert run.info.status == "FINISHED" and run.data.tags["steer.kind"] == "train"
+    arts = {a.path for a in client.list_artifacts(train_id, "model")}
+    assert arts == {"model/model.pt", "model/config.json"}
+    assert len(client.get_metric_history(train_id, "eval_frac_characterised")) >= 2
+
+    out = _steer("run", str(tiny), "--policy", "rl", "--model", uri, "--seed", "3", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    run_id = out.stdout.split("MLflow run id: ")[1].split()[0]
+    journal = Path(out.stdout.split("journal: ")[1].split()[0])
+    rec = json.loads(journal.read_text().splitlines()[0])
+    assert rec["policy"] == "rl" and "probability" in rec["proposal"]["explanation"]
+    out = _steer("replay", run_id, cwd=tmp_path)
+    assert out.returncode == 0 and "identical" in out.stdout, out.stdout + out.stderr
+
+
+def test_missing_or_foreign_models_are_one_line_errors_and_write_nothing(tmp_path):
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(TINY_EXPERIMENT)
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    cases = [(("--policy", "rl"), "policy rl needs a trained model"),
+             (("--policy", "rl", "--model", str(tmp_path / "nowhere")), "no RL model at"),
+             (("--policy", "rl", "--model", str(tmp_path / "junk.pt")), "is not a steer RL model"),
+             (("--policy", "rl", "--model", "models:/x/1"), "is not a run's model")]
+    for extra, message in cases:
+        out = _steer("run", str(tiny), *extra, "--runs-dir", str(tmp_path / "r"), cwd=tmp_path)
+        assert out.returncode == 2, out.stdout + out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
+        assert not (tmp_path / "r" / "journals").exists()

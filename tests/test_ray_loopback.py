@@ -1,0 +1,31 @@
+"""The embedded local Ray listens on loopback only (checked with ``ss -ltnp``)."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+
+
+def test_embedded_ray_binds_every_server_to_loopback():
+    from steer.runner import _init_ray
+
+    ray = _init_ray(None)
+    try:
+        @ray.remote(num_cpus=1)
+        def one() -> int:
+            return 1
+
+        assert ray.get([one.remote() for _ in range(2)]) == [1, 1]  # workers are up
+        lines = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True,
+                               check=True).stdout.splitlines()[1:]
+    finally:
+        ray.shutdown()
+    ours = [ln for ln in lines if any(k in ln for k in ("gcs_server", "raylet", "ray::",
+                                                          f"pid={os.getpid()},"))]
+    assert ours, "found none of Ray's listening sockets"
+    # 127.0.0.1, or its IPv4-mapped form [::ffff:127.0.0.1], or ::1
+    outside = [ln for ln in ours if not any(a in ln for a in ("127.0.0.1", "[::1]"))]
+    assert not outside, "\n".join(outside)
