@@ -60,7 +60,22 @@ def _one_thread() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _warm(policy: str) -> None:
+def _policy_params(args: argparse.Namespace, policy: str) -> dict[str, Any]:
+    """``--model`` as the ``rl`` policy's model (``runs:/<id>/model`` fetched once)."""
+    if not args.model:
+        return {}
+    if policy != "rl":
+        raise ConfigError(f"--model is the rl policy's model; the policy here is {policy!r}",
+                          "add --policy rl, or drop --model")
+    from steer.policies.rl_cli import fetch_model
+    from steer.store import resolve_tracking_uri
+
+    runs_dir = Path(args.runs_dir).resolve()
+    return {"model": fetch_model(args.model, runs_dir,
+                                 resolve_tracking_uri(args.tracking_uri, runs_dir))}
+
+
+def _warm(policy: str, params: dict[str, Any]) -> None:
     """Import what the night and the policy need, then stop the collector scanning it.
 
     The policy is built once here (an unknown or unsuitable name fails before any
@@ -75,7 +90,7 @@ def _warm(policy: str) -> None:
     from steer.instruments.sim.almanac import Almanac  # noqa: F401 - astropy's time, coords
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    make_catalog_policy(policy)
+    make_catalog_policy(policy, **params)
     _one_thread()
     import astropy.coordinates  # noqa: F401
     import astropy.time  # noqa: F401
@@ -154,10 +169,11 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     conditions = _conditions(args)
     catalog, site, history, _ = _inputs(args)
     policy = args.policy or default_policy(history)
-    _warm(policy)
+    params = _policy_params(args, policy)
+    _warm(policy, params)
     env = open_night(catalog, args.catalog, site, night_date_for(when_mjd, site.lon_deg),
                      history, conditions, args.min_alt)
-    rows = suggest(env, policy, when_mjd, args.n)
+    rows = suggest(env, policy, when_mjd, args.n, policy_params=params)
     if args.format == "table":
         b = env.unwrapped
         print(f"{len(rows)} best of {len(catalog)} targets at {mjd_to_iso(when_mjd)}, "
@@ -207,9 +223,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
                           "use .ecsv, .json or .csv")
     catalog, site, history, _ = _inputs(args)
     policy = args.policy or default_policy(history)
-    _warm(policy)
+    params = _policy_params(args, policy)
+    _warm(policy, params)
     env = open_night(catalog, args.catalog, site, night, history, conditions, args.min_alt)
-    result = plan(env, policy)
+    result = plan(env, policy, policy_params=params)
     b = env.unwrapped
     if not result.visits:
         raise ConfigError(f"no visit fits in the night of {night} at {site.name}: every "
@@ -249,8 +266,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lat", type=float, default=None, help="site latitude, deg north")
     p.add_argument("--lon", type=float, default=None, help="site longitude, deg east")
     p.add_argument("--height", type=float, default=None, help="site height, m")
-    p.add_argument("--policy", default=None, help="feature, bo, greedy, round-robin, random "
-                   "(default: bo when the history has a target seen twice, else feature)")
+    p.add_argument("--policy", default=None, help="feature, bo, greedy, round-robin, random, "
+                   "rl (default: bo when the history has a target seen twice, else feature)")
     p.add_argument("--history", default=None, help="past visits: a steer runs folder, or a "
                    "CSV/ECSV of target_id, mjd, mag, mag_err[, band]")
     p.add_argument("--seeing", type=float, default=1.0,
@@ -260,6 +277,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-alt", type=float, default=None,
                    help="altitude limit, deg (default: the site's, else 30)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--model", default=None, metavar="MODEL_URI",
+                   help="with --policy rl: runs:/<id>/model printed by steer train, or its folder")
+    p.add_argument("--runs-dir", default="runs",
+                   help="where runs:/ models are looked up and kept (default: runs)")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI of --model's run")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

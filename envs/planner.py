@@ -149,7 +149,7 @@ def default_policy(history: dict[str, np.ndarray] | None) -> str:
     return "bo" if np.bincount(history["target_index"]).max() >= 2 else "feature"
 
 
-def make_catalog_policy(name: str) -> Any:
+def make_catalog_policy(name: str, **params: Any) -> Any:
     """A registered policy that drives ``steer/TargetSelection-v0`` (kind ``catalog``).
 
     Raises:
@@ -166,7 +166,7 @@ def make_catalog_policy(name: str) -> Any:
         raise ConfigError(f"policy {name!r} does not choose catalog targets (it drives "
                           f"{', '.join(drives)} environments)",
                           "use feature, bo, greedy, round-robin or random")
-    return registry.make_policy(name)
+    return registry.make_policy(name, **params)
 
 
 def open_night(catalog: Any, source: str, site: Any, night_date: str,
@@ -273,7 +273,7 @@ def _reason(policy: str, rank: int, ago_d: float, n_visits: int, up_h: float, ni
 
 
 def suggest(env: Any, policy_name: str, when_mjd: float, n: int,
-            seed: int = 0) -> list[dict[str, Any]]:
+            seed: int = 0, policy_params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The ``n`` best targets at ``when_mjd``, ranked, one dict each.
 
     Args:
@@ -282,6 +282,7 @@ def suggest(env: Any, policy_name: str, when_mjd: float, n: int,
         when_mjd: UTC MJD within the night.
         n: How many suggestions.
         seed: Policy seed.
+        policy_params: The policy's settings (e.g. ``rl``'s ``model``).
 
     Raises:
         ConfigError: ``when_mjd`` outside the night.
@@ -309,7 +310,7 @@ def suggest(env: Any, policy_name: str, when_mjd: float, n: int,
                            f"{base.config.airmass_max:.2f}, Moon >= "
                            f"{base.config.moon_min_sep_deg:g} deg away)",
                            "try another --time or a lower --min-alt")
-    policy = make_catalog_policy(policy_name)
+    policy = make_catalog_policy(policy_name, **(policy_params or {}))
     start_policy(policy, env, seed)
     proposals, seen = [], set()
     for p in policy.suggest(obs, info, n * len(base.exptimes_s)):  # best exposure per target
@@ -398,7 +399,7 @@ def _believed(base: Any, proposal: Any, m: Any) -> Any:
 
 
 def plan(env: Any, policy_name: str, seed: int = 0, candidates: int = 8,
-         max_visits: int = 100000) -> PlanResult:
+         max_visits: int = 100000, policy_params: dict[str, Any] | None = None) -> PlanResult:
     """Play the night from dusk to dawn and return the sequence of visits.
 
     Args:
@@ -407,12 +408,13 @@ def plan(env: Any, policy_name: str, seed: int = 0, candidates: int = 8,
         seed: Policy seed.
         candidates: Proposals asked per step; the best one whose visit fits is taken.
         max_visits: Safety cap on the number of visits.
+        policy_params: The policy's settings (e.g. ``rl``'s ``model``).
     """
     from steer.loop import start_policy
 
     base = env.unwrapped
     o = base.observatory
-    policy = make_catalog_policy(policy_name)
+    policy = make_catalog_policy(policy_name, **(policy_params or {}))
     obs, info = base.idle(1e-3)
     start_policy(policy, env, seed)
     out = PlanResult(night_start_mjd=o.night_start_mjd, night_end_mjd=base.end_mjd,

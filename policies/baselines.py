@@ -94,6 +94,9 @@ class FeaturePolicy(BasePolicy):
     """
 
     name = "feature"
+    #: The settings ``steer tune`` may search, with their ranges.
+    tunable = {"w_depth": (0.0, 6.0), "w_slew": (0.0, 4.0), "w_priority": (0.0, 4.0),
+               "w_revisit": (0.0, 12.0), "revisit_h": (1.0, 48.0)}
 
     def __init__(self, w_depth: float = 2.0, w_slew: float = 1.0, w_priority: float = 1.0,
                  w_revisit: float = 6.0, revisit_h: float = 12.0) -> None:

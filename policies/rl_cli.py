@@ -156,6 +156,18 @@ def resolve_model(config: Any, model: str, runs_dir: Path, uri: str) -> Any:
         ConfigError: no such run or artifact, or not a steer RL model.
     """
     from steer.config import parse_experiment
+
+    text = _with_model(config.source_text, fetch_model(model, runs_dir, uri))
+    new = parse_experiment(text, config.source_path)
+    return dataclasses.replace(new, source_text=text)
+
+
+def fetch_model(model: str, runs_dir: Path, uri: str) -> str:
+    """The local folder of ``model`` (``runs:/<id>/model`` downloaded once), checked.
+
+    Raises:
+        ConfigError: no such run or artifact, or not a steer RL model.
+    """
     from steer.policies.rl_net import load_model
 
     m = re.fullmatch(r"runs:/([0-9a-f]{32})/(.+)", model.strip())
@@ -191,9 +203,7 @@ def resolve_model(config: Any, model: str, runs_dir: Path, uri: str) -> Any:
     else:
         local = str(Path(model).resolve())
     load_model(local)  # a missing or foreign model fails now, before anything is written
-    text = _with_model(config.source_text, local)
-    new = parse_experiment(text, config.source_path)
-    return dataclasses.replace(new, source_text=text)
+    return local
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -430,6 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
     from steer.policies.rl_cli import add_parser as add_train_parser
 
     add_train_parser(sub)
+
+    from steer.tune_cli import add_parser as add_tune_parser
+
+    add_tune_parser(sub)
     return p
 
 

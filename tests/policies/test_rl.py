@@ -1,9 +1,6 @@
 """The ``rl`` policy: a deep-set network trained with real MaskablePPO, deployed in the loop."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +15,7 @@ from steer.policies import make_policy
 from steer.policies.rl_net import NetConfig, SetScorer, load_model
 from steer.session import make_env
 from steer.testing import ListSink
+from tests.cli import steer_cli
 
 from .conftest import train_tiny
 
@@ -102,11 +100,7 @@ def test_a_model_for_other_exposures_is_refused(rl_model):
                     "t", max_decisions=1)
 
 
-def _steer(*args, cwd):
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run([sys.executable, "-m", "steer.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+_steer = steer_cli
 
 
 @pytest.mark.slow
@@ -153,3 +147,26 @@ def test_missing_or_foreign_models_are_one_line_errors_and_write_nothing(tmp_pat
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
         assert not (tmp_path / "r" / "journals").exists()
+
+
+def test_suggest_ranks_with_an_rl_model_and_refuses_one_for_other_exposures(tmp_path, rl_model):
+    """`steer suggest --policy rl --model DIR`: the same network ranks a real catalog."""
+    from dataclasses import replace
+
+    from steer.policies.rl_train import train
+
+    cfg = replace(tiny_config(), env_kwargs=tiny_config().env_kwargs
+                  | {"exptimes_s": [30.0, 60.0, 120.0]})  # what suggest's nights offer
+    res = train(lambda: make_env(cfg), timesteps=128, seed=0, envs=1, eval_seeds=[1],
+                eval_every=10_000, out_dir=tmp_path / "m", log=lambda m, s: None,
+                on_progress=lambda s, e: None, hyper={"n_steps": 64, "batch_size": 32})
+    cat = Path(__file__).parents[2] / "experiments" / "catalogs" / "bright-stars.csv"
+    base = ("suggest", str(cat), "--site", "lasilla", "--time", "2026-03-21T04:00:00Z",
+            "--policy", "rl", "--format", "json", "--n", "4")
+    out = _steer(*base, "--model", str(res.model_dir), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4] and all(r["alt_deg"] >= 30 for r in rows)
+    out = _steer(*base, "--model", str(rl_model), cwd=tmp_path)  # trained on 30/60 s only
+    assert out.returncode == 2 and "exposures (s) [30.0, 60.0]" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
