@@ -157,8 +157,9 @@ class TimeSeriesGPBank:
         var = self.c + s[:, None] - (b * b).sum(1)
         mean = (b * self._beta[rows].unsqueeze(-1)).sum(1)
         shape = (self.n_l, m)
-        return (cov.reshape(*shape, *cov.shape[1:]), var.reshape(*shape, -1),
-                mean.reshape(*shape, -1))
+        n_e = t_star.shape[-1]
+        return (cov.reshape(*shape, *cov.shape[1:]), var.reshape(*shape, n_e),
+                mean.reshape(*shape, n_e))
 
     def fit_time_scales(self, amplitudes: torch.Tensor, log_prior: torch.Tensor,
                         chunk: int = 32) -> None:
