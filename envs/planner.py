@@ -313,10 +313,16 @@ def suggest(env: Any, policy_name: str, when_mjd: float, n: int,
     policy = make_catalog_policy(policy_name, **(policy_params or {}))
     start_policy(policy, env, seed)
     proposals, seen = [], set()
-    for p in policy.suggest(obs, info, n * len(base.exptimes_s)):  # best exposure per target
-        if p.action.target_index not in seen:
-            seen.add(p.action.target_index)
-            proposals.append(p)
+    # the policy's ranking honours the exposure mask (no frame predicted to saturate);
+    # when that leaves fewer than n targets, the rest follow, flagged as saturating
+    asks = [info, {k: v for k, v in info.items() if k != "exposure_mask"}]
+    for ask in asks:
+        for p in policy.suggest(obs, ask, n * len(base.exptimes_s)):  # best exposure per target
+            if p.action.target_index not in seen:
+                seen.add(p.action.target_index)
+                proposals.append(p)
+        if len(proposals) >= n:
+            break
     proposals = proposals[:n]
     idx = np.array([p.action.target_index for p in proposals], int)
     exps = np.array([p.action.exptime_s for p in proposals], float)
@@ -340,7 +346,7 @@ def suggest(env: Any, policy_name: str, when_mjd: float, n: int,
             "hour_angle_h": float(ha_h[r]), "up_h": float(up_h[r]),
             "exptime_s": float(exps[r]), "m5_mag": float(m5[r]),
             "mag_err": None if not np.isfinite(err[r]) else float(err[r]),
-            "slew_s": float(over[i]), "score": float(p.score),
+            "saturates": bool(sat[r]), "slew_s": float(over[i]), "score": float(p.score),
             "reason": _reason(policy_name, r, ago, int(counts[i]), float(up_h[r]), night_left_h,
                               float(over[i]), float(cat.priority[i]), bool(sat[r])),
             "time_utc": mjd_to_iso(t)})

@@ -46,6 +46,8 @@ __all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES"]
 _NEVER_H = 720.0  # "hours since visit" for targets never observed (30 days)
 _WAIT_S = 300.0  # clock step while the dome is closed or nothing is observable
 _REJECT_COST_S = 30.0  # time lost when a refused action reaches the environment
+#: Catalog magnitudes this much fainter than the saturation limit count as safe.
+SATURATION_MARGIN_MAG = 0.3
 
 
 class TargetSelectionEnv(gym.Env):
@@ -344,8 +346,28 @@ class TargetSelectionEnv(gym.Env):
         g = np.clip(self._globals(), _G_LOW, _G_HIGH).astype(np.float32)
         return {"targets": t, "globals": g}
 
+    def exposure_mask(self, feasible: np.ndarray | None = None) -> np.ndarray:
+        """`N x E`: feasible targets at the exposures predicted not to saturate.
+
+        The prediction is public: the catalog magnitude against the preset's
+        saturation limit at that exposure (``sat_30s + 2.5 log10(t / 30 s)``,
+        as the simulator has it), with :data:`SATURATION_MARGIN_MAG` for the
+        variability the catalog does not show. A target every exposure of which
+        saturates keeps none.
+        """
+        feasible = self.feasible_mask() if feasible is None else feasible
+        if getattr(self, "_sat_n", -1) != self.n_targets:
+            sat = self.config.saturation_mag_30s
+            self._sat30 = np.array([sat[b] for b in np.asarray(self.catalog.band)], float)
+            self._cat_mag = np.asarray(self.catalog.mag, float)
+            self._sat_n = self.n_targets
+        limit = self._sat30[:, None] + 2.5 * np.log10(np.asarray(self.exptimes_s) / 30.0)
+        return feasible[:, None] & (self._cat_mag[:, None] > limit + SATURATION_MARGIN_MAG)
+
     def _info(self) -> dict[str, Any]:
-        return {"action_mask": self.feasible_mask(), "mjd": float(self.observatory.mjd),
+        feasible = self.feasible_mask()
+        return {"action_mask": feasible, "exposure_mask": self.exposure_mask(feasible),
+                "mjd": float(self.observatory.mjd),
                 "night_start_mjd": float(self.observatory.night_start_mjd),
                 "night_end_mjd": self.end_mjd, "exptimes_s": self.exptimes_s,
                 "default_exptime_index": self.default_exptime_index}

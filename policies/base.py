@@ -64,7 +64,8 @@ class BasePolicy:
     def _suggest(self, observation: dict[str, np.ndarray], info: dict[str, Any],
                  n: int) -> list[Proposal]:
         scores, why = self._scores(observation, info)
-        return self.rank(scores, np.asarray(info["action_mask"], bool), n, why)
+        return self.rank(scores, np.asarray(info["action_mask"], bool), n, why,
+                         exposure_mask=info.get("exposure_mask"))
 
     def _scores(self, observation: dict[str, np.ndarray],
                 info: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
@@ -79,13 +80,21 @@ class BasePolicy:
         """Hook: learn from an outcome."""
 
     def rank(self, scores: np.ndarray, mask: np.ndarray, n: int,
-             why: dict[str, Any] | None = None, runners_up: int = 5) -> list[Proposal]:
+             why: dict[str, Any] | None = None, runners_up: int = 5,
+             exposure_mask: np.ndarray | None = None) -> list[Proposal]:
         """Turn an `N x E` score array into the ``n`` best proposals over feasible targets.
 
+        With the environment's ``exposure_mask`` (`N x E`, e.g. exposures
+        predicted to saturate are out), only those (target, exposure) pairs
+        are ranked, unless that leaves nothing the target mask allows.
         Each proposal's explanation lists the next ``runners_up`` candidates
         (target, exposure, score) that were considered and not chosen.
         """
         s = np.where(mask[:, None], scores, -np.inf)
+        if exposure_mask is not None:
+            narrowed = np.where(np.asarray(exposure_mask, bool), s, -np.inf)
+            if np.isfinite(narrowed).any() or not np.isfinite(s).any():
+                s = narrowed
         flat = s.ravel()
         k = min(len(flat), n + runners_up)
         top = np.argpartition(-flat, k - 1)[:k] if k < len(flat) else np.arange(len(flat))

@@ -325,7 +325,7 @@ class BOPolicy(BasePolicy):
                    "lengthscale_prior": [round(float(v), 4) for v in self.bank.ell_prior],
                    "outputscale_median_mag2": float(torch.median(self.bank.outputscale)),
                    "conditions_gp": self.cond_model is not None}}
-        proposals = self.rank(scores, mask, n, why)
+        proposals = self.rank(scores, mask, n, why, exposure_mask=info.get("exposure_mask"))
         out = []
         for p in proposals:
             i = p.action.target_index

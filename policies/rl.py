@@ -74,7 +74,10 @@ class RLPolicy(BasePolicy):
             logits, value = self.net(torch.from_numpy(np.asarray(observation["targets"]))[None],
                                      torch.from_numpy(np.asarray(observation["globals"]))[None])
         lg = logits[0].double().numpy()
-        masked = np.where(mask[:, None], lg, -np.inf)
+        allowed = mask[:, None] & np.asarray(info.get("exposure_mask", True), bool)
+        if not allowed.any():  # as the ranking does: the exposure mask never empties the choice
+            allowed = np.broadcast_to(mask[:, None], lg.shape)
+        masked = np.where(allowed, lg, -np.inf)
         finite = np.isfinite(masked)
         prob = np.zeros_like(lg)
         if finite.any():
@@ -92,7 +95,7 @@ class RLPolicy(BasePolicy):
                        if self.deterministic else "MaskablePPO policy: sampled action",
                "entropy_nats": entropy, "value": float(value[0]),
                "trained": dict(self.net.cfg.extra)}
-        proposals = self.rank(scores, mask, n, why)
+        proposals = self.rank(scores, mask, n, why, exposure_mask=allowed)
         out = []
         for p in proposals:
             i = p.action.target_index

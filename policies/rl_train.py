@@ -50,23 +50,30 @@ class FlatActions(gym.Wrapper):
         base = env.unwrapped
         self.n_e = len(base.exptimes_s)
         self.action_space = spaces.Discrete(int(base.n_targets) * self.n_e)
-        self._mask = np.zeros(int(base.n_targets), bool)
+        self._mask = np.zeros(int(base.n_targets) * self.n_e, bool)
+
+    def _take(self, info: dict[str, Any]) -> None:
+        target = np.asarray(info["action_mask"], bool)
+        pairs = np.asarray(info.get("exposure_mask", target[:, None]), bool)
+        pairs = pairs & target[:, None]
+        self._mask = (pairs if pairs.any() else np.broadcast_to(
+            target[:, None], (len(target), self.n_e))).reshape(-1)
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
-        self._mask = np.asarray(info["action_mask"], bool)
+        self._take(info)
         return obs, info
 
     def step(self, action: Any):
         a = int(action)
         obs, reward, term, trunc, info = self.env.step((a // self.n_e, a % self.n_e))
-        self._mask = np.asarray(info["action_mask"], bool)
+        self._take(info)
         return obs, reward, term, trunc, info
 
     def action_masks(self) -> np.ndarray:
-        """Feasible targets x every exposure (all allowed when nothing is: a final step)."""
-        m = np.repeat(self._mask, self.n_e)
-        return m if m.any() else np.ones_like(m)
+        """Feasible (target, exposure) pairs: the environment's exposure mask (all
+        allowed when nothing is: the night's last step)."""
+        return self._mask.copy() if self._mask.any() else np.ones_like(self._mask)
 
 
 class _Net(BaseFeaturesExtractor):
@@ -143,10 +150,13 @@ def evaluate(net: SetScorer, make_env: Callable[[], gym.Env], seeds: list[int]
         n_e = len(env.unwrapped.exptimes_s)
         while not done:
             mask = np.asarray(info["action_mask"], bool)
+            allowed = mask[:, None] & np.asarray(info.get("exposure_mask", True), bool)
+            allowed = allowed if allowed.any() else np.broadcast_to(mask[:, None],
+                                                                    (len(mask), n_e))
             with torch.no_grad():
                 logits, _ = net(torch.from_numpy(obs["targets"])[None],
                                 torch.from_numpy(obs["globals"])[None])
-            lg = np.where(mask[:, None], logits[0].numpy(), -np.inf)
+            lg = np.where(allowed, logits[0].numpy(), -np.inf)
             a = int(np.argmax(lg)) if mask.any() else 0
             obs, r, term, trunc, info = env.step((a // n_e, a % n_e))
             total += float(r)

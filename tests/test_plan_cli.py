@@ -69,7 +69,12 @@ def test_suggest_targets_are_up_and_the_sun_is_down(capsys, site: str, when: str
         assert all(key in r for r in rows)
     assert len({r["target_id"] for r in rows}) == 8  # eight different targets
     assert all(r["reason"] and "\n" not in r["reason"] for r in rows)
-    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    # frames predicted not to saturate first (the policies' exposure mask), each group by score
+    sat = [r["saturates"] for r in rows]
+    assert sat == sorted(sat)
+    for group in (False, True):
+        scores = [r["score"] for r in rows if r["saturates"] is group]
+        assert scores == sorted(scores, reverse=True)
     ra, dec = np.array([r["ra_deg"] for r in rows]), np.array([r["dec_deg"] for r in rows])
     alt, sun = _altaz(site, ra, dec, [when] * len(rows))
     assert (alt >= 30.0 - ALT_TOL_DEG).all(), alt
@@ -94,8 +99,8 @@ def test_history_changes_the_ranking_and_is_reported(capsys, tmp_path: Path) -> 
     args = ["suggest", STARS, "--site", "lapalma", "--time", SITES[1][1], "--n", "39",
             "--policy", "feature", "--format", "json"]
     _, out, _ = _run(capsys, *args)
-    before = [r["target_id"] for r in json.loads(out)]
-    top = before[0]
+    before = json.loads(out)
+    top, top_score = before[0]["target_id"], before[0]["score"]
     h = tmp_path / "h.csv"
     # the top target was observed an hour ago (its revisit term drops), plus one unknown row
     h.write_text("target_id,mjd,mag,mag_err\n" + f"{top},61120.0,10.0,0.01\n"
@@ -103,8 +108,10 @@ def test_history_changes_the_ranking_and_is_reported(capsys, tmp_path: Path) -> 
     code, out, err = _run(capsys, *args, "--history", str(h))
     assert code == 0
     after = json.loads(out)
-    assert [r["target_id"] for r in after][0] != top
     row = next(r for r in after if r["target_id"] == top)
+    assert row["score"] < top_score  # seen an hour ago: less due
+    # the only target that does not saturate stays first; among the rest it would drop
+    assert after[0]["target_id"] != top or not any(not r["saturates"] for r in after[1:])
     assert "last seen 1.0 h ago" in row["reason"]
     assert "1 of 2 rows name targets not in the catalog (e.g. 'Nowhere'); ignored" in err
 
