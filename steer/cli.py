@@ -221,6 +221,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     validate_experiment(config, policies)
     if args.seeds < 1:
         raise ConfigError(f"--seeds {args.seeds} must be at least 1", "e.g. --seeds 5")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers} must be at least 1", "e.g. --workers 2")
     seeds = list(range(config.seed, config.seed + args.seeds))
     runs_dir, uri = _tracking(args)
     if args.json:
@@ -231,7 +233,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     bar = _progress_bar(len(policies) * len(seeds), "episodes", "episode")
     try:
         summary = compare(config, policies, seeds, runs_dir, uri, address=args.address,
-                          progress=lambda out: bar.update(1))
+                          progress=lambda out: bar.update(1), workers=args.workers)
     finally:
         bar.close()
     summary["experiment"] = config.name
@@ -379,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", default=None, help="write the numbers to this JSON file")
     c.add_argument("--report", default=None, help="write the comparison's HTML report here")
     c.add_argument("--address", default=None, help="join an existing Ray cluster")
+    c.add_argument("--workers", type=int, default=None,
+                   help="CPUs of the embedded local Ray (default: all); ignored with --address")
     c.add_argument("--model", default=None, metavar="MODEL_URI",
                    help="the rl policy's model: runs:/<id>/model printed by steer train")
     common(c)

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,17 @@ def _episode(config_text: str, source_path: str, policy: str, seed: int,
     records back through Ray: nothing relies on a filesystem shared with the
     driver, and a retried task starts from a clean journal.
     """
-    from steer.session import play, set_threads
+    from steer.session import play, render_episode, set_threads
 
     set_threads(1)
     config = parse_experiment(config_text, source_path)
     with tempfile.TemporaryDirectory(prefix="steer-episode-") as tmp:
         result = play(config, policy, seed, Path(tmp), run_id=run_id)
-    return {"policy": policy, "seed": seed, "metrics": result.episode.metrics,
-            "records": [r.to_dict() for r in result.episode.records],
-            "extras": result.extras}
+    ep = result.episode
+    return {"policy": policy, "seed": seed, "metrics": ep.metrics,
+            "records": [r.to_dict() for r in ep.records], "extras": result.extras,
+            "rendered": render_episode(config, policy, seed, list(ep.records), ep.metrics,
+                                       result.extras, run_id)}
 
 
 def _loopback_only() -> None:
@@ -66,7 +69,7 @@ def _loopback_only() -> None:
         ray_constants.ENABLE_RAY_CLUSTER = False
 
 
-def _init_ray(address: str | None) -> Any:
+def _init_ray(address: str | None, workers: int | None = None) -> Any:
     if address and "RAY_AUTH_MODE" not in os.environ and (
             Path.home() / ".ray" / "auth_token").is_file():
         # Ray 2.60 clusters use token authentication with the token in ~/.ray/auth_token,
@@ -90,7 +93,7 @@ def _init_ray(address: str | None) -> Any:
         kwargs["address"] = address
 
     else:
-        kwargs.update(num_cpus=os.cpu_count() or 2, include_dashboard=False,
+        kwargs.update(num_cpus=workers or os.cpu_count() or 2, include_dashboard=False,
                       _temp_dir=tempfile.mkdtemp(prefix="steer-ray-"))
     try:
         ray.init(**kwargs)
@@ -103,7 +106,7 @@ def _init_ray(address: str | None) -> Any:
 
 def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], runs_dir: Path,
             tracking_uri: str, address: str | None = None, progress: Any = None,
-            max_retries: int = 2) -> dict[str, Any]:
+            max_retries: int = 2, workers: int | None = None) -> dict[str, Any]:
     """Run every policy on every seed, log each episode to MLflow, summarise.
 
     The driver creates every episode's MLflow run first, so the id in the
@@ -125,7 +128,10 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
     journal_dir = runs_dir / "journals"
     journal_dir.mkdir(parents=True, exist_ok=True)
     presenter = presenter_for(config.env_id)
-    ray = _init_ray(address)  # before any MLflow run exists: a failed join leaves none behind
+    t_start = time.perf_counter()
+    ray = _init_ray(address, workers)  # before any MLflow run: a failed join leaves none
+    t_ray = time.perf_counter()
+    driver_s = 0.0  # the serial part: the driver's journaling and MLflow logging
     sinks: dict[tuple[str, int], Any] = {}
     try:
         sinks.update(((p, s), MLflowSink(tracking_uri, config.name, f"{p}-seed{s}",
@@ -146,6 +152,7 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 if cause is not None:
                     raise cause from None
                 raise
+            t_got = time.perf_counter()
             key = (out["policy"], out["seed"])
             records = [DecisionRecord.from_dict(r) for r in out["records"]]
             journal_path = journal_dir / f"{sinks[key].run_id}.jsonl"
@@ -159,17 +166,25 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 sinks[key].write(rec)
             log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], records,
                           out["metrics"], journal_path, sink=sinks[key],
-                          extras=out.get("extras"))
+                          extras=out.get("extras"), rendered=out.get("rendered"))
             results[key] = out["metrics"]
+            driver_s += time.perf_counter() - t_got
             if progress is not None:
                 progress(out)
     finally:
         ray.shutdown()
         for sink in sinks.values():
             sink.close()  # FAILED if it never finished (a no-op for finished runs)
+    t_episodes = time.perf_counter()
     run_ids = {p: [sinks[(p, s)].run_id for s in seeds] for p in policies}
     summary = summarise(results, policies, seeds, run_ids)
     summary["comparison_run_id"] = log_comparison(tracking_uri, config, summary)
+    t_end = time.perf_counter()
+    summary["timing"] = {"wall_s": t_end - t_start, "ray_start_s": t_ray - t_start,
+                         "episodes_s": t_episodes - t_ray, "driver_logging_s": driver_s,
+                         "comparison_logging_s": t_end - t_episodes,
+                         "episode_compute_s": float(sum(
+                             results[k].get("wall_s", 0.0) for k in results))}
     return summary
 
 

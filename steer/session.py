@@ -12,6 +12,7 @@ import inspect
 import json
 import logging
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from steer.loop import EpisodeResult, run_episode
 from steer.presenter import Presenter
 from steer.records import DecisionRecord, Journal, json_safe
 
-__all__ = ["make_env", "play", "log_to_mlflow", "PlayResult", "run_params", "set_threads",
+__all__ = ["make_env", "play", "log_to_mlflow", "render_episode", "PlayResult", "run_params", "set_threads",
            "check_policy_fits", "presenter_for", "env_class", "validate_experiment",
            "build_policy"]
 
@@ -261,10 +262,47 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
     return PlayResult(episode, journal_path, local_id, extras)
 
 
+def render_episode(config: ExperimentConfig, policy: str, seed: int,
+                   records: list[DecisionRecord], metrics: dict[str, float],
+                   extras: dict[str, Any] | None, run_id: str) -> dict[str, Any]:
+    """The episode's report page and figures, rendered (the expensive, parallel part).
+
+    ``steer compare`` calls it in the Ray worker, so that the driver, which
+    alone writes the store, only writes.
+
+    Returns:
+        ``{"report_html": str | None, "figures_png": {name: PNG bytes}}``.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from steer.plots import episode_figures
+
+    presenter = presenter_for(config.env_id)
+    title = f"{config.name}: {policy}, seed {seed}"
+    html = None
+    try:  # the interactive report (steer.report); a broken figure must not lose the run
+        from steer.report import run_report
+
+        html = run_report(records, presenter, extras or {}, title=title, metrics=metrics,
+                          params={**run_params(config, policy, seed), "run_id": run_id})
+    except Exception as exc:  # noqa: BLE001
+        log.warning("no report.html for run %s: %s", run_id, exc)
+    pngs = {}
+    for name, fig in episode_figures(records, presenter, title=title).items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(fig)
+        pngs[name] = buf.getvalue()
+    return {"report_html": html, "figures_png": pngs}
+
+
 def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed: int,
                   records: list[DecisionRecord], metrics: dict[str, float],
                   journal_path: Path, sink: Any = None,
-                  extras: dict[str, Any] | None = None) -> str:
+                  extras: dict[str, Any] | None = None,
+                  rendered: dict[str, Any] | None = None) -> str:
     """Log a finished episode to MLflow (summary, config, journal, table, plots, report).
 
     Args:
@@ -272,14 +310,16 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
             records live; ``None`` opens one and writes the records now.
         extras: The environment's :attr:`PlayResult.extras`, logged as
             ``extras.json`` when not empty.
+        rendered: What :func:`render_episode` made elsewhere (a Ray worker);
+            rendered here when ``None``.
 
     The interactive HTML report (:func:`steer.report.run_report`) is logged as
-    ``report.html`` (written beside the journal first).
+    ``report.html`` and the figures as ``plots/<name>.png`` (written beside
+    the journal first).
 
     Returns:
         The MLflow run id.
     """
-    from steer.plots import episode_figures
     from steer.tracking import MLflowSink
 
     presenter = presenter_for(config.env_id)
@@ -290,6 +330,8 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
                           presenter=presenter)
         for rec in records:
             sink.write(rec)
+    if rendered is None:
+        rendered = render_episode(config, policy, seed, records, metrics, extras, sink.run_id)
     config_file = journal_path.with_suffix(".config.toml")
     config_file.write_text(config.source_text, encoding="utf-8")
     artifacts: dict[str, Path] = {"config.toml": config_file, "decisions.jsonl": journal_path}
@@ -297,21 +339,19 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
         extras_file = journal_path.with_suffix(".extras.json")
         extras_file.write_text(json.dumps(json_safe(extras), allow_nan=False), encoding="utf-8")
         artifacts["extras.json"] = extras_file
-    report_file = journal_path.with_suffix(".report.html")
-    try:  # the interactive report (steer.report); a broken figure must not lose the run
-        from steer.report import run_report, write_report
+    if rendered.get("report_html") is not None:
+        from steer.report import write_report
 
-        write_report(report_file, run_report(
-            records, presenter, extras or {}, title=f"{config.name}: {policy}, seed {seed}",
-            metrics=metrics, params={**run_params(config, policy, seed), "run_id": sink.run_id}))
-        artifacts["report.html"] = report_file
-    except Exception as exc:  # noqa: BLE001
-        log.warning("no report.html for run %s: %s", sink.run_id, exc)
-    try:
-        figures = episode_figures(records, presenter,
-                                  title=f"{config.name}: {policy}, seed {seed}")
-        sink.finish(metrics, artifacts=artifacts, figures=figures, records=records)
-    except SteerError:
-        sink.close()
-        raise
+        artifacts["report.html"] = write_report(journal_path.with_suffix(".report.html"),
+                                                rendered["report_html"])
+    with tempfile.TemporaryDirectory(prefix="steer-plots-") as tmp:
+        for name, png in rendered.get("figures_png", {}).items():
+            path = Path(tmp) / f"{name}.png"
+            path.write_bytes(png)
+            artifacts[f"plots/{name}.png"] = path
+        try:
+            sink.finish(metrics, artifacts=artifacts, records=records)
+        except SteerError:
+            sink.close()
+            raise
     return sink.run_id

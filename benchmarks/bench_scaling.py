@@ -1,0 +1,94 @@
+"""Benchmark: how ``steer compare`` scales with Ray workers, and its serial fraction.
+
+Writes ``benchmarks/results/scaling.json``::
+
+    .venv/bin/python benchmarks/bench_scaling.py [--policies bo,feature] [--seeds 8]
+        [--workers 1,2]
+
+Runs ``steer compare experiments/demo.toml`` (16 episodes by default) on an
+embedded local Ray with 1 and then 2 CPUs, each as a new process into a fresh
+run folder, and reads the timing ``compare`` reports: wall time, Ray start,
+the episodes' phase, the driver's serial journaling and MLflow logging, the
+comparison's own logging and the episodes' summed compute. The serial
+fraction is measured two ways: from the speed-up (Amdahl, ``s = 2 T2 / T1 -
+1``) and from the driver's own serial seconds over the 1-worker wall time;
+Amdahl's law then projects the speed-up at 8, 16 and 100 workers.
+
+Run it with nothing else busy (the machine has 2 cores: 2 workers and the
+driver share them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STEER = str(REPO / ".venv" / "bin" / "steer")
+
+
+def _run(policies: str, seeds: int, workers: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="steer-scaling-") as tmp:
+        out = Path(tmp) / "summary.json"
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        t0 = time.perf_counter()
+        subprocess.run([STEER, "compare", str(REPO / "experiments" / "demo.toml"), "--policies",
+                        policies, "--seeds", str(seeds), "--workers", str(workers),
+                        "--runs-dir", str(Path(tmp) / "runs"), "--json", str(out)],
+                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command_s = time.perf_counter() - t0
+        timing = json.loads(out.read_text())["timing"]
+    return {"workers": workers, "command_s": command_s, **timing}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--policies", default="bo,feature")
+    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scaling.json"))
+    args = ap.parse_args()
+    rows = []
+    for w in (int(v) for v in args.workers.split(",")):
+        r = _run(args.policies, args.seeds, w)
+        rows.append(r)
+        print(f"{w} worker(s): compare {r['wall_s']:.1f} s (command {r['command_s']:.1f} s): "
+              f"Ray start {r['ray_start_s']:.1f}, episodes {r['episodes_s']:.1f} (driver "
+              f"logging {r['driver_logging_s']:.1f} of it), comparison logging "
+              f"{r['comparison_logging_s']:.1f}; episodes computed {r['episode_compute_s']:.1f} s",
+              flush=True)
+    one, two = rows[0], rows[-1]
+    speedup = one["wall_s"] / two["wall_s"]
+    serial_amdahl = 2.0 * two["wall_s"] / one["wall_s"] - 1.0
+    serial_s = one["ray_start_s"] + one["driver_logging_s"] + one["comparison_logging_s"]
+    serial_measured = serial_s / one["wall_s"]
+
+    def amdahl(s: float, n: int) -> float:
+        return 1.0 / (s + (1.0 - s) / n)
+
+    out = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+           "policies": args.policies, "episodes": args.seeds * len(args.policies.split(",")),
+           "runs": rows, "speedup_2_over_1": speedup,
+           "serial_fraction_from_speedup": serial_amdahl,
+           "serial_fraction_measured": serial_measured,
+           "projected_speedup": {str(n): {"from_speedup": amdahl(max(serial_amdahl, 0.0), n),
+                                          "measured": amdahl(serial_measured, n)}
+                                 for n in (8, 16, 100)}}
+    print(f"speed-up 2 workers / 1: {speedup:.2f}x; serial fraction {serial_amdahl:.3f} "
+          f"(from the speed-up), {serial_measured:.3f} (the driver's own serial seconds); "
+          f"projected at 100 workers: {amdahl(serial_measured, 100):.1f}x")
+    Path(args.out).write_text(json.dumps(out, indent=1), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
