@@ -98,7 +98,7 @@ def _in_process(path: Path, policy: str, repeats: int) -> None:
     from steer.envs.plan_cli import _warm
 
     t0 = time.perf_counter()
-    _warm(policy)
+    _warm(policy, {})
     first = _answer(path, policy)
     first["imports_s"] = time.perf_counter() - t0 - first["total_s"]
     runs = [_answer(path, policy) for _ in range(repeats)]
