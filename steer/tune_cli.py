@@ -27,6 +27,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{name} {getattr(args, name)} must be at least 1")
     config = load_experiment(args.experiment)
     validate_experiment(config, [args.policy])
+    if args.metric is None:  # the environment says what its headline metric is
+        args.metric = presenter_for(config.env_id).comparison_metrics()[0]
     space = tunable_settings(args.policy)
     out = Path(args.out) if args.out else None
     if out is not None and not out.parent.exists():
@@ -119,8 +121,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--holdout", type=int, default=8, help="held-out nights (default 8)")
     t.add_argument("--holdout-from", type=int, default=1000,
                    help="first held-out seed (default 1000; never below the tuning seeds')")
-    t.add_argument("--metric", default="science_score",
-                   help="episode metric to maximise (default science_score)")
+    t.add_argument("--metric", default=None,
+                   help="episode metric to maximise (default: the environment's first "
+                        "comparison metric, the night's science score)")
     t.add_argument("--q", type=int, default=2, help="settings run side by side (default 2)")
     t.add_argument("--seed", type=int, default=0, help="seeds the optimiser's design")
     t.add_argument("--address", default=None, help="join an existing Ray cluster")
