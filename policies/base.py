@@ -9,7 +9,19 @@ import numpy as np
 
 from steer.types import PolicyContext, Proposal
 
-__all__ = ["BasePolicy"]
+__all__ = ["BasePolicy", "allowed_actions"]
+
+
+def allowed_actions(info: dict[str, Any], n_exptimes: int) -> np.ndarray:
+    """`N x E`: the feasible targets at the exposures the environment allows.
+
+    ``info["action_mask"]`` with ``info["exposure_mask"]`` when present; when the
+    exposure mask would leave nothing, every exposure of a feasible target.
+    """
+    target = np.asarray(info["action_mask"], bool)[:, None]
+    full = np.broadcast_to(target, (target.shape[0], int(n_exptimes)))
+    pairs = full & np.asarray(info.get("exposure_mask", True), bool)
+    return pairs if pairs.any() else full
 
 
 class BasePolicy:

@@ -22,7 +22,7 @@ import torch
 
 from steer.envs.context import CatalogContext, require_context
 from steer.errors import ConfigError
-from steer.policies.base import BasePolicy
+from steer.policies.base import BasePolicy, allowed_actions
 from steer.types import Proposal
 
 __all__ = ["RLPolicy"]
@@ -74,9 +74,7 @@ class RLPolicy(BasePolicy):
             logits, value = self.net(torch.from_numpy(np.asarray(observation["targets"]))[None],
                                      torch.from_numpy(np.asarray(observation["globals"]))[None])
         lg = logits[0].double().numpy()
-        allowed = mask[:, None] & np.asarray(info.get("exposure_mask", True), bool)
-        if not allowed.any():  # as the ranking does: the exposure mask never empties the choice
-            allowed = np.broadcast_to(mask[:, None], lg.shape)
+        allowed = allowed_actions(info, lg.shape[1])
         masked = np.where(allowed, lg, -np.inf)
         finite = np.isfinite(masked)
         prob = np.zeros_like(lg)

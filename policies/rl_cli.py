@@ -13,7 +13,6 @@ import json
 import re
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -75,16 +74,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     sink = MLflowSink(uri, config.name, f"train {args.algo} seed {args.seed}", params,
                       tags={"steer.kind": "train", "steer.policy": "rl"},
                       resume_run_id=args.resume)
-    client = mlflow_client(uri)
     run_id = sink.run_id
     print(f"MLflow run id: {run_id}", flush=True)
-
-    def log(metrics: dict[str, float], step: int) -> None:
-        from mlflow.entities import Metric
-
-        ts = int(time.time() * 1000)
-        client.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v in metrics.items()],
-                         synchronous=True)
+    log = sink.log_step_metrics
 
     bar = tqdm(total=args.timesteps, desc="train rl", unit="step", leave=False,
                dynamic_ncols=True, file=sys.stderr, disable=None)
@@ -116,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg_file.write_text(config.source_text, encoding="utf-8")
         curve = Path(tmp) / "evaluations.json"
         curve.write_text(json.dumps(result.evaluations, indent=1), encoding="utf-8")
-        client.log_artifacts(run_id, str(result.model_dir), "model")
+        mlflow_client(uri).log_artifacts(run_id, str(result.model_dir), "model")
         sink.finish({"env_steps_per_s": result.steps_per_s, "timesteps": result.timesteps,
                      **{f"final_eval_{k}": v for k, v in final.items() if k != "step"}},
                     artifacts={"config.toml": cfg_file, "evaluations.json": curve,

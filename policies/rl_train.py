@@ -34,6 +34,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import nn
 
+from steer.policies.base import allowed_actions
 from steer.policies.rl_net import NetConfig, SetScorer
 
 __all__ = ["FlatActions", "SetActorCritic", "TrainResult", "train", "TRAIN_SEED_OFFSET"]
@@ -53,11 +54,7 @@ class FlatActions(gym.Wrapper):
         self._mask = np.zeros(int(base.n_targets) * self.n_e, bool)
 
     def _take(self, info: dict[str, Any]) -> None:
-        target = np.asarray(info["action_mask"], bool)
-        pairs = np.asarray(info.get("exposure_mask", target[:, None]), bool)
-        pairs = pairs & target[:, None]
-        self._mask = (pairs if pairs.any() else np.broadcast_to(
-            target[:, None], (len(target), self.n_e))).reshape(-1)
+        self._mask = allowed_actions(info, self.n_e).reshape(-1)
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
@@ -150,9 +147,7 @@ def evaluate(net: SetScorer, make_env: Callable[[], gym.Env], seeds: list[int]
         n_e = len(env.unwrapped.exptimes_s)
         while not done:
             mask = np.asarray(info["action_mask"], bool)
-            allowed = mask[:, None] & np.asarray(info.get("exposure_mask", True), bool)
-            allowed = allowed if allowed.any() else np.broadcast_to(mask[:, None],
-                                                                    (len(mask), n_e))
+            allowed = allowed_actions(info, n_e)
             with torch.no_grad():
                 logits, _ = net(torch.from_numpy(obs["targets"])[None],
                                 torch.from_numpy(obs["globals"])[None])

@@ -200,6 +200,20 @@ class MLflowSink:
                                        synchronous=True)
                 del metrics[:_MAX_METRICS_PER_BATCH]
 
+    def log_step_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Log ``metrics`` at ``step`` now (a training or tuning curve), non-finite skipped.
+
+        Raises:
+            TrackingError: Closed run, or the store cannot be written.
+        """
+        from mlflow.entities import Metric
+
+        self._check_open()
+        now_ms = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
+        self._last_timestamp_ms = now_ms
+        self._log_metrics([Metric(str(k), f, now_ms, int(step)) for k, v in metrics.items()
+                           if (f := finite(v)) is not None])
+
     def flush(self) -> None:
         """Send buffered metrics to MLflow (on failure the unsent ones stay buffered).
 

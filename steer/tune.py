@@ -16,6 +16,7 @@ whether tuning helped.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -100,8 +101,6 @@ def tune(config: ExperimentConfig, policy: str, trials: int, tune_seeds: list[in
     names = list(space)
     low = np.array([space[k][0] for k in names])
     high = np.array([space[k][1] for k in names])
-    import inspect
-
     sig = inspect.signature(policy_class(policy)).parameters
     defaults = {k: float(config.policy_params(policy).get(k, sig[k].default)) for k in names}
     box = spaces.Box(low, high, dtype=np.float64)

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from steer.errors import ConfigError
@@ -41,7 +40,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
     uri = resolve_tracking_uri(args.tracking_uri, runs_dir)
     from tqdm import tqdm
 
-    from steer.store import mlflow_client
     from steer.tracking import MLflowSink
 
     sink = MLflowSink(uri, config.name, f"tune {args.policy}",
@@ -54,18 +52,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
                file=sys.stderr, disable=None)
     best = [float("-inf")]
 
-    client = mlflow_client(uri)
-
     def on_trial(t: dict) -> None:
-        from mlflow.entities import Metric
-
         best[0] = max(best[0], t["objective"])
-        ts = int(time.time() * 1000)
-        client.log_batch(sink.run_id, metrics=[
-            Metric(f"trial_{args.metric}", t["objective"], ts, t["trial"]),
-            Metric(f"best_{args.metric}", best[0], ts, t["trial"]),
-            *(Metric(f"param_{k}", v, ts, t["trial"]) for k, v in t["params"].items())],
-            synchronous=True)
+        sink.log_step_metrics({f"trial_{args.metric}": t["objective"],
+                               f"best_{args.metric}": best[0],
+                               **{f"param_{k}": v for k, v in t["params"].items()}},
+                              t["trial"])
         bar.update(1)
         bar.set_postfix({"best": f"{best[0]:.4g}"})
 
