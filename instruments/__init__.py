@@ -14,11 +14,22 @@ from typing import Any
 
 from steer.errors import RegistryError
 
-__all__ = ["INSTRUMENTS", "wrap_instrument"]
+__all__ = ["INSTRUMENTS", "SIM_SERVERS", "wrap_instrument"]
 
 INSTRUMENTS: dict[str, str] = {
     "indi": "steer.instruments.indi:IndiObservatory",
+    "alpaca": "steer.instruments.alpaca.observatory:AlpacaObservatory",
 }
+
+SIM_SERVERS: dict[str, tuple[str, str]] = {
+    "indi-sim": ("steer.instruments.indi.server:IndiServer",
+                 "a local INDI simulator server (telescope, CCD, focuser)"),
+    "alpaca-sim": ("steer.instruments.alpaca.server:AlpacaSimServer",
+                   "local ASCOM Alpaca simulators (telescope, camera, focuser, filter wheel, "
+                   "observing conditions, safety monitor)"),
+}
+"""``steer <name> start|stop|status`` commands: entry point of a
+:class:`~steer.instruments.process.LocalServer` and a one-line description."""
 
 
 def wrap_instrument(name: str, sim_observatory: Any, **options: Any) -> Any:

@@ -415,9 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(u)
     u.set_defaults(func=cmd_ui)
 
-    from steer.indi_cli import add_parser as add_indi_parser
+    from steer.server_cli import add_parsers as add_server_parsers
 
-    add_indi_parser(sub)
+    add_server_parsers(sub)
 
     from steer.envs.plan_cli import add_parser as add_plan_parser
 

@@ -16,7 +16,7 @@ from steer.records import DecisionRecord, read_journal
 from steer.store import mlflow_client, store_errors
 
 __all__ = ["LoggedRun", "load_logged_run", "list_runs", "mark_dead_runs", "load_local_run",
-           "local_run_files"]
+           "local_run_files", "pid_alive"]
 
 
 @dataclass
@@ -91,12 +91,18 @@ def load_logged_run(run_id: str, tracking_uri: str) -> LoggedRun:
                      policy=policy, records=records)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a zombie counts as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
         return True
     return True
 
@@ -121,7 +127,7 @@ def mark_dead_runs(tracking_uri: str) -> list[str]:
         for run in running:
             tags = run.data.tags
             pid = tags.get("steer.pid", "")
-            if tags.get("steer.host") != host or not pid.isdigit() or _pid_alive(int(pid)):
+            if tags.get("steer.host") != host or not pid.isdigit() or pid_alive(int(pid)):
                 continue
             when = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             client.set_tag(run.info.run_id, "steer.died",

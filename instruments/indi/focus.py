@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from steer.errors import ConfigError, InstrumentError
-from steer.instruments.indi import photometry
+from steer.instruments import photometry
 from steer.instruments.indi.client import IndiClient
 from steer.instruments.indi.devices import (
     CCD,

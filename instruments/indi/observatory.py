@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from steer.errors import ConfigError, InstrumentError, UnsafeActionError
-from steer.instruments.indi import photometry
+from steer.errors import ConfigError, InstrumentError
+from steer.instruments import photometry
+from steer.instruments.hardware_night import HardwareNight
 from steer.instruments.indi.client import IndiClient
 from steer.instruments.indi.devices import (
     CCD,
@@ -80,7 +81,7 @@ def _j2000_from_jnow(ra_hours: float, dec_deg: float) -> tuple[float, float]:
     return float(c.ra.deg), float(c.dec.deg)
 
 
-class IndiObservatory:
+class IndiObservatory(HardwareNight):
     """A SimulatedObservatory whose actions run on an INDI mount and CCD.
 
     Every attribute not defined here is the wrapped simulation's (clock,
@@ -131,20 +132,19 @@ class IndiObservatory:
         if not 0.01 <= float(exptime_scale) <= 100.0:
             raise ConfigError(f"exptime_scale = {exptime_scale} is outside [0.01, 100]",
                               "the CCD simulator's SIM_TIME_FACTOR range")
-        self._sim = sim_observatory
+        super().__init__(sim_observatory, n_field_stars=n_field_stars,
+                         field_mag_range=field_mag_range,
+                         field_radius_arcmin=0.8 * 0.5 * int(ccd_size_px) * 1.19 / 60.0,
+                         dec_limits_deg=dec_limits_deg, hour_angle_limit_h=hour_angle_limit_h)
         self.timeout_s = float(timeout_s)
         self.sync_instead_of_slew = bool(sync_instead_of_slew)
         self.slew_timeout_s = float(slew_timeout_s)
         self.exptime_scale = float(exptime_scale)
         self.max_retries = int(max_retries)
         self.zeropoint_mag = float(zeropoint_mag)
-        self.n_field_stars = int(n_field_stars)
-        self.field_mag_range = (float(field_mag_range[0]), float(field_mag_range[1]))
         self.ccd_size_px = int(ccd_size_px)
         self.ccd_noise_adu = float(ccd_noise_adu)
         self.focus_position = int(focus_position)
-        self.dec_limits_deg = (float(dec_limits_deg[0]), float(dec_limits_deg[1]))
-        self.hour_angle_limit_h = float(hour_angle_limit_h)
         self.pointing_tolerance_arcsec = float(pointing_tolerance_arcsec)
         self.server, port, self.gsc_state_path = resolve_server(
             "IndiObservatory", run_dir, port, start_server, gsc_state_path, prefix="steer-indi-")
@@ -154,20 +154,7 @@ class IndiObservatory:
         self.restart_log: list[dict[str, float]] = []  # restarts of the server steer started
         self._ccd_transform: tuple[float, float] | None = None  # served = a + b * mag
         self._ready = False
-        self.photometry_log: list[dict[str, Any]] = []
-        """Per exposure: served truth vs measured (for benchmarks; never given to policies)."""
         self.last_image: tuple[np.ndarray, Any] | None = None
-
-    # ------------------------------------------------------------ delegation
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "_sim":
-            raise AttributeError(name)
-        return getattr(self._sim, name)
-
-    @property
-    def mjd(self) -> float:
-        """The simulated clock (UTC MJD)."""
-        return float(self._sim.mjd)
 
     def __repr__(self) -> str:
         return f"IndiObservatory({self._sim!r}, {self.client.host}:{self.client.port})"
@@ -179,8 +166,7 @@ class IndiObservatory:
             "host": self.client.host, "port": self.client.port, "timeout_s": self.timeout_s,
             "sync_instead_of_slew": self.sync_instead_of_slew,
             "exptime_scale": self.exptime_scale,
-            "mount_limits": {"dec_limits_deg": list(self.dec_limits_deg),
-                             "hour_angle_limit_h": self.hour_angle_limit_h}})
+            "mount_limits": self.mount_limits()})
         return out
 
     # ------------------------------------------------------------ setup
@@ -266,37 +252,11 @@ class IndiObservatory:
                                    "ccd_a": a, "ccd_b": b}), encoding="utf-8")
         os.replace(tmp, self.gsc_state_path)  # atomic: gsc never reads half a file
 
-    def field_stars(self, target_index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Constant reference stars around a target: (`R` ra_deg, `R` dec_deg, `R` mag)."""
-        cat = self._sim.catalog
-        rng = np.random.default_rng([int(self._sim.seed), int(target_index), 7919])
-        ra0, dec0 = float(cat.ra_deg[target_index]), float(cat.dec_deg[target_index])
-        half_fov_arcmin = 0.5 * self.ccd_size_px * 1.19 / 60.0
-        r = rng.uniform(1.0, 0.8 * half_fov_arcmin, self.n_field_stars) / 60.0
-        ang = (rng.permutation(self.n_field_stars) + rng.uniform(0.1, 0.9, self.n_field_stars)) \
-            * 2.0 * np.pi / max(self.n_field_stars, 1)
-        ra = ra0 + r * np.cos(ang) / math.cos(math.radians(dec0))
-        dec = dec0 + r * np.sin(ang)
-        mag = rng.uniform(*self.field_mag_range, self.n_field_stars)
-        return ra, dec, mag
-
     def _sky(self, target_index: int, mjd: float) -> dict[str, Any]:
         """Write the sky at ``mjd`` for the ``gsc`` script; return what was served."""
-        sim = self._sim
-        n = len(sim.catalog)
-        alt, az = sim.targets_altaz(mjd)
-        eta = np.clip(np.asarray(sim.weather.transparency(alt, az, mjd), float), 1e-3, 1.0)
-        true_mag = np.asarray(sim.truth.mag(np.arange(n), np.full(n, mjd)), float)
-        served = true_mag - 2.5 * np.log10(eta)
-        stars = [(str(sim.catalog.target_id[j]), float(sim.catalog.ra_deg[j]),
-                  float(sim.catalog.dec_deg[j]), float(served[j])) for j in range(n)]
-        fra, fdec, fmag = self.field_stars(target_index)
-        dim = -2.5 * math.log10(float(eta[target_index]))
-        stars += [(f"F{target_index}_{k}", float(r), float(d), float(m) + dim)
-                  for k, (r, d, m) in enumerate(zip(fra, fdec, fmag, strict=True))]
+        stars, served = self.served_sky(target_index, mjd)
         self._write_state(stars)
-        return {"true_mag": float(true_mag[target_index]), "served_mag": float(served[target_index]),
-                "transparency": float(eta[target_index]), "field": (fra, fdec, fmag)}
+        return served
 
     # ------------------------------------------------------------ mount and camera
     def _point_j2000(self, ra_deg: float, dec_deg: float) -> float:
@@ -358,19 +318,7 @@ class IndiObservatory:
             UnsafeActionError: outside a limit (nothing was sent to the server).
         """
         self._sim.check(action)
-        i = int(action.target_index)
-        cat = self._sim.catalog
-        dec = float(cat.dec_deg[i])
-        lo, hi = self.dec_limits_deg
-        label = f"target {str(cat.target_id[i])!r} (index {i})"
-        if not lo <= dec <= hi:
-            raise UnsafeActionError(f"{label} at dec {dec:.2f} deg is outside the mount's "
-                                    f"declination range [{lo}, {hi}] deg")
-        lst = float(self._sim.almanac.lst_deg(self._sim.mjd))
-        ha_h = ((lst - float(cat.ra_deg[i]) + 180.0) % 360.0 - 180.0) / 15.0
-        if abs(ha_h) > self.hour_angle_limit_h:
-            raise UnsafeActionError(f"{label} is at hour angle {ha_h:+.2f} h, beyond the mount's "
-                                    f"limit of +-{self.hour_angle_limit_h} h")
+        self.check_mount_limits(action)
 
     def execute(self, action: Action) -> Measurement:
         """Observe ``action`` on the INDI devices; advance the simulated clock on success.
@@ -402,37 +350,10 @@ class IndiObservatory:
             self._ready = False  # set the devices up again first: a driver may have restarted
             raise
         m = sim.execute(action)  # the simulated clock, pointing and filter advance only now
-        wall_transfer = max(0.0, wall_expose - t_exp * self.exptime_scale)
-        cond = dict(m.conditions)
-        cond.update(seeing_fwhm_arcsec=phot.fwhm_arcsec, transparency=phot.transparency,
-                    zeropoint_mag=phot.zeropoint_mag, n_ref_stars=float(phot.n_ref),
-                    target_x_px=phot.x_px, target_y_px=phot.y_px,
-                    background_adu=phot.background_adu, wall_point_s=wall_point,
-                    wall_expose_s=wall_expose, wall_photometry_s=wall_phot)
-        overheads = dict(m.overheads_s)
-        overheads["transfer"] = wall_transfer
-        self.photometry_log.append({
-            "target_index": i, "mjd_mid": m.mjd_mid, "exptime_s": t_exp,
-            "true_mag": served["true_mag"], "served_mag": served["served_mag"],
-            "sim_transparency": served["transparency"], "value_mag": phot.value_mag,
-            "error_mag": phot.error_mag, "saturated": phot.saturated,
-            "transparency": phot.transparency, "fwhm_arcsec": phot.fwhm_arcsec,
-            "offset_px": math.hypot(phot.x_px - phot.expected_x_px,
-                                    phot.y_px - phot.expected_y_px),
-            "wall_point_s": wall_point, "wall_expose_s": wall_expose,
-            "wall_transfer_s": wall_transfer, "wall_photometry_s": wall_phot})
-        return Measurement(value_mag=phot.value_mag, error_mag=phot.error_mag,
-                           mjd_mid=m.mjd_mid, exptime_s=t_exp, conditions=cond,
-                           overheads_s=overheads, saturated=phot.saturated)
-
-    def replay(self, action: Action, recorded: Measurement) -> Measurement:
-        """Advance the simulated night as :meth:`execute` did for ``recorded``; send nothing.
-
-        Used when an interrupted night is resumed from its journal: the
-        exposure is not taken again.
-        """
-        self._sim.execute(action)
-        return recorded
+        wall = {"point": wall_point, "expose": wall_expose,
+                "transfer": max(0.0, wall_expose - t_exp * self.exptime_scale),
+                "photometry": wall_phot}
+        return self.measured(action, m, served, phot, wall)
 
     def close(self) -> None:
         """Disconnect; stop the server if this wrapper started it."""

@@ -1,22 +1,25 @@
-"""Benchmark: a closed loop on a real INDI server, photometry against the simulated truth.
+"""Benchmark: a closed loop on real INDI and Alpaca servers, photometry against the truth.
 
-Runs ``experiments/indi-sim.toml`` (25 decisions, its own indiserver with the
-telescope, CCD and focuser simulators) for each policy and reports, from the
-journal and the driver's photometry log (which holds the served truth and is
-never given to policies):
+Runs ``experiments/indi-sim.toml`` (its own indiserver with the telescope, CCD
+and focuser simulators) and ``experiments/alpaca-sim.toml`` (its own
+alpaca-simulators server), 25 decisions each, for each policy and reports,
+from the journal and the driver's photometry log (which holds the served
+truth and is never given to policies):
 
 * the measured magnitude minus the true one: median, robust scatter
   (1.4826 x MAD), and how many targets were measured;
+* the measured transparency against the one the simulation served (clouds),
+  and the measured FWHM;
 * seconds per decision split into policy (suggest), pointing (SYNC/slew),
-  exposure to decoded FITS (and of it, transfer past the compressed exposure)
-  and photometry.
+  exposure to a decoded frame, transfer (of it: past the compressed exposure
+  for INDI, the ImageArray download for Alpaca) and photometry.
 
-Writes ``benchmarks/results/indi_loop.json``::
+Writes ``benchmarks/results/hardware_loop.json``::
 
-    .venv/bin/python benchmarks/bench_indi_loop.py [--policies bo,feature]
+    .venv/bin/python benchmarks/bench_hardware_loop.py [--policies bo,feature]
 
 Needs ``indiserver`` (apt-get install indi-bin). For the MLflow run of the same
-loop: ``steer run experiments/indi-sim.toml --policy bo``.
+loop: ``steer run experiments/alpaca-sim.toml --policy bo``.
 """
 
 from __future__ import annotations
@@ -34,19 +37,21 @@ import numpy as np
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--experiment", default="experiments/indi-sim.toml")
+    ap.add_argument("--experiments",
+                    default="experiments/indi-sim.toml,experiments/alpaca-sim.toml")
     ap.add_argument("--policies", default="bo,feature")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="benchmarks/results/indi_loop.json")
+    ap.add_argument("--out", default="benchmarks/results/hardware_loop.json")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     from steer.config import load_experiment
     from steer.session import make_env, play, set_threads
 
     set_threads(1)
-    config = load_experiment(args.experiment)
     results = {}
-    for policy in args.policies.split(","):
+    for experiment, policy in [(e, p) for e in args.experiments.split(",")
+                               for p in args.policies.split(",")]:
+        config = load_experiment(experiment)
         env = make_env(config)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +66,9 @@ def main() -> int:
         def med(values: list[float]) -> float:
             return float(np.median(values)) if values else float("nan")
 
-        results[policy] = {
+        eta = np.array([[r["transparency"], r["sim_transparency"]] for r in meas]).reshape(-1, 2)
+        key = f"{config.env_kwargs.get('instrument', 'sim')}/{policy}"
+        results[key] = {
             "decisions": len(ok), "statuses": {s: sum(r["status"] == s for r in records)
                                                for s in {r["status"] for r in records}},
             "wall_s": wall, "measured": len(meas), "exposures": len(log),
@@ -70,6 +77,10 @@ def main() -> int:
             if len(d) else float("nan"),
             "dmag_max_abs": float(np.abs(d).max()) if len(d) else float("nan"),
             "reported_error_median": med([r["error_mag"] for r in meas]),
+            "transparency_measured_minus_served_median": med(list(eta[:, 0] - eta[:, 1])),
+            "transparency_served_range": [float(eta[:, 1].min()), float(eta[:, 1].max())]
+            if len(eta) else None,
+            "fwhm_arcsec_median": med([r["fwhm_arcsec"] for r in meas]),
             "seconds_per_decision_median": {
                 "policy": med([r["timings_s"]["suggest"] for r in ok]),
                 "pointing": med([r["wall_point_s"] for r in log]),
@@ -79,16 +90,18 @@ def main() -> int:
                 "execute_total": med([r["timings_s"]["execute"] for r in ok]),
             },
         }
-        r = results[policy]
+        r = results[key]
         sp = r["seconds_per_decision_median"]
-        print(f"{policy:>8}: {r['decisions']} decisions {r['statuses']}, measured "
+        print(f"{key:>16}: {r['decisions']} decisions {r['statuses']}, measured "
               f"{r['measured']}/{r['exposures']}, dmag median {r['dmag_median']:+.3f} "
               f"robust sigma {r['dmag_robust_sigma']:.3f} (max {r['dmag_max_abs']:.2f}); "
               f"s/decision: policy {sp['policy']:.3f} pointing {sp['pointing']:.3f} "
               f"exposure {sp['exposure_to_fits']:.3f} (transfer {sp['transfer']:.3f}) "
-              f"photometry {sp['photometry']:.3f}; wall {wall:.1f} s", flush=True)
+              f"photometry {sp['photometry']:.3f}; transparency measured-served "
+              f"{r['transparency_measured_minus_served_median']:+.3f}, FWHM "
+              f"{r['fwhm_arcsec_median']:.2f}\"; wall {wall:.1f} s", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"experiment": args.experiment, "seed": args.seed,
+    Path(args.out).write_text(json.dumps({"experiments": args.experiments, "seed": args.seed,
                                           "results": results, "when_unix": time.time()},
                                          indent=2))
     print(f"wrote {args.out}")

@@ -1,8 +1,9 @@
-"""Photometry of an INDI CCD simulator frame: the target and the field stars.
+"""Photometry of a CCD frame (INDI or Alpaca): the target and the field stars.
 
-Positions come from the FITS header (``RA``/``DEC`` J2000 degrees of the frame
-centre, ``SCALE`` arcsec/pixel, ``PIERSIDE``) with the CCD simulator's own
-gnomonic projection, then refined by centroiding. Fluxes are aperture sums
+Positions come from a WCS (an Alpaca camera's geometry, or a FITS WCS), or
+from the INDI CCD simulator's header (``RA``/``DEC`` J2000 degrees of the
+frame centre, ``SCALE`` arcsec/pixel, ``PIERSIDE``) with its own gnomonic
+projection, then refined by centroiding. Fluxes are aperture sums
 with a local sigma-clipped annulus background (photutils). The zero point is
 fitted on the field stars against their catalog magnitudes, so the target's
 magnitude is differential (clouds cancel) and the transparency is the
@@ -136,7 +137,8 @@ class ImagePhotometry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _aperture_fluxes(data: NDArray, x: NDArray, y: NDArray, r_px: float) -> dict[str, NDArray]:
+def _aperture_fluxes(data: NDArray, x: NDArray, y: NDArray, r_px: float,
+                     sky: str = "median") -> dict[str, NDArray]:
     from astropy.stats import SigmaClip
     from photutils.aperture import (
         ApertureStats,
@@ -152,13 +154,13 @@ def _aperture_fluxes(data: NDArray, x: NDArray, y: NDArray, r_px: float) -> dict
     raw = aperture_photometry(data, ap)["aperture_sum"].value
     npix = float(np.pi * r_px**2)
     n_ann = np.maximum(np.asarray(bkg.sum_aper_area.value, float), 1.0)
-    sky = np.asarray(bkg.median, float)
+    sky_adu = np.asarray(bkg.mean if sky == "mean" else bkg.median, float)
     rms = np.asarray(bkg.std, float)
-    flux = raw - sky * npix
+    flux = raw - sky_adu * npix
     err = rms * np.sqrt(npix * (1.0 + npix / n_ann))
     peak = np.array([np.nanmax(data[max(int(b) - 2, 0):int(b) + 3, max(int(a) - 2, 0):int(a) + 3],
                                initial=0.0) for a, b in zip(x, y, strict=True)])
-    return {"flux": flux, "err": err, "sky": sky, "rms": rms, "peak": peak}
+    return {"flux": flux, "err": err, "sky": sky_adu, "rms": rms, "peak": peak}
 
 
 def _orientation(data: NDArray, geom: FrameGeometry, ra_deg: Any, dec_deg: Any) -> FrameGeometry:
@@ -184,18 +186,25 @@ def _orientation(data: NDArray, geom: FrameGeometry, ra_deg: Any, dec_deg: Any) 
 def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: float,
             ref_ra_deg: NDArray, ref_dec_deg: NDArray, ref_mag: NDArray, exptime_s: float,
             zp_clear_mag: float | None = None, full_well_adu: float = 65000.0,
-            centroid_box_px: int = 11) -> ImagePhotometry:
+            centroid_box_px: int = 11, wcs: Any = None, sky: str = "median") -> ImagePhotometry:
     """Measure the target and the field stars in one frame.
 
     Args:
         data: `H x W` image (ADU).
-        header: Its FITS header (pointing, scale, pier side).
+        header: Its FITS header (pointing, scale, pier side), read when ``wcs`` is None.
         target_ra_deg, target_dec_deg: J2000 position of the target.
         ref_ra_deg, ref_dec_deg, ref_mag: `R` field stars and their catalog magnitudes.
         exptime_s: Exposure the fluxes are normalised by (the simulated seconds).
         zp_clear_mag: Clear-sky zero point for the transparency (None: NaN).
         full_well_adu: Saturation level.
         centroid_box_px: Box for centroid refinement.
+        wcs: An ``astropy.wcs.WCS`` of the frame (0-based pixels): the positions come
+            from it instead of the INDI simulator's header geometry.
+        sky: The annulus statistic, after 3-sigma clipping: ``"median"`` (robust to
+            the bright PSF wings INDI's CCD simulator draws into the annulus) or
+            ``"mean"`` (unbiased on integer ADU with a low, flat sky, where the median
+            is off by up to half an ADU per pixel: most of a faint star's flux in a
+            wide aperture; the Alpaca simulator's frames).
 
     Raises:
         InstrumentError: the target is outside the frame or no field star is measurable.
@@ -203,9 +212,24 @@ def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: fl
     from photutils.centroids import centroid_com, centroid_sources
     from photutils.psf import fit_fwhm
 
-    geom = _orientation(data, geometry_from_header(header, data.shape), ref_ra_deg, ref_dec_deg)
-    tx, ty = project(geom, target_ra_deg, target_dec_deg)
-    rx, ry = project(geom, np.asarray(ref_ra_deg), np.asarray(ref_dec_deg))
+    if wcs is not None:
+        from astropy.wcs.utils import proj_plane_pixel_scales
+
+        def proj(ra: Any, dec: Any) -> tuple[NDArray, NDArray]:
+            x, y = wcs.world_to_pixel_values(np.asarray(ra, float), np.asarray(dec, float))
+            return np.asarray(x, float), np.asarray(y, float)
+
+        scale = float(np.mean(proj_plane_pixel_scales(wcs))) * 3600.0
+    else:
+        geom = _orientation(data, geometry_from_header(header, data.shape), ref_ra_deg,
+                            ref_dec_deg)
+
+        def proj(ra: Any, dec: Any) -> tuple[NDArray, NDArray]:
+            return project(geom, ra, dec)
+
+        scale = geom.scale_arcsec_per_px
+    tx, ty = proj(target_ra_deg, target_dec_deg)
+    rx, ry = proj(np.asarray(ref_ra_deg), np.asarray(ref_dec_deg))
     h, w = data.shape
     margin = centroid_box_px + 12
     if not (margin <= float(tx) < w - margin and margin <= float(ty) < h - margin):
@@ -229,7 +253,7 @@ def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: fl
     except Exception:  # noqa: BLE001  (a failed fit leaves FWHM unknown, not the frame)
         fwhm_px = float("nan")
     r_px = float(np.clip(2.0 * fwhm_px if np.isfinite(fwhm_px) else 6.0, 4.0, 15.0))
-    ph = _aperture_fluxes(data, ex, ey, r_px)
+    ph = _aperture_fluxes(data, ex, ey, r_px, sky)
     flux, err, peak = ph["flux"] / exptime_s, ph["err"] / exptime_s, ph["peak"]
     sat = peak >= _SATURATION_FRACTION * full_well_adu
     ref_flux, ref_err, ref_sat = flux[:-1], err[:-1], sat[:-1]
@@ -249,7 +273,6 @@ def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: fl
         error = math.hypot(1.0857 * t_err / t_flux, zp_err)
     transparency = (float(np.clip(10 ** (-0.4 * (zp_clear_mag - zp)), 0.0, 1.2))
                     if zp_clear_mag is not None else float("nan"))
-    scale = geom.scale_arcsec_per_px
     return ImagePhotometry(
         value_mag=value, error_mag=error, x_px=float(ex[-1]), y_px=float(ey[-1]),
         expected_x_px=float(tx), expected_y_px=float(ty), fwhm_px=fwhm_px,

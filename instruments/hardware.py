@@ -1,0 +1,117 @@
+"""One small contract for telescope hardware, whatever protocol drives it.
+
+A mount, a camera, a focuser and a weather/safety station, each a
+runtime-checkable :class:`typing.Protocol` (as bluesky's protocols and
+ophyd-async's simulated devices are). INDI (:mod:`steer.instruments.indi.hardware`)
+and ASCOM Alpaca (:mod:`steer.instruments.alpaca.devices`) implement them, so
+the observatory wrappers and everything above them (environments, policies,
+the loop) never know which protocol moves the telescope.
+
+Every call either returns within the device's timeout or raises
+:class:`~steer.errors.InstrumentError` (:class:`~steer.errors.InstrumentTimeoutError`
+when the device did not answer in time); none returns a half-done state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Frame", "Mount", "Camera", "Focuser", "SafetyMonitor", "Weather"]
+
+
+@dataclass
+class Frame:
+    """One exposure as it came off a camera.
+
+    Attributes:
+        data: `H x W` image in ADU, rows are y, columns are x.
+        exptime_s: Exposure time the camera used.
+        header: FITS-like keywords (the frame centre, scale, pier side...), when the
+            camera provides them.
+        wcs: An ``astropy.wcs.WCS`` of the frame when known (from the FITS header
+            or the camera geometry), else ``None``.
+        full_well_adu: Saturation level of the camera.
+        timings_s: Wall seconds by phase (``expose``, ``transfer``).
+    """
+
+    data: NDArray[np.float64]
+    exptime_s: float
+    header: dict[str, Any] = field(default_factory=dict)
+    wcs: Any = None
+    full_well_adu: float = 65535.0
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Mount(Protocol):
+    """A telescope mount that points at J2000 positions and tracks."""
+
+    def position(self) -> tuple[float, float]:
+        """Current pointing ``(ra_deg, dec_deg)``, J2000."""
+        ...
+
+    def slew(self, ra_deg: float, dec_deg: float) -> float:
+        """Point at a J2000 position (tracking on) and wait until settled; return wall seconds.
+
+        Raises:
+            InstrumentError: the mount refused, failed or did not arrive in time.
+        """
+        ...
+
+    def park(self) -> None:
+        """Park the mount (end of night, unsafe weather)."""
+        ...
+
+
+@runtime_checkable
+class Camera(Protocol):
+    """A camera that takes one exposure at a time."""
+
+    def expose(self, exptime_s: float) -> Frame:
+        """Expose for ``exptime_s`` (shutter open), read out and return the frame."""
+        ...
+
+
+@runtime_checkable
+class Focuser(Protocol):
+    """An absolute focuser."""
+
+    def position(self) -> int:
+        """Current position in steps."""
+        ...
+
+    def move(self, position: int) -> float:
+        """Move to ``position`` steps and wait; return wall seconds."""
+        ...
+
+
+@runtime_checkable
+class SafetyMonitor(Protocol):
+    """Says whether it is safe to open and observe (rain, wind, clouds, Sun)."""
+
+    def verdict(self) -> bool:
+        """What the monitor says now.
+
+        Raises:
+            InstrumentError: it did not answer (the caller may reconnect, then
+                must treat the sky as unsafe).
+        """
+        ...
+
+    def is_safe(self) -> bool:
+        """True when observing may go on; a device that does not answer is unsafe."""
+        ...
+
+
+@runtime_checkable
+class Weather(Protocol):
+    """A weather station (ObservingConditions, an INDI weather device)."""
+
+    def conditions(self) -> dict[str, float]:
+        """What it measures now, units in the keys (``cloud_cover_frac``,
+        ``seeing_fwhm_arcsec``, ``sky_mag_arcsec2``, ``wind_speed_m_s``, ...)."""
+        ...
