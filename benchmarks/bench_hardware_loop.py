@@ -2,14 +2,19 @@
 
 Runs ``experiments/indi-sim.toml`` (its own indiserver with the telescope, CCD
 and focuser simulators) and ``experiments/alpaca-sim.toml`` (its own
-alpaca-simulators server), 25 decisions each, for each policy and reports,
+alpaca-simulators server) on the simulated clock, and their live-mode twins
+``indi-live.toml`` / ``alpaca-live.toml`` on the wall clock (x100), 25
+decisions each, for each policy and reports,
 from the journal and the driver's photometry log (which holds the served
 truth and is never given to policies):
 
 * the measured magnitude minus the true one: median, robust scatter
   (1.4826 x MAD), and how many targets were measured;
 * the measured transparency against the one the simulation served (clouds),
-  and the measured FWHM;
+  and the measured FWHM against the seeing the device simulator was set to
+  (the night's seeing at the target; Alpaca's simulator cannot draw below 1");
+* in live mode, the night seconds lost because the wall ran ahead of the
+  night's model (setup, thinking, HTTP);
 * seconds per decision split into policy (suggest), pointing (SYNC/slew),
   exposure to a decoded frame, transfer (of it: past the compressed exposure
   for INDI, the ImageArray download for Alpaca) and photometry.
@@ -38,7 +43,8 @@ import numpy as np
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--experiments",
-                    default="experiments/indi-sim.toml,experiments/alpaca-sim.toml")
+                    default="experiments/indi-sim.toml,experiments/alpaca-sim.toml,"
+                            "experiments/indi-live.toml,experiments/alpaca-live.toml")
     ap.add_argument("--policies", default="bo,feature")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/results/hardware_loop.json")
@@ -67,7 +73,11 @@ def main() -> int:
             return float(np.median(values)) if values else float("nan")
 
         eta = np.array([[r["transparency"], r["sim_transparency"]] for r in meas]).reshape(-1, 2)
-        key = f"{config.env_kwargs.get('instrument', 'sim')}/{policy}"
+        key = f"{config.name}/{policy}"
+        fw = np.array([[r["fwhm_arcsec"], r["served_fwhm_arcsec"], r["sim_fwhm_arcsec"]]
+                       for r in meas]).reshape(-1, 3)
+        fw = fw[np.isfinite(fw).all(axis=1)]
+        obs = env.unwrapped.observatory
         results[key] = {
             "decisions": len(ok), "statuses": {s: sum(r["status"] == s for r in records)
                                                for s in {r["status"] for r in records}},
@@ -81,6 +91,15 @@ def main() -> int:
             "transparency_served_range": [float(eta[:, 1].min()), float(eta[:, 1].max())]
             if len(eta) else None,
             "fwhm_arcsec_median": med([r["fwhm_arcsec"] for r in meas]),
+            "fwhm_night_arcsec_range": [float(fw[:, 2].min()), float(fw[:, 2].max())]
+            if len(fw) else None,
+            "fwhm_measured_over_served_median": med(list(fw[:, 0] / fw[:, 1])),
+            "fwhm_measured_served_pearson_r": float(np.corrcoef(fw[:, 0], fw[:, 1])[0, 1])
+            if len(fw) > 2 and fw[:, 1].std() > 0 else float("nan"),
+            "clock": ({"kind": "wall", "time_factor": obs.time_factor,
+                       "night_s_lost_to_the_wall": obs.lost_s,
+                       "wall_s_slept_for_the_model": obs.slept_wall_s}
+                      if hasattr(obs, "lost_s") else {"kind": "sim"}),
             "seconds_per_decision_median": {
                 "policy": med([r["timings_s"]["suggest"] for r in ok]),
                 "pointing": med([r["wall_point_s"] for r in log]),
@@ -99,7 +118,9 @@ def main() -> int:
               f"exposure {sp['exposure_to_fits']:.3f} (transfer {sp['transfer']:.3f}) "
               f"photometry {sp['photometry']:.3f}; transparency measured-served "
               f"{r['transparency_measured_minus_served_median']:+.3f}, FWHM "
-              f"{r['fwhm_arcsec_median']:.2f}\"; wall {wall:.1f} s", flush=True)
+              f"{r['fwhm_arcsec_median']:.2f}\" (measured/served "
+              f"{r['fwhm_measured_over_served_median']:.2f}, r "
+              f"{r['fwhm_measured_served_pearson_r']:.2f}); wall {wall:.1f} s", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"experiments": args.experiments, "seed": args.seed,
                                           "results": results, "when_unix": time.time()},

@@ -76,6 +76,12 @@ class TargetSelectionEnv(gym.Env):
             ones (``{"target_index", "mjd", "mag", "error_mag"}`` arrays, e.g.
             from :func:`steer.envs.history.read_history`); the public model,
             the last-visit times and the policies are conditioned on them.
+        clock: ``"sim"`` (the simulated clock: reproducible) or ``"wall"``
+            (live mode: the night runs on the real time,
+            :class:`steer.instruments.wall_clock.WallClock`).
+        time_factor: Live mode: night seconds per wall second (1: real time;
+            more to run a night against device simulators in minutes).
+        start: Live mode: ``"now"``, ``"dusk"`` or an ISO 8601 UTC time.
         render_mode: Only ``None`` is supported.
     """
 
@@ -98,6 +104,9 @@ class TargetSelectionEnv(gym.Env):
         instrument: str = "sim",
         instrument_options: dict[str, Any] | None = None,
         history: dict[str, Any] | None = None,
+        clock: str = "sim",
+        time_factor: float = 1.0,
+        start: str = "now",
         render_mode: str | None = None,
     ) -> None:
         from steer.instruments.sim import Almanac, Catalog, get_preset, with_overrides
@@ -130,7 +139,11 @@ class TargetSelectionEnv(gym.Env):
         self.grid_points = int(grid_points)
         self.render_mode = render_mode
         self.instrument = str(instrument)
-        self.instrument_options = dict(instrument_options or {})
+        from steer.instruments.wall_clock import check_live_options
+
+        self.instrument_options = check_live_options(clock, time_factor, start, self.instrument,
+                                                     dict(instrument_options or {}))
+        self.clock, self.time_factor, self.start = clock, float(time_factor), start
         self._history = None if history is None else {
             "target_index": np.asarray(history["target_index"], int),
             **{k: np.asarray(history[k], float) for k in ("mjd", "mag", "error_mag")}}
@@ -151,6 +164,13 @@ class TargetSelectionEnv(gym.Env):
                              catalog_path)
         elif int(n_targets) < 2:
             raise ConfigError(f"n_targets = {n_targets} is too small", "use at least 2 targets")
+        if clock == "wall":  # an unreadable or past start fails before anything is written
+            from steer.instruments.wall_clock import live_start_mjd
+
+            end = self.almanac.night_end_mjd if max_night_hours is None else min(
+                self.almanac.night_end_mjd,
+                self.almanac.night_start_mjd + float(max_night_hours) / 24.0)
+            live_start_mjd(start, self.almanac.night_start_mjd, end, night_date)
         self.n_targets = self._n_catalog = int(n_targets)
         self._make_spaces()
         self.observatory: Any = None
@@ -190,13 +210,23 @@ class TargetSelectionEnv(gym.Env):
                       else float(np.clip(cloud_rng.beta(0.6, 2.0), 0.0, 1.0)))
         if self.observatory is not None and self.instrument != "sim":
             self.observatory.close()
-        self.observatory = SimulatedObservatory(self.config, catalog, self.night_date, sim_seed,
-                                                cloudiness=cloudiness, almanac=self.almanac)
+        self.observatory = sim = SimulatedObservatory(self.config, catalog, self.night_date,
+                                                      sim_seed, cloudiness=cloudiness,
+                                                      almanac=self.almanac)
+        if self.clock == "wall":  # refused before any hardware is touched
+            from steer.instruments.wall_clock import live_start_mjd
+
+            start_mjd = live_start_mjd(self.start, sim.night_start_mjd, self._night_end_mjd(),
+                                       self.night_date)
         if self.instrument != "sim":
             from steer.instruments import wrap_instrument
 
             self.observatory = wrap_instrument(self.instrument, self.observatory,
                                                **self.instrument_options)
+        if self.clock == "wall":
+            from steer.instruments.wall_clock import WallClock
+
+            self.observatory = WallClock(self.observatory, sim, self.time_factor, start_mjd)
         obs_ = self.observatory
         self.catalog = obs_.catalog
         self.priority = np.asarray(self.catalog.priority, float)
@@ -530,5 +560,7 @@ class TargetSelectionEnv(gym.Env):
                "rejected": float(self.rejected)}
         out.update(efficiency_metrics(lg, (self.end_mjd - o.night_start_mjd) * 86400.0,
                                       self.dome_closed_s))
-        out.update(science_metrics(o.truth, self.catalog, idx, mjd, mag, err, self.grid_mjd))
+        if getattr(o, "truth_known", True):  # a real sky: no hidden truth to judge against
+            out.update(science_metrics(o.truth, self.catalog, idx, mjd, mag, err,
+                                       self.grid_mjd))
         return out

@@ -89,7 +89,9 @@ class HardwareNight:
             its true, cloud-dimmed magnitude, then the reference stars around
             ``target_index``, dimmed alike), and what was served for the target
             (``true_mag``, ``served_mag``, ``transparency``, ``field``: the
-            reference stars' undimmed catalog positions and magnitudes).
+            reference stars' undimmed catalog positions and magnitudes; the
+            night's ``seeing_fwhm_arcsec`` and ``sky_mag_arcsec2`` there, for
+            simulators that can be set to them).
         """
         sim = self._sim
         n = len(sim.catalog)
@@ -103,9 +105,12 @@ class HardwareNight:
         dim = -2.5 * math.log10(float(eta[target_index]))
         stars += [(f"F{target_index}_{k}", float(r), float(d), float(m) + dim)
                   for k, (r, d, m) in enumerate(zip(fra, fdec, fmag, strict=True))]
+        night = sim.conditions_at(target_index, mjd)
         return stars, {"true_mag": float(true_mag[target_index]),
                        "served_mag": float(served[target_index]),
-                       "transparency": float(eta[target_index]), "field": (fra, fdec, fmag)}
+                       "transparency": float(eta[target_index]), "field": (fra, fdec, fmag),
+                       "seeing_fwhm_arcsec": night["seeing_fwhm_arcsec"],
+                       "sky_mag_arcsec2": night["sky_mag_arcsec2"]}
 
     # ------------------------------------------------------------ limits
     def check_mount_limits(self, action: Action) -> None:
@@ -165,6 +170,8 @@ class HardwareNight:
             "target_index": i, "mjd_mid": m.mjd_mid, "exptime_s": t_exp,
             "true_mag": served["true_mag"], "served_mag": served["served_mag"],
             "sim_transparency": served["transparency"], "value_mag": phot.value_mag,
+            "sim_fwhm_arcsec": served["seeing_fwhm_arcsec"],
+            "served_fwhm_arcsec": served.get("served_fwhm_arcsec", float("nan")),
             "error_mag": phot.error_mag, "saturated": phot.saturated,
             "transparency": phot.transparency, "fwhm_arcsec": phot.fwhm_arcsec,
             "offset_px": math.hypot(phot.x_px - phot.expected_x_px,

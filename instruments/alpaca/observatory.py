@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 _CAL_MAGS = (12.0, 12.75, 13.5, 14.25, 15.0)  # camera magnitudes of the calibration ladder
 _CAL_EXPTIME_S = 1.0
-_SAFE_CACHE_S = 0.5  # a safety reading is reused this long (feasible_mask is called often)
+_SAFE_CACHE_S = 0.5
+_SIM_BEST_FOCUS = 10000  # alpaca-simulators' camera: sharpest stars at this focuser position  # a safety reading is reused this long (feasible_mask is called often)
 
 
 def frame_wcs(ra_deg: float, dec_deg: float, scale_arcsec_px: float, width_px: int,
@@ -261,6 +262,12 @@ class AlpacaObservatory(HardwareNight):
         log.info("Alpaca camera zero point %.3f mag (flux slope %.3f, 1 expected)",
                  self._zp_camera, slope)
 
+    @property
+    def truth_known(self) -> bool:
+        """Whether the camera sees the simulation's sky (device simulators fed by
+        steer), so that metrics against the hidden truth mean something."""
+        return self.sky_db_path is not None
+
     # ------------------------------------------------------------ safety
     def is_safe(self) -> bool:
         """The safety monitor's verdict (no monitor: safe); changes go to :attr:`safety_log`."""
@@ -310,6 +317,19 @@ class AlpacaObservatory(HardwareNight):
             raise UnsafeActionError("the safety monitor says unsafe: no slew is sent",
                                     "the night waits until it says safe")
 
+    def _serve_seeing(self, fwhm_arcsec: float) -> float:
+        """Set the simulated camera's seeing; return the FWHM it was set to.
+
+        alpaca-simulators draws stars ``1" * (1 + |focus - 10000| / 100)`` wide
+        (at most 5"): with simulators, steer sets the night's seeing through the
+        focuser (1" to 5"; better seeing than 1" cannot be served).
+        """
+        fwhm = float(np.clip(fwhm_arcsec, 1.0, 5.0))
+        target = int(round(_SIM_BEST_FOCUS + 100.0 * (fwhm - 1.0)))
+        if self.focuser.position() != target:
+            self.focuser.move(target)
+        return 1.0 + (target - _SIM_BEST_FOCUS) / 100.0
+
     def _dither(self, ra_deg: float, dec_deg: float) -> tuple[float, float]:
         """A pointing a few arcseconds off the target, different on every visit."""
         k = len(self.photometry_log)
@@ -336,6 +356,8 @@ class AlpacaObservatory(HardwareNight):
             if self.sky_db_path is not None:  # simulators: serve the sky in camera magnitudes
                 shift = self._zp_camera - self.zeropoint_mag + 2.5 * math.log10(self.exptime_scale)
                 write_sky(self.sky_db_path, ((r, d, m + shift) for _, r, d, m in stars))
+            if self.sky_db_path is not None and self.focuser is not None:
+                served["served_fwhm_arcsec"] = self._serve_seeing(served["seeing_fwhm_arcsec"])
             wall_slew = self.mount.slew(*self._dither(ra, dec))
             ra0, dec0 = self.mount.position()
             frame = self.camera.expose(t_exp * self.exptime_scale)

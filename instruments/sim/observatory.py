@@ -240,6 +240,25 @@ class SimulatedObservatory:
     def _target_label(self, i: int) -> str:
         return f"target {str(self.catalog.target_id[i])!r} (index {i})"
 
+    def conditions_at(self, target_index: int, mjd: float) -> dict[str, float]:
+        """The true seeing, sky and cloud transmission towards a target at ``mjd``.
+
+        What the simulated night holds (hidden from policies): device simulators
+        are set to it so that what steer measures on their frames can be
+        compared with what the night was.
+
+        Returns:
+            ``seeing_fwhm_arcsec`` (delivered, at the target's airmass and band),
+            ``zenith_seeing_arcsec``, ``sky_mag_arcsec2`` and ``transparency``.
+        """
+        i = int(target_index)
+        gm = self._kernel.geometry_one(*self._moon_at(float(mjd)), i)
+        zenith_seeing = float(self.weather.zenith_seeing_arcsec(float(mjd)))
+        eta = float(self.weather.transparency_one(gm.alt_deg, gm.az_deg, float(mjd)))
+        _m5, sky, fwhm = self._kernel.m5_one(gm, 30.0, zenith_seeing, eta, i)
+        return {"seeing_fwhm_arcsec": float(fwhm), "zenith_seeing_arcsec": zenith_seeing,
+                "sky_mag_arcsec2": float(sky), "transparency": eta}
+
     def check(self, action: Action) -> None:
         """Raise :class:`UnsafeActionError` if ``action`` cannot be done now; change nothing.
 

@@ -119,18 +119,27 @@ def test_unsafe_refuses_the_action_and_sends_nothing(alpaca) -> None:
     assert alpaca.feasible_mask().any() and alpaca.is_safe()
 
 
-def test_closed_loop_with_an_unsafe_period_sends_no_slew(tmp_path: Path) -> None:
-    """25 decisions through play; the safety monitor says unsafe for ~4 wall seconds
-    mid-night: the night waits, no slew is sent meanwhile, then it goes on."""
+def test_live_night_with_an_unsafe_period_then_suggest_reads_it(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """experiments/alpaca-live.toml: 25 decisions on the wall clock (x100). The safety
+    monitor says unsafe for ~4 wall seconds mid-night: the night waits, no slew is
+    sent meanwhile, then it goes on. Tomorrow's ``steer suggest`` reads the journal."""
+    from steer.cli import main
     from steer.config import parse_experiment
+    from steer.envs.history import read_history
+    from steer.instruments.sim import get_preset
+    from steer.instruments.sim.catalog_io import read_catalog
     from steer.session import make_env, play
 
-    text = EXPERIMENT.read_text(encoding="utf-8").replace(
+    live = EXPERIMENT.with_name("alpaca-live.toml")
+    text = live.read_text(encoding="utf-8").replace(
         "\nstart_server = true\n",
         f"\nstart_server = true\nrun_dir = {json.dumps(str(tmp_path / 'srv'))}\n")
-    config = parse_experiment(text, str(EXPERIMENT))
+    catalog_path = str(live.parents[0] / "catalogs" / "live-demo.csv")
+    text = text.replace('"experiments/catalogs/live-demo.csv"', json.dumps(catalog_path))
+    config = parse_experiment(text, str(live))
     env = make_env(config)
-    journal = tmp_path / "journal"
+    journal = tmp_path / "journals"
     window: dict[str, float] = {}
 
     def weather() -> None:
@@ -149,26 +158,50 @@ def test_closed_loop_with_an_unsafe_period_sends_no_slew(tmp_path: Path) -> None
 
     th = threading.Thread(target=weather, daemon=True)
     th.start()
+    t0 = time.time()
     result = play(config, "feature", seed=0, journal_dir=journal, env=env)
+    wall_s = time.time() - t0
     th.join(10)
     obs = env.unwrapped.observatory
+    assert obs.describe()["clock"]["time_factor"] == 100.0
     records = [json.loads(x) for x in result.journal_path.read_text().splitlines()]
     ok = [r for r in records if r["status"] == "ok"]
     assert [r["step"] for r in ok] == list(range(25))
     mags = np.array([r["measurement"]["value_mag"] for r in ok], dtype=float)
     assert np.isfinite(mags).sum() >= 20
+    # the clock is the wall's: the night advanced ~100x the wall time the loop took
+    night_s = (ok[-1]["measurement"]["mjd_mid"] - obs.night_start_mjd) * 86400.0
+    assert 0.5 * 100 * wall_s < night_s < 100 * wall_s
     assert "unsafe" in window and "safe" in window
-    # the verdict is read at most 0.5 s late; a slew already under way when the
-    # sensor flipped is the only command allowed in the first half second
+    # the verdict is read at most 0.5 s late: a slew under way when the sensor
+    # flipped is the only command allowed in the first 0.6 s
     slews = [t for what, t in obs.link.commands if what == "telescope slew"
              and window["unsafe"] + 0.6 < t < window["safe"]]
     assert slews == []
     unsafe = [e for e in obs.safety_log if not e["safe"]]
     assert unsafe and window["unsafe"] <= unsafe[0]["unix"] <= window["unsafe"] + 2.0
     assert obs.safety_log[-1]["safe"] is True
-    after = [t for what, t in obs.link.commands if what == "telescope slew" and t > window["safe"]]
-    assert after  # the night went on once safe
+    assert [t for what, t in obs.link.commands if what == "telescope slew"
+            and t > window["safe"]]  # the night went on once safe
     assert not (tmp_path / "srv" / "server.json").exists()  # the private server was stopped
+
+    # tomorrow: the history store (the runs folder's journals) feeds steer suggest
+    history, report = read_history(journal, read_catalog(catalog_path))
+    assert report.used == int(np.isfinite(mags).sum())
+    site = get_preset("small-robotic")
+    last = max(r["measurement"]["mjd_mid"] for r in ok)
+    from astropy.time import Time
+
+    when = Time(last + 600 / 86400.0, format="mjd", scale="utc").isot[:19]
+    args = ["suggest", catalog_path, "--lat", str(site.site_lat_deg), "--lon",
+            str(site.site_lon_deg), "--height", str(site.site_height_m), "--time", when,
+            "--n", "30", "--policy", "feature", "--format", "json"]
+    assert main([*args, "--history", str(journal)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    seen = {r["proposal"]["action"]["target_id"] for r in ok
+            if r["measurement"]["value_mag"] is not None}
+    reasons = {r["target_id"]: r["reason"] for r in rows}
+    assert any("last seen" in reasons.get(t, "") for t in seen), reasons
 
 
 def _fault_setup(tmp_path: Path, exptime_scale: float, timeout_s: float):

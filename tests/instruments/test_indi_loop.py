@@ -102,3 +102,39 @@ def test_server_killed_during_a_loop_is_journaled_and_the_night_goes_on(tmp_path
         assert st.count("ok") == 1 or st[-1] == "failed", (s, st)
     assert len(ok_steps) >= 6
     assert result.episode.metrics["visits"] == len(ok_steps)
+
+
+def test_live_night_on_indi_follows_the_wall_clock(tmp_path: Path) -> None:
+    """experiments/indi-live.toml, 10 decisions on the wall clock (x100): measured
+    conditions in every record, the clock no faster than the wall, the journal
+    readable as history."""
+    import time
+
+    from steer.config import parse_experiment
+    from steer.envs.history import read_history
+    from steer.instruments.sim.catalog_io import read_catalog
+    from steer.session import make_env, play
+
+    live = EXPERIMENT.with_name("indi-live.toml")
+    catalog_path = str(live.parent / "catalogs" / "live-demo.csv")
+    text = live.read_text(encoding="utf-8").replace("max_decisions = 25", "max_decisions = 10")
+    text = text.replace('"experiments/catalogs/live-demo.csv"', json.dumps(catalog_path))
+    text = text.replace("\nstart_server = true\n",
+                        f"\nstart_server = true\nrun_dir = {json.dumps(str(tmp_path / 'srv'))}\n")
+    config = parse_experiment(text, str(live))
+    env = make_env(config)
+    t0 = time.time()
+    result = play(config, "feature", seed=0, journal_dir=tmp_path / "journals", env=env)
+    wall_s = time.time() - t0
+    obs = env.unwrapped.observatory
+    records = [json.loads(x) for x in result.journal_path.read_text(encoding="utf-8").splitlines()]
+    ok = [r for r in records if r["status"] == "ok"]
+    assert [r["step"] for r in ok] == list(range(10))
+    for r in ok:
+        c = r["measurement"]["conditions"]
+        assert c["n_ref_stars"] >= 2 and 0.3 < c["transparency"] < 1.3 and "clock_behind_s" in c
+    night_s = (ok[-1]["measurement"]["mjd_mid"] - obs.night_start_mjd) * 86400.0
+    assert 0.4 * 100 * wall_s < night_s < 100 * wall_s
+    mags = np.array([r["measurement"]["value_mag"] for r in ok], dtype=float)
+    _, report = read_history(tmp_path / "journals", read_catalog(catalog_path))
+    assert report.used == int(np.isfinite(mags).sum()) >= 8
