@@ -20,7 +20,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Frame", "Mount", "Camera", "Focuser", "SafetyMonitor", "Weather"]
+__all__ = ["Frame", "Mount", "Camera", "Focuser", "SafetyMonitor", "Weather",
+           "jnow_from_j2000", "j2000_from_jnow"]
 
 
 @dataclass
@@ -115,3 +116,34 @@ class Weather(Protocol):
         """What it measures now, units in the keys (``cloud_cover_frac``,
         ``seeing_fwhm_arcsec``, ``sky_mag_arcsec2``, ``wind_speed_m_s``, ...)."""
         ...
+
+
+def jnow_from_j2000(ra_deg: float, dec_deg: float, when: Any = None) -> tuple[float, float]:
+    """Apparent geocentric RA/Dec of date (INDI's JNow, TETE) of an ICRS/J2000 position.
+
+    Args:
+        ra_deg, dec_deg: J2000 position, degrees.
+        when: ``astropy.time.Time`` (default now: the simulators use the system clock).
+
+    Returns:
+        ``(ra_hours, dec_deg)`` of date, as ``EQUATORIAL_EOD_COORD`` expects.
+    """
+    import astropy.units as u
+    from astropy.coordinates import TETE, SkyCoord
+    from astropy.time import Time
+
+    t = Time.now() if when is None else when
+    c = SkyCoord(ra=ra_deg * u.deg, dec=dec_deg * u.deg, frame="icrs").transform_to(
+        TETE(obstime=t))
+    return float(c.ra.hour), float(c.dec.deg)
+
+
+def j2000_from_jnow(ra_hours: float, dec_deg: float) -> tuple[float, float]:
+    """ICRS/J2000 ``(ra_deg, dec_deg)`` of an apparent position of date (now)."""
+    import astropy.units as u
+    from astropy.coordinates import TETE, SkyCoord
+    from astropy.time import Time
+
+    c = SkyCoord(ra=ra_hours * u.hourangle, dec=dec_deg * u.deg,
+                 frame=TETE(obstime=Time.now())).transform_to("icrs")
+    return float(c.ra.deg), float(c.dec.deg)

@@ -22,7 +22,7 @@ import numpy as np
 import requests
 
 from steer.errors import InstrumentError, InstrumentTimeoutError
-from steer.instruments.hardware import Frame
+from steer.instruments.hardware import Frame, j2000_from_jnow, jnow_from_j2000
 
 __all__ = ["AlpacaLink", "AlpacaMount", "AlpacaCamera", "AlpacaFocuser",
            "AlpacaSafetyMonitor", "AlpacaWeather"]
@@ -144,17 +144,13 @@ class AlpacaMount:
         with self.link.call("telescope position"):
             ra_h, dec = float(self.dev.RightAscension), float(self.dev.Declination)
         if self._jnow:
-            from steer.instruments.indi.observatory import _j2000_from_jnow
-
-            return _j2000_from_jnow(ra_h, dec)
+            return j2000_from_jnow(ra_h, dec)
         return ra_h * 15.0, dec
 
     def slew(self, ra_deg: float, dec_deg: float) -> float:
         """Slew to a J2000 position, wait until settled and on target; return wall seconds."""
         t0 = time.perf_counter()
         if self._jnow:
-            from steer.instruments.indi.observatory import jnow_from_j2000
-
             ra_h, dec = jnow_from_j2000(ra_deg, dec_deg)
         else:
             ra_h, dec = (ra_deg % 360.0) / 15.0, dec_deg

@@ -70,7 +70,7 @@ def frame_wcs(ra_deg: float, dec_deg: float, scale_arcsec_px: float, width_px: i
     w = WCS(naxis=2)
     w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     w.wcs.crval = [ra_deg % 360.0, dec_deg]
-    w.wcs.crpix = [width_px / 2.0, height_px / 2.0]
+    w.wcs.crpix = [width_px / 2.0 + 0.5, height_px / 2.0 + 0.5]  # 1-based: the centre
     w.wcs.cd = [[-s, 0.0], [0.0, -s]]
     return w
 

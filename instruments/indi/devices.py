@@ -32,7 +32,7 @@ _REQUIRED_VECTORS = ((TELESCOPE, "EQUATORIAL_EOD_COORD"), (TELESCOPE, "TELESCOPE
 
 
 def connect_with_retries(client: Any, set_up: Callable[[], None], retries: int, what: str,
-                         hint: str) -> None:
+                         hint: str, devices: tuple[str, ...] = DEVICES) -> None:
     """Connect the client to the three devices and run ``set_up``, retrying on failure.
 
     Args:
@@ -41,6 +41,7 @@ def connect_with_retries(client: Any, set_up: Callable[[], None], retries: int, 
         retries: Further attempts after the first (0.5 s apart).
         what: Names the instrument in the log and the error (``"INDI"``...).
         hint: The error's hint when every attempt failed.
+        devices: The device names to connect.
 
     Raises:
         InstrumentError: every attempt failed (the last failure is chained).
@@ -48,7 +49,7 @@ def connect_with_retries(client: Any, set_up: Callable[[], None], retries: int, 
     last: InstrumentError | None = None
     for attempt in range(retries + 1):
         try:
-            client.connect(DEVICES)
+            client.connect(devices)
             set_up()
             return
         except InstrumentError as exc:
@@ -62,7 +63,8 @@ def connect_with_retries(client: Any, set_up: Callable[[], None], retries: int, 
 
 def set_up_simulators(client: Any, timeout_s: float, unpark_timeout_s: float,
                       ccd_size_px: int, ccd_noise_adu: float, time_factor: float,
-                      site: tuple[float, float, float] | None = None) -> None:
+                      site: tuple[float, float, float] | None = None,
+                      names: tuple[str, str, str] = DEVICES) -> None:
     """Connect each device, wait for its properties, unpark, set the CCD simulator up.
 
     Args:
@@ -73,27 +75,31 @@ def set_up_simulators(client: Any, timeout_s: float, unpark_timeout_s: float,
         ccd_noise_adu: The simulator's read noise (``SIM_NOISE``).
         time_factor: The simulator's exposure-time compression (``SIM_TIME_FACTOR``).
         site: ``(lat_deg, lon_deg, height_m)`` sent as ``GEOGRAPHIC_COORD``, if given.
+        names: The telescope, CCD and focuser device names.
 
     Raises:
         InstrumentError: a device or property did not answer in time.
     """
     c = client
-    for dev in DEVICES:
+    telescope, ccd, focuser = names
+    for dev in names:
         if not c.switch_on(dev, "CONNECTION", "CONNECT"):
             c.set_and_wait(dev, "CONNECTION", {"CONNECT": "On", "DISCONNECT": "Off"})
-    for dev, vec in _REQUIRED_VECTORS:
+    rename = dict(zip(DEVICES, names, strict=True))
+    for dev0, vec in _REQUIRED_VECTORS:
+        dev = rename[dev0]
         c.wait_for(lambda d=dev, v=vec: c.vector(d, v) is not None, timeout_s,
                    f"{dev}.{vec} to be defined")
-    c.enable_blobs(CCD)  # again, now that CCD1 is defined on this link
+    c.enable_blobs(ccd)  # again, now that CCD1 is defined on this link
     if site is not None:
         lat, lon, height = site
-        c.set_and_wait(TELESCOPE, "GEOGRAPHIC_COORD",
+        c.set_and_wait(telescope, "GEOGRAPHIC_COORD",
                        {"LAT": lat, "LONG": lon % 360.0, "ELEV": height})
-    if c.switch_on(TELESCOPE, "TELESCOPE_PARK", "PARK"):  # only if parked: else no reply
-        c.set_and_wait(TELESCOPE, "TELESCOPE_PARK", {"UNPARK": "On", "PARK": "Off"},
+    if c.switch_on(telescope, "TELESCOPE_PARK", "PARK"):  # only if parked: else no reply
+        c.set_and_wait(telescope, "TELESCOPE_PARK", {"UNPARK": "On", "PARK": "Off"},
                        timeout_s=unpark_timeout_s)
-    c.set_and_wait(CCD, "CCD_GAIN", {"GAIN": 50.0})  # 50: flux exactly proportional to time
-    c.set_and_wait(CCD, "SIMULATOR_SETTINGS", {
+    c.set_and_wait(ccd, "CCD_GAIN", {"GAIN": 50.0})  # 50: flux exactly proportional to time
+    c.set_and_wait(ccd, "SIMULATOR_SETTINGS", {
         "SIM_XRES": ccd_size_px, "SIM_YRES": ccd_size_px, "SIM_NOISE": ccd_noise_adu,
         "SIM_TIME_FACTOR": time_factor,
         # stars fainter than the limiting magnitude are not drawn at all: push it to the

@@ -37,7 +37,7 @@ from steer.instruments.indi.devices import (
     connect_with_retries,
     set_up_simulators,
 )
-from steer.instruments.indi.observatory import jnow_from_j2000
+from steer.instruments.indi.hardware import IndiMount
 from steer.instruments.indi.server import resolve_server
 from steer.instruments.sim._offline import configure_astropy_offline
 
@@ -167,26 +167,8 @@ class IndiFocusCamera:
 
     def _point(self) -> None:
         """Track and SYNC the mount onto the field (JNow), checking the read-back."""
-        c = self.client
-        ra_h, dec = jnow_from_j2000(*self.field)
-        tol = 5.0 / 3600.0
-
-        def arrived(vs: Any) -> bool:
-            try:
-                r, d = float(vs.values["RA"]) * 15.0, float(vs.values["DEC"])
-            except (KeyError, ValueError):
-                return False
-            dra = (r - ra_h * 15.0 + 180.0) % 360.0 - 180.0
-            return math.hypot(dra * math.cos(math.radians(dec)), d - dec) <= tol
-
-        if not c.switch_on(TELESCOPE, "TELESCOPE_TRACK_STATE", "TRACK_ON"):
-            c.set_and_wait(TELESCOPE, "TELESCOPE_TRACK_STATE",
-                           {"TRACK_ON": "On", "TRACK_OFF": "Off"}, ok_states=("Ok", "Busy"))
-        if not c.switch_on(TELESCOPE, "ON_COORD_SET", "SYNC"):
-            c.set_and_wait(TELESCOPE, "ON_COORD_SET",
-                           {"SYNC": "On", "TRACK": "Off", "SLEW": "Off"})
-        c.set_and_wait(TELESCOPE, "EQUATORIAL_EOD_COORD", {"RA": ra_h, "DEC": dec},
-                       done=arrived)
+        IndiMount(lambda: self.client, TELESCOPE, sync=True, timeout_s=self.timeout_s,
+                  tolerance_arcsec=5.0).slew(*self.field)
 
     # ------------------------------------------------------------ focuser and camera
     @property

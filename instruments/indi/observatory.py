@@ -31,54 +31,25 @@ import numpy as np
 
 from steer.errors import ConfigError, InstrumentError
 from steer.instruments import photometry
+from steer.instruments.hardware import jnow_from_j2000
 from steer.instruments.hardware_night import HardwareNight
 from steer.instruments.indi.client import IndiClient
-from steer.instruments.indi.devices import (
-    CCD,
-    FOCUSER,
-    TELESCOPE,
-    connect_with_retries,
-    set_up_simulators,
+from steer.instruments.indi.devices import connect_with_retries, set_up_simulators
+from steer.instruments.indi.hardware import (
+    IndiCamera,
+    IndiDeviceNames,
+    IndiFocuser,
+    IndiMount,
 )
 from steer.instruments.indi.server import resolve_server
 from steer.instruments.telescope import Action, Measurement
 
-__all__ = ["IndiObservatory", "jnow_from_j2000"]
+__all__ = ["IndiObservatory", "jnow_from_j2000"]  # jnow_from_j2000: re-exported
 
 log = logging.getLogger(__name__)
 
 _CAL_MAGS = (6.5, 7.5, 8.5, 9.5, 10.5)  # raw CCD-simulator magnitudes of the calibration stars
 _CAL_EXPTIME_S = 2.0
-
-
-def jnow_from_j2000(ra_deg: float, dec_deg: float, when: Any = None) -> tuple[float, float]:
-    """Apparent geocentric RA/Dec of date (INDI's JNow, TETE) of an ICRS/J2000 position.
-
-    Args:
-        ra_deg, dec_deg: J2000 position, degrees.
-        when: ``astropy.time.Time`` (default now: the simulators use the system clock).
-
-    Returns:
-        ``(ra_hours, dec_deg)`` of date, as ``EQUATORIAL_EOD_COORD`` expects.
-    """
-    import astropy.units as u
-    from astropy.coordinates import TETE, SkyCoord
-    from astropy.time import Time
-
-    t = Time.now() if when is None else when
-    c = SkyCoord(ra=ra_deg * u.deg, dec=dec_deg * u.deg, frame="icrs").transform_to(
-        TETE(obstime=t))
-    return float(c.ra.hour), float(c.dec.deg)
-
-
-def _j2000_from_jnow(ra_hours: float, dec_deg: float) -> tuple[float, float]:
-    import astropy.units as u
-    from astropy.coordinates import TETE, SkyCoord
-    from astropy.time import Time
-
-    c = SkyCoord(ra=ra_hours * u.hourangle, dec=dec_deg * u.deg,
-                 frame=TETE(obstime=Time.now())).transform_to("icrs")
-    return float(c.ra.deg), float(c.dec.deg)
 
 
 class IndiObservatory(HardwareNight):
@@ -117,6 +88,8 @@ class IndiObservatory(HardwareNight):
         server_restarts: How many times a server this driver started is
             restarted (back-off 1, 2, 4... s) when it dies or hangs; a server
             it did not start is only waited for (the loop's retries).
+        devices: INDI device names by kind (``telescope``, ``ccd``, ``focuser``);
+            the defaults are the INDI simulators'.
     """
 
     def __init__(self, sim_observatory: Any, host: str = "127.0.0.1", port: int | None = None,
@@ -128,7 +101,7 @@ class IndiObservatory(HardwareNight):
                  ccd_size_px: int = 512, ccd_noise_adu: float = 10.0,
                  focus_position: int = 36700, dec_limits_deg: tuple[float, float] = (-85.0, 85.0),
                  hour_angle_limit_h: float = 6.0, pointing_tolerance_arcsec: float = 5.0,
-                 server_restarts: int = 3) -> None:
+                 server_restarts: int = 3, devices: dict[str, str] | None = None) -> None:
         if not 0.01 <= float(exptime_scale) <= 100.0:
             raise ConfigError(f"exptime_scale = {exptime_scale} is outside [0.01, 100]",
                               "the CCD simulator's SIM_TIME_FACTOR range")
@@ -148,7 +121,17 @@ class IndiObservatory(HardwareNight):
         self.pointing_tolerance_arcsec = float(pointing_tolerance_arcsec)
         self.server, port, self.gsc_state_path = resolve_server(
             "IndiObservatory", run_dir, port, start_server, gsc_state_path, prefix="steer-indi-")
+        self.names = IndiDeviceNames.from_options(devices)
         self.client = IndiClient(host, port, timeout_s=self.timeout_s)
+        # the devices read self.client when called: they follow it across restarts
+        self.mount = IndiMount(lambda: self.client, self.names.telescope,
+                               sync=self.sync_instead_of_slew, timeout_s=self.timeout_s,
+                               slew_timeout_s=self.slew_timeout_s,
+                               tolerance_arcsec=self.pointing_tolerance_arcsec)
+        self.camera = IndiCamera(lambda: self.client, self.names.ccd,
+                                 exptime_scale=self.exptime_scale, timeout_s=self.timeout_s)
+        self.focuser = IndiFocuser(lambda: self.client, self.names.focuser,
+                                   timeout_s=self.slew_timeout_s)
         self.server_restarts = int(server_restarts)
         self.server_restarts_left = self.server_restarts
         self.restart_log: list[dict[str, float]] = []  # restarts of the server steer started
@@ -177,7 +160,8 @@ class IndiObservatory(HardwareNight):
         self._ready = False
         try:
             connect_with_retries(self.client, self._setup_devices, self.max_retries, "INDI",
-                                 "is indiserver running? steer indi-sim status")
+                                 "is indiserver running? steer indi-sim status",
+                                 devices=self.names.all())
         except InstrumentError:
             if self.server is None or self.server_restarts_left <= 0:
                 raise  # a server steer did not start: the loop's retries wait for it
@@ -192,7 +176,8 @@ class IndiObservatory(HardwareNight):
             self.client = IndiClient(self.client.host, self.server.port or self.client.port,
                                      timeout_s=self.timeout_s)
             connect_with_retries(self.client, self._setup_devices, self.max_retries, "INDI",
-                                 "the restarted indiserver does not answer")
+                                 "the restarted indiserver does not answer",
+                                 devices=self.names.all())
             self.restart_log.append({"restart": n, "wall_s": time.perf_counter() - t0,
                                      "detected_unix": detected_unix})
         self._ready = True
@@ -202,12 +187,10 @@ class IndiObservatory(HardwareNight):
         cfg = self._sim.config
         set_up_simulators(c, self.timeout_s, self.slew_timeout_s, self.ccd_size_px,
                           self.ccd_noise_adu, self.exptime_scale,
-                          site=(cfg.site_lat_deg, cfg.site_lon_deg, cfg.site_height_m))
-        pos = c.numbers(FOCUSER, "ABS_FOCUS_POSITION").get("FOCUS_ABSOLUTE_POSITION")
-        if pos is None or abs(pos - self.focus_position) > 0.5:
-            c.set_and_wait(FOCUSER, "ABS_FOCUS_POSITION",
-                           {"FOCUS_ABSOLUTE_POSITION": float(self.focus_position)},
-                           timeout_s=self.slew_timeout_s)
+                          site=(cfg.site_lat_deg, cfg.site_lon_deg, cfg.site_height_m),
+                          names=self.names.all())
+        if self.focuser.position() != self.focus_position:
+            self.focuser.move(self.focus_position)
         if self._ccd_transform is None:
             self._calibrate()
 
@@ -218,16 +201,16 @@ class IndiObservatory(HardwareNight):
         gives the linear map ``served = a + b * mag`` the ``gsc`` script applies so
         that image fluxes follow ``10**(-0.4 * (mag - zeropoint_mag))`` ADU/s.
         """
-        vs = self.client.numbers(TELESCOPE, "EQUATORIAL_EOD_COORD")
-        ra0, dec0 = _j2000_from_jnow(vs["RA"], vs["DEC"])
+        ra0, dec0 = self.mount.position()
         dec0 = float(np.clip(dec0, -80.0, 80.0))
         ang = np.linspace(0.0, 2.0 * np.pi, len(_CAL_MAGS), endpoint=False)
         ras = ra0 + 2.0 / 60.0 * np.cos(ang) / math.cos(math.radians(dec0))
         decs = dec0 + 2.0 / 60.0 * np.sin(ang)
         self._write_state([(f"CAL{i}", r, d, m) for i, (r, d, m) in
                            enumerate(zip(ras, decs, _CAL_MAGS, strict=True))], (0.0, 1.0))
-        self._point_j2000(ra0, dec0)
-        data, header = photometry.read_fits(self._expose(_CAL_EXPTIME_S)[0])
+        self.mount.slew(ra0, dec0)
+        frame = self.camera.expose(_CAL_EXPTIME_S)
+        data, header = frame.data, frame.header
         geom = photometry.geometry_from_header(header, data.shape)
         x, y = photometry.project(geom, ras, decs)
         ph = photometry._aperture_fluxes(data, x, y, 8.0)  # noqa: SLF001
@@ -258,58 +241,6 @@ class IndiObservatory(HardwareNight):
         self._write_state(stars)
         return served
 
-    # ------------------------------------------------------------ mount and camera
-    def _point_j2000(self, ra_deg: float, dec_deg: float) -> float:
-        """SYNC or slew the mount to a J2000 position; return wall seconds."""
-        c = self.client
-        t0 = time.perf_counter()
-        ra_h, dec = jnow_from_j2000(ra_deg, dec_deg)
-        tol_deg = self.pointing_tolerance_arcsec / 3600.0
-
-        def arrived(vs: Any) -> bool:
-            try:
-                r = float(vs.values["RA"]) * 15.0
-                d = float(vs.values["DEC"])
-            except (KeyError, ValueError):
-                return False
-            dra = (r - ra_h * 15.0 + 180.0) % 360.0 - 180.0
-            return math.hypot(dra * math.cos(math.radians(dec)), d - dec) <= tol_deg
-
-        # track first: an idle mount's RA of date drifts 15"/s and fails the read-back
-        if not c.switch_on(TELESCOPE, "TELESCOPE_TRACK_STATE", "TRACK_ON"):
-            c.set_and_wait(TELESCOPE, "TELESCOPE_TRACK_STATE", {"TRACK_ON": "On",
-                                                                 "TRACK_OFF": "Off"},
-                           ok_states=("Ok", "Busy"))
-        mode = "SYNC" if self.sync_instead_of_slew else "TRACK"
-        if not c.switch_on(TELESCOPE, "ON_COORD_SET", mode):
-            c.set_and_wait(TELESCOPE, "ON_COORD_SET",
-                           {"SYNC": "Off", "TRACK": "Off", "SLEW": "Off", mode: "On"})
-        c.set_and_wait(TELESCOPE, "EQUATORIAL_EOD_COORD", {"RA": ra_h, "DEC": dec}, done=arrived,
-                       timeout_s=self.timeout_s if self.sync_instead_of_slew
-                       else self.slew_timeout_s)
-        return time.perf_counter() - t0
-
-    def _expose(self, exptime_s: float) -> tuple[bytes, float]:
-        """Expose ``exptime_s`` simulated seconds; return (FITS bytes, wall seconds)."""
-        c = self.client
-        t0 = time.perf_counter()
-        blob0 = c.vector(CCD, "CCD1")
-        seq0 = blob0.seq if blob0 is not None else 0
-        c.send(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": float(exptime_s)})
-
-        def done() -> bool:
-            b = c._vectors.get((CCD, "CCD1"))  # noqa: SLF001  (under the client's lock)
-            e = c._vectors.get((CCD, "CCD_EXPOSURE"))  # noqa: SLF001
-            return (b is not None and b.seq > seq0) or (e is not None and e.state == "Alert")
-
-        c.wait_for(done, exptime_s * self.exptime_scale + self.timeout_s, "the CCD image")
-        blob = c.vector(CCD, "CCD1")
-        if blob is None or blob.seq <= seq0 or not isinstance(blob.values.get("CCD1"), bytes):
-            exp = c.vector(CCD, "CCD_EXPOSURE")
-            raise InstrumentError(f"exposure failed: {exp.message if exp else 'no CCD'}",
-                                  "check the CCD driver")
-        return blob.values["CCD1"], time.perf_counter() - t0
-
     # ------------------------------------------------------------ Instrument protocol
     def check(self, action: Action) -> None:
         """The simulation's limits, then the mount's; raises before anything is sent.
@@ -335,24 +266,23 @@ class IndiObservatory(HardwareNight):
         self._ensure_ready()
         try:
             served = self._sky(i, t_mid)
-            wall_point = self._point_j2000(float(sim.catalog.ra_deg[i]),
-                                           float(sim.catalog.dec_deg[i]))
-            blob, wall_expose = self._expose(t_exp)
+            wall_point = self.mount.slew(float(sim.catalog.ra_deg[i]),
+                                         float(sim.catalog.dec_deg[i]))
+            frame = self.camera.expose(t_exp)
             t0 = time.perf_counter()
-            data, header = photometry.read_fits(blob)
+            data, header = frame.data, frame.header
             self.last_image = (data, header)  # kept for diagnosis even if photometry fails
             fra, fdec, fmag = served["field"]
             phot = photometry.measure(
                 data, header, float(sim.catalog.ra_deg[i]), float(sim.catalog.dec_deg[i]),
-                fra, fdec, fmag, t_exp, zp_clear_mag=self.zeropoint_mag)
+                fra, fdec, fmag, t_exp, zp_clear_mag=self.zeropoint_mag, wcs=frame.wcs)
             wall_phot = time.perf_counter() - t0
         except InstrumentError:
             self._ready = False  # set the devices up again first: a driver may have restarted
             raise
         m = sim.execute(action)  # the simulated clock, pointing and filter advance only now
-        wall = {"point": wall_point, "expose": wall_expose,
-                "transfer": max(0.0, wall_expose - t_exp * self.exptime_scale),
-                "photometry": wall_phot}
+        wall = {"point": wall_point, "expose": frame.timings_s["expose"],
+                "transfer": frame.timings_s["transfer"], "photometry": wall_phot}
         return self.measured(action, m, served, phot, wall)
 
     def close(self) -> None:

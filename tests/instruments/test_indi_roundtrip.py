@@ -135,3 +135,30 @@ def test_real_slew_instead_of_sync(tmp_path: Path) -> None:
     finally:
         obs.close()
         srv.stop()
+
+
+def test_indi_devices_satisfy_the_hardware_protocols(indi) -> None:
+    from steer.instruments import hardware
+
+    indi._ensure_ready()
+    assert isinstance(indi.mount, hardware.Mount)
+    assert isinstance(indi.camera, hardware.Camera)
+    assert isinstance(indi.focuser, hardware.Focuser)
+    assert indi.focuser.position() == indi.focus_position
+    ra, dec = indi.mount.position()
+    assert -90.0 <= dec <= 90.0 and 0.0 <= ra < 360.0
+
+
+def test_device_names_come_from_the_config(server) -> None:
+    from steer.errors import ConfigError, InstrumentError
+    from steer.instruments.indi import IndiObservatory
+
+    with pytest.raises(ConfigError, match="unknown INDI device kind"):
+        IndiObservatory(make_sim(), run_dir=str(server.run_dir), devices={"dome": "x"})
+    obs = IndiObservatory(make_sim(), run_dir=str(server.run_dir), timeout_s=2.0, max_retries=0,
+                          devices={"telescope": "EQMod Mount"})
+    try:
+        with pytest.raises(InstrumentError, match="EQMod Mount"):
+            obs._ensure_ready()  # the server has no such device: named in the error
+    finally:
+        obs.close()
