@@ -1,6 +1,7 @@
-"""Benchmark: autofocus on a REAL INDI focuser and CCD: bo-continuous vs vcurve.
+"""Benchmark: autofocus on a REAL INDI (or Alpaca) focuser and camera: bo-continuous vs vcurve.
 
-Starts its own ``indiserver`` (telescope, CCD and focuser simulators), then:
+Starts its own ``indiserver`` (telescope, CCD and focuser simulators), or with
+``--protocol alpaca`` its own ``alpaca-simulators`` (focuser and camera), then:
 
 1. a dense reference sweep of the focuser (every 1000 steps over every
    seed's window, every 250 steps around the minimum) measures the best
@@ -15,8 +16,9 @@ last and best measured FWHM, wall seconds (focuser moves, exposures,
 measurement, policy)::
 
     .venv/bin/python benchmarks/bench_indi_autofocus.py [--seeds 5] [--budget 15]
+    .venv/bin/python benchmarks/bench_indi_autofocus.py --protocol alpaca
 
-writes ``benchmarks/results/indi_autofocus.json`` and prints a table.
+writes ``benchmarks/results/{indi,alpaca}_autofocus.json`` and prints a table.
 """
 
 from __future__ import annotations
@@ -38,15 +40,15 @@ import numpy as np
 POLICIES = ("bo-continuous", "vcurve")
 
 
-def reference_sweep(camera: Any, lo: float, hi: float) -> dict[str, Any]:
-    """Measure FWHM on a coarse grid over [lo, hi], then a fine grid around its minimum."""
-    coarse = np.arange(lo, hi + 1.0, 1000.0)
+def reference_sweep(camera: Any, lo: float, hi: float, step: float = 1000.0) -> dict[str, Any]:
+    """Measure FWHM on a coarse grid over [lo, hi], then a 4x finer one around its minimum."""
+    coarse = np.arange(lo, hi + 1.0, step)
     pos, fwhm = [], []
     for p in coarse:
         pos.append(float(p))
         fwhm.append(float(camera.measure(p).fwhm_arcsec))
     k = int(np.nanargmin(fwhm))
-    for p in np.arange(pos[k] - 1750.0, pos[k] + 1751.0, 250.0):
+    for p in np.arange(pos[k] - 1.75 * step, pos[k] + 1.75 * step + 1.0, step / 4.0):
         if lo <= p <= hi and float(p) not in pos:
             pos.append(float(p))
             fwhm.append(float(camera.measure(p).fwhm_arcsec))
@@ -96,8 +98,12 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budget", type=int, default=15, help="exposures per run")
     ap.add_argument("--policies", default=",".join(POLICIES))
-    ap.add_argument("--out", default="benchmarks/results/indi_autofocus.json")
+    ap.add_argument("--protocol", choices=["indi", "alpaca"], default="indi",
+                    help="indi: indiserver simulators; alpaca: alpaca-simulators")
+    ap.add_argument("--out", default=None,
+                    help="default benchmarks/results/{indi,alpaca}_autofocus.json")
     args = ap.parse_args()
+    args.out = args.out or f"benchmarks/results/{args.protocol}_autofocus.json"
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -108,25 +114,34 @@ def main() -> int:
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
-    if shutil.which("indiserver") is None:
+    if args.protocol == "indi" and shutil.which("indiserver") is None:
         print("indiserver is not installed (apt-get install -y indi-bin)", file=sys.stderr)
         return 2
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     seeds = list(range(args.seeds))
-    run_dir = tempfile.mkdtemp(prefix="steer-bench-indi-focus-")
-    server = IndiServer(run_dir)
+    run_dir = tempfile.mkdtemp(prefix=f"steer-bench-{args.protocol}-focus-")
+    if args.protocol == "alpaca":
+        from steer.instruments.alpaca.focus import ALPACA_SIM_BEST_FOCUS_STEPS, AlpacaFocusCamera
+        from steer.instruments.alpaca.server import AlpacaSimServer
+
+        server: Any = AlpacaSimServer(run_dir, camera_size_px=256, slew_rate_deg_s=360.0)
+        env_kw = {"best_focus_steps": float(ALPACA_SIM_BEST_FOCUS_STEPS),
+                  "window_steps": 1500.0}
+    else:
+        server, env_kw = IndiServer(run_dir), {}
     server.start()
     t_start = time.perf_counter()
     try:
-        camera = IndiFocusCamera(run_dir=run_dir)
+        camera = (AlpacaFocusCamera(run_dir=run_dir) if args.protocol == "alpaca"
+                  else IndiFocusCamera(run_dir=run_dir))
         camera.ensure_ready()
-        env = IndiAutofocusEnv(camera=camera, max_exposures=args.budget)
+        env = IndiAutofocusEnv(camera=camera, max_exposures=args.budget, **env_kw)
         windows = [IndiAutofocusEnv.window_for_seed(s, env.best_focus_steps, env.window_steps,
                                                     env.focus_margin_frac)[0] for s in seeds]
         lo = min(w[0] for w in windows)
         hi = max(w[1] for w in windows)
         t0 = time.perf_counter()
-        ref = reference_sweep(camera, lo, hi)
+        ref = reference_sweep(camera, lo, hi, step=env.window_steps / 30.0)
         ref["wall_s"] = time.perf_counter() - t0
         best = ref["best_fwhm_arcsec"]
         print(f"reference sweep: {len(ref['position_steps'])} frames over [{lo:.0f}, {hi:.0f}] "
@@ -143,7 +158,7 @@ def main() -> int:
                       f"final {r['final_fwhm_arcsec']:.3f}\" at {r['final_position_steps']:.0f}",
                       flush=True)
     finally:
-        server.stop()
+        server.remove()
     summary = {}
     for p in policies:
         e5 = np.array([r["exposures_to_5pct"] for r in runs[p]], float)
@@ -169,9 +184,13 @@ def main() -> int:
              f"{summary[p]['exposures_to_2pct_median']:>4.1f} "
              f"{summary[p]['final_fwhm_median_arcsec']:>8.3f}\"" for p in policies]
     print(f"{'med':>4} " + " ".join(f"{c:>28}" for c in cells))
-    out = {"benchmark": "indi_autofocus",
-           "setup": "indiserver + indi_simulator_telescope/ccd/focus (INDI 1.9.9), "
-                    "IndiAutofocusEnv defaults (30000-step window, seeded)",
+    setup = ("indiserver + indi_simulator_telescope/ccd/focus (INDI 1.9.9), "
+             "IndiAutofocusEnv defaults (30000-step window, seeded)"
+             if args.protocol == "indi" else
+             "alpaca-simulators (camera + focuser, V-curve 1\" * (1 + |d|/100) capped at 5\"), "
+             "IndiAutofocusEnv with best focus 10000 and a 1500-step window, seeded")
+    out = {"benchmark": f"{args.protocol}_autofocus", "protocol": args.protocol,
+           "setup": setup,
            "budget": args.budget, "seeds": seeds, "reference": ref,
            "within": "measured FWHM <= (1 + frac) * reference best FWHM",
            "summary": summary, "runs": runs, "total_wall_s": time.perf_counter() - t_start,

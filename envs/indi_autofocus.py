@@ -50,7 +50,9 @@ class IndiAutofocusEnv(FocusHooks, gym.Env):
 
     Args:
         camera: An :class:`IndiFocusCamera` (default: one that starts its own server;
-            it is then closed by :meth:`close`).
+            it is then closed by :meth:`close`), or any focus camera with its
+            interface (:class:`steer.instruments.alpaca.focus.AlpacaFocusCamera`,
+            with ``best_focus_steps=10000`` and a window of ~1500 steps).
         best_focus_steps: Where the simulator's best focus is (places the window only).
         window_steps: Width of the travel the agent controls.
         focus_margin_frac: Best focus is drawn in the window without this fraction
@@ -153,7 +155,8 @@ class IndiAutofocusEnv(FocusHooks, gym.Env):
         fwhm = float(m.fwhm_arcsec)
         valid = math.isfinite(fwhm) and m.n_stars > 0
         if not valid:  # no star could be fitted: wider than the fit box
-            fwhm = float(self.camera.fit_shape_px) * 1.19
+            fwhm = float(self.camera.fit_shape_px) * float(
+                getattr(self.camera, "scale_arcsec_px", 1.19))
         self.position_steps = float(m.position_steps)
         overheads = dict(m.wall_s)
         self.elapsed_s += float(sum(overheads.values()))

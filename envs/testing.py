@@ -60,3 +60,24 @@ class UnsafeFirstPolicy(BasePolicy):
             return good
         unsafe = Proposal(self.context.make_action(int(bad[0]), 0), 1e9, {"rule": "deliberately unsafe"})
         return [unsafe, *good][:max(n, 2)]
+
+
+def run_focus_episode(env: Any, policy_name: str, seed: int) -> tuple[list[float], dict]:
+    """One focus run of ``policy_name`` on a focus env: the measured FWHMs and the last info."""
+    import warnings
+
+    from steer.loop import start_policy
+    from steer.policies import make_policy
+
+    obs, info = env.reset(seed=seed)
+    policy = make_policy(policy_name)
+    start_policy(policy, env, seed)
+    fwhm, done = [], False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while not done:
+            prop = policy.suggest(obs, info, 1)[0]
+            obs, reward, done, _, info = env.step(prop.action.as_array())
+            policy.ingest(prop.action, info, reward)
+            fwhm.append(float(info["fwhm_arcsec"]))
+    return fwhm, info

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["Frame", "Mount", "Camera", "Focuser", "SafetyMonitor", "Weather",
-           "jnow_from_j2000", "j2000_from_jnow"]
+           "jnow_from_j2000", "j2000_from_jnow", "checked_focus_target"]
 
 
 @dataclass
@@ -147,3 +147,20 @@ def j2000_from_jnow(ra_hours: float, dec_deg: float) -> tuple[float, float]:
     c = SkyCoord(ra=ra_hours * u.hourangle, dec=dec_deg * u.deg,
                  frame=TETE(obstime=Time.now())).transform_to("icrs")
     return float(c.ra.deg), float(c.dec.deg)
+
+
+def checked_focus_target(position_steps: float,
+                         limits_steps: tuple[float, float] | None) -> float:
+    """A focuser target rounded to whole steps, checked against the travel before any move.
+
+    Raises:
+        InstrumentError: not finite, or outside ``limits_steps``.
+    """
+    from steer.errors import InstrumentError
+
+    target = float(round(float(position_steps))) if np.isfinite(position_steps) else float("nan")
+    lo, hi = limits_steps or (0.0, float("inf"))
+    if not (np.isfinite(target) and lo <= target <= hi):
+        raise InstrumentError(f"focuser position {position_steps} is outside the "
+                              f"focuser's range [{lo:g}, {hi:g}]")
+    return target

@@ -13,6 +13,7 @@ zero point's deficit against the clear-sky zero point.
 from __future__ import annotations
 
 import io
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ from numpy.typing import NDArray
 
 from steer.errors import InstrumentError
 
-__all__ = ["FrameGeometry", "ImagePhotometry", "measure", "project", "read_fits"]
+__all__ = ["FrameGeometry", "ImagePhotometry", "measure", "project", "read_fits", "star_fwhm"]
+
+log = logging.getLogger(__name__)
 
 _SATURATION_FRACTION = 0.95  # peak above this fraction of the full well -> saturated
 
@@ -283,3 +286,45 @@ def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: fl
         detail={"aperture_px": r_px, "pointing_offset_px": [float(dx), float(dy)],
                 "zp_scatter_mag": float(np.std(zps)), "target_snr": t_flux / t_err
                 if t_err > 0 else float("nan")})
+
+
+def star_fwhm(data: NDArray, x: NDArray, y: NDArray, scale_arcsec_px: float,
+              fit_shape_px: int = 31) -> tuple[float, float, int, list[float]]:
+    """Median FWHM of the stars expected at pixels ``(x, y)``: centroided, then a
+    Gaussian fit each (photutils ``fit_fwhm``).
+
+    Returns:
+        ``(arcsec, px, n fitted, per-star arcsec)``; NaN and 0 when no star could
+        be fitted (wider than the fit box, or lost).
+
+    Raises:
+        InstrumentError: no star falls inside the frame.
+    """
+    from photutils.centroids import centroid_com, centroid_sources
+    from photutils.psf import fit_fwhm
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    h, w = data.shape
+    m = fit_shape_px // 2 + 2
+    inside = (x >= m) & (x < w - m) & (y >= m) & (y < h - m)
+    if not inside.any():
+        raise InstrumentError("no focus star falls inside the frame",
+                              "check the pointing (JNow/J2000) and the field radius")
+    img = data - float(np.median(data))
+    cx, cy = centroid_sources(img, x[inside], y[inside], box_size=fit_shape_px,
+                              centroid_func=centroid_com)
+    ok = np.isfinite(cx) & np.isfinite(cy)
+    ok &= (cx >= m) & (cx < w - m) & (cy >= m) & (cy < h - m)
+    if not ok.any():
+        return float("nan"), float("nan"), 0, []
+    try:
+        fw = np.asarray(fit_fwhm(img, xypos=np.column_stack([cx[ok], cy[ok]]),
+                                 fit_shape=fit_shape_px), float)
+    except Exception as exc:  # noqa: BLE001  (photutils raises various fit errors)
+        log.warning("FWHM fit failed: %s", exc)
+        return float("nan"), float("nan"), 0, []
+    fw = fw[np.isfinite(fw) & (fw > 0) & (fw < fit_shape_px)]
+    if fw.size == 0:
+        return float("nan"), float("nan"), 0, []
+    px = float(np.median(fw))
+    return px * scale_arcsec_px, px, int(fw.size), [float(v * scale_arcsec_px) for v in fw]

@@ -29,6 +29,7 @@ import numpy as np
 
 from steer.errors import ConfigError, InstrumentError
 from steer.instruments import photometry
+from steer.instruments.hardware import checked_focus_target
 from steer.instruments.indi.client import IndiClient
 from steer.instruments.indi.devices import (
     CCD,
@@ -187,11 +188,7 @@ class IndiFocusCamera:
             InstrumentError: outside the focuser's range, Alert, or no Ok in time.
         """
         self.ensure_ready()
-        target = float(round(float(position_steps)))
-        lo, hi = self.limits_steps or (0.0, float("inf"))
-        if not (math.isfinite(target) and lo <= target <= hi):
-            raise InstrumentError(f"focuser position {position_steps} is outside the "
-                                  f"focuser's range [{lo:g}, {hi:g}]")
+        target = checked_focus_target(position_steps, self.limits_steps)
         t0 = time.perf_counter()
         c = self.client
         pos = c.numbers(FOCUSER, "ABS_FOCUS_POSITION").get("FOCUS_ABSOLUTE_POSITION")
@@ -225,38 +222,11 @@ class IndiFocusCamera:
 
     def fwhm_of_frame(self, data: np.ndarray, header: Any) -> tuple[float, float, int, list]:
         """Median FWHM of the served stars in a frame: (arcsec, px, n fitted, per-star arcsec)."""
-        from photutils.centroids import centroid_com, centroid_sources
-        from photutils.psf import fit_fwhm
-
         geom = photometry.geometry_from_header(header, data.shape)
         geom = photometry._orientation(data, geom, self.star_ra_deg,  # noqa: SLF001
                                        self.star_dec_deg)
         x, y = photometry.project(geom, self.star_ra_deg, self.star_dec_deg)
-        h, w = data.shape
-        m = self.fit_shape_px // 2 + 2
-        inside = (x >= m) & (x < w - m) & (y >= m) & (y < h - m)
-        if not inside.any():
-            raise InstrumentError("no focus star falls inside the frame",
-                                  "check the pointing (JNow/J2000) and the field radius")
-        img = data - float(np.median(data))
-        cx, cy = centroid_sources(img, x[inside], y[inside], box_size=self.fit_shape_px,
-                                  centroid_func=centroid_com)
-        ok = np.isfinite(cx) & np.isfinite(cy)
-        ok &= (cx >= m) & (cx < w - m) & (cy >= m) & (cy < h - m)
-        if not ok.any():
-            return float("nan"), float("nan"), 0, []
-        try:
-            fw = np.asarray(fit_fwhm(img, xypos=np.column_stack([cx[ok], cy[ok]]),
-                                     fit_shape=self.fit_shape_px), float)
-        except Exception as exc:  # noqa: BLE001  (photutils raises various fit errors)
-            log.warning("FWHM fit failed: %s", exc)
-            return float("nan"), float("nan"), 0, []
-        fw = fw[np.isfinite(fw) & (fw > 0) & (fw < self.fit_shape_px)]
-        if fw.size == 0:
-            return float("nan"), float("nan"), 0, []
-        px = float(np.median(fw))
-        s = geom.scale_arcsec_per_px
-        return px * s, px, int(fw.size), [float(v * s) for v in fw]
+        return photometry.star_fwhm(data, x, y, geom.scale_arcsec_per_px, self.fit_shape_px)
 
     def measure(self, position_steps: float) -> FocusMeasurement:
         """Move, expose, measure: the median star FWHM at ``position_steps``.

@@ -258,3 +258,21 @@ def test_hung_server_times_out_then_is_restarted(tmp_path: Path) -> None:
         assert all(e["safe"] for e in obs.safety_log)  # recovered before any verdict
     finally:
         obs.close()
+
+
+def test_autofocus_on_alpaca_reaches_best_focus(tmp_path: Path) -> None:
+    """bo-continuous on the Alpaca focuser and camera (IndiAutofocusEnv's task): within
+    10% of the best FWHM the frames show, in 8 exposures."""
+    from steer.envs.indi_autofocus import IndiAutofocusEnv
+    from steer.envs.testing import run_focus_episode
+    from steer.instruments.alpaca.focus import ALPACA_SIM_BEST_FOCUS_STEPS, AlpacaFocusCamera
+
+    with AlpacaFocusCamera(start_server=True, run_dir=str(tmp_path)) as cam:
+        best = cam.measure(ALPACA_SIM_BEST_FOCUS_STEPS)
+        far = cam.measure(ALPACA_SIM_BEST_FOCUS_STEPS + 300)
+        assert best.n_stars >= 4 and 0.8 < best.fwhm_arcsec < 1.6
+        assert far.fwhm_arcsec > 2.5 * best.fwhm_arcsec
+        env = IndiAutofocusEnv(camera=cam, best_focus_steps=ALPACA_SIM_BEST_FOCUS_STEPS,
+                               window_steps=1500.0, max_exposures=8)
+        fwhm, _ = run_focus_episode(env, "bo-continuous", 0)
+        assert len(fwhm) == 8 and min(fwhm) <= 1.10 * best.fwhm_arcsec, fwhm

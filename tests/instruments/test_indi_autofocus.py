@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 
 import numpy as np
 import pytest
@@ -49,24 +48,13 @@ def test_unsafe_action_is_refused_before_anything_is_sent(env) -> None:
 
 
 def test_bo_continuous_reaches_near_best_focus_in_8_exposures(env) -> None:
-    from steer.policies import make_policy
+    from steer.envs.testing import run_focus_episode
 
     best = env.camera.measure(36700).fwhm_arcsec  # the simulator's best focus
-    obs, info = env.reset(seed=1)
-    lo, hi = env.travel_steps
-    assert lo < 36700 < hi and info["exposures"] == 0
-    policy = make_policy("bo-continuous")
-    from steer.loop import start_policy
-    start_policy(policy, env, 1)
-    fwhm = []
-    done = False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        while not done:
-            prop = policy.suggest(obs, info, 1)[0]
-            obs, reward, done, _, info = env.step(prop.action.as_array())
-            policy.ingest(prop.action, info, reward)
-            fwhm.append(info["fwhm_arcsec"])
+    window, _start = env.window_for_seed(1, env.best_focus_steps, env.window_steps,
+                                         env.focus_margin_frac)
+    assert window[0] < 36700 < window[1]
+    fwhm, info = run_focus_episode(env, "bo-continuous", 1)
     assert len(fwhm) == 8 and info["exposures"] == 8
     assert min(fwhm) <= 1.10 * best
     assert fwhm[-1] <= 1.10 * best  # it ends in focus, not just passes through it
