@@ -1,6 +1,6 @@
 """One small contract for telescope hardware, whatever protocol drives it.
 
-A mount, a camera, a focuser and a weather/safety station, each a
+A mount, a camera, a focuser, a filter wheel and a weather/safety station, each a
 runtime-checkable :class:`typing.Protocol` (as bluesky's protocols and
 ophyd-async's simulated devices are). INDI (:mod:`steer.instruments.indi.hardware`)
 and ASCOM Alpaca (:mod:`steer.instruments.alpaca.devices`) implement them, so
@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Frame", "Mount", "Camera", "Focuser", "SafetyMonitor", "Weather",
+__all__ = ["Frame", "Mount", "Camera", "Focuser", "FilterWheel", "SafetyMonitor", "Weather",
            "jnow_from_j2000", "j2000_from_jnow", "checked_focus_target"]
 
 
@@ -87,6 +87,27 @@ class Focuser(Protocol):
 
     def move(self, position: int) -> float:
         """Move to ``position`` steps and wait; return wall seconds."""
+        ...
+
+
+@runtime_checkable
+class FilterWheel(Protocol):
+    """A filter wheel whose slots are named (``g``, ``r``... or the maker's names)."""
+
+    def names(self) -> list[str]:
+        """The filter in each slot."""
+        ...
+
+    def current(self) -> str:
+        """The filter in the beam."""
+        ...
+
+    def select(self, name: str) -> float:
+        """Put filter ``name`` in the beam and wait; return wall seconds.
+
+        Raises:
+            InstrumentError: no such filter, or the wheel did not arrive in time.
+        """
         ...
 
 

@@ -24,7 +24,7 @@ import requests
 from steer.errors import InstrumentError, InstrumentTimeoutError
 from steer.instruments.hardware import Frame, j2000_from_jnow, jnow_from_j2000
 
-__all__ = ["AlpacaLink", "AlpacaMount", "AlpacaCamera", "AlpacaFocuser",
+__all__ = ["AlpacaLink", "AlpacaMount", "AlpacaCamera", "AlpacaFocuser", "AlpacaFilterWheel",
            "AlpacaSafetyMonitor", "AlpacaWeather"]
 
 
@@ -249,6 +249,51 @@ class AlpacaFocuser:
         with self.link.call("focuser move", command=True):
             self.dev.Move(int(position))
         self.link.wait("focuser move", lambda: not self.dev.IsMoving, self.move_timeout_s)
+        return time.perf_counter() - t0
+
+
+class AlpacaFilterWheel:
+    """An Alpaca filter wheel: filters selected by name."""
+
+    def __init__(self, link: AlpacaLink, number: int = 0, move_timeout_s: float = 60.0) -> None:
+        from alpaca.filterwheel import FilterWheel
+
+        self.link = link
+        self.dev = link.device(FilterWheel, number)
+        self.move_timeout_s = float(move_timeout_s)
+        self._names: list[str] = []
+
+    def connect(self) -> None:
+        """Connect; read the slot names."""
+        with self.link.call("filterwheel connect", command=True):
+            self.dev.Connected = True
+        with self.link.call("filterwheel names"):
+            self._names = [str(n) for n in self.dev.Names]
+
+    def names(self) -> list[str]:
+        """The filter in each slot."""
+        return list(self._names)
+
+    def current(self) -> str:
+        """The filter in the beam ("" while the wheel moves)."""
+        with self.link.call("filterwheel position"):
+            pos = int(self.dev.Position)
+        return self._names[pos] if 0 <= pos < len(self._names) else ""
+
+    def select(self, name: str) -> float:
+        """Move filter ``name`` into the beam and wait; return wall seconds."""
+        if name not in self._names:
+            raise InstrumentError(f"the filter wheel has no filter {name!r} "
+                                  f"(it holds {self._names})", "check the wheel's names")
+        slot = self._names.index(name)
+        t0 = time.perf_counter()
+        with self.link.call("filterwheel position"):
+            if int(self.dev.Position) == slot:
+                return 0.0
+        with self.link.call("filterwheel select", command=True):
+            self.dev.Position = slot
+        self.link.wait("filterwheel move", lambda: int(self.dev.Position) == slot,
+                       self.move_timeout_s)
         return time.perf_counter() - t0
 
 

@@ -10,8 +10,9 @@ written only against the device protocols of :mod:`steer.instruments.hardware`
 2. when the devices are simulators, writes the sky their camera draws (the
    star table behind ``tap_source``): every catalog target at its true,
    cloud-dimmed magnitude at mid-exposure plus constant field stars;
-3. slews (tracking) to the target, dithered by up to 2" from visit to visit,
-   and reads the position back;
+3. puts the target's band in the beam (filter wheel), slews (tracking) to
+   the target, dithered by up to 2" from visit to visit, and reads the
+   position back;
 4. exposes the camera (the simulated exposure time times ``exptime_scale``
    in wall seconds) and downloads the frame;
 5. measures the target against the field stars through a WCS built from the
@@ -37,6 +38,7 @@ from steer.errors import ConfigError, InstrumentError, UnsafeActionError
 from steer.instruments import photometry
 from steer.instruments.alpaca.devices import (
     AlpacaCamera,
+    AlpacaFilterWheel,
     AlpacaFocuser,
     AlpacaLink,
     AlpacaMount,
@@ -100,11 +102,12 @@ class AlpacaObservatory(HardwareNight):
         server_restarts: Restarts (back-off 1, 2, 4 s) of a server started here that
             died or hung; a server it did not start is only waited for.
         device_numbers: Alpaca device numbers by kind (``telescope``, ``camera``,
-            ``focuser``, ``safetymonitor``, ``observingconditions``); a kind set to -1
-            is absent.
+            ``focuser``, ``filterwheel``, ``safetymonitor``, ``observingconditions``);
+            a kind set to -1 is absent.
     """
 
-    _KINDS = ("telescope", "camera", "focuser", "safetymonitor", "observingconditions")
+    _KINDS = ("telescope", "camera", "focuser", "filterwheel", "safetymonitor",
+              "observingconditions")
 
     def __init__(self, sim_observatory: Any, host: str = "127.0.0.1", port: int | None = None,
                  run_dir: str | None = None, start_server: bool = False,
@@ -183,13 +186,16 @@ class AlpacaObservatory(HardwareNight):
                                  tolerance_arcsec=self.pointing_tolerance_arcsec)
         self.camera = AlpacaCamera(self.link, n["camera"])
         self.focuser = AlpacaFocuser(self.link, n["focuser"]) if n["focuser"] >= 0 else None
+        self.filterwheel = (AlpacaFilterWheel(self.link, n["filterwheel"])
+                            if n["filterwheel"] >= 0 else None)
         self.safety = (AlpacaSafetyMonitor(self.link, n["safetymonitor"])
                        if n["safetymonitor"] >= 0 else None)
         self.station = (AlpacaWeather(self.link, n["observingconditions"])
                         if n["observingconditions"] >= 0 else None)
 
     def _connect(self) -> None:
-        for dev in (self.mount, self.camera, self.focuser, self.safety, self.station):
+        for dev in (self.mount, self.camera, self.focuser, self.filterwheel, self.safety,
+                    self.station):
             if dev is not None:
                 dev.connect()
         self.scale_arcsec_px = self.camera.pixel_size_um * 1e-6 / self.mount.focal_length_m() \
@@ -313,6 +319,7 @@ class AlpacaObservatory(HardwareNight):
         """
         self._sim.check(action)
         self.check_mount_limits(action)
+        self._check_filter(int(action.target_index))
         if not self.is_safe():
             raise UnsafeActionError("the safety monitor says unsafe: no slew is sent",
                                     "the night waits until it says safe")
@@ -329,6 +336,20 @@ class AlpacaObservatory(HardwareNight):
         if self.focuser.position() != target:
             self.focuser.move(target)
         return 1.0 + (target - _SIM_BEST_FOCUS) / 100.0
+
+    def _check_filter(self, target_index: int) -> None:
+        """The wheel must hold the target's band (known once connected); nothing is sent.
+
+        Raises:
+            UnsafeActionError: the band is not in the wheel.
+        """
+        if self.filterwheel is None or not self.filterwheel.names():
+            return
+        band = str(self._sim.catalog.band[target_index])
+        if band not in self.filterwheel.names():
+            raise UnsafeActionError(f"the filter wheel holds {self.filterwheel.names()}, not the "
+                                    f"target's band {band!r}", "observe another target, or "
+                                    "load the filter")
 
     def _dither(self, ra_deg: float, dec_deg: float) -> tuple[float, float]:
         """A pointing a few arcseconds off the target, different on every visit."""
@@ -351,7 +372,10 @@ class AlpacaObservatory(HardwareNight):
         ra, dec = float(sim.catalog.ra_deg[i]), float(sim.catalog.dec_deg[i])
         t_mid = sim.mjd + (float(sim.overhead_s(i)) + 0.5 * t_exp) / 86400.0
         self._ensure_ready()
+        self._check_filter(i)  # the wheel's names are known only once connected
         try:
+            wall_filter = (self.filterwheel.select(str(sim.catalog.band[i]))
+                           if self.filterwheel is not None else 0.0)
             stars, served = self.served_sky(i, t_mid)
             if self.sky_db_path is not None:  # simulators: serve the sky in camera magnitudes
                 shift = self._zp_camera - self.zeropoint_mag + 2.5 * math.log10(self.exptime_scale)
@@ -376,7 +400,8 @@ class AlpacaObservatory(HardwareNight):
             self._ready = False
             raise
         m = sim.execute(action)
-        wall = {"point": wall_slew, "expose": frame.timings_s.get("expose", 0.0),
+        wall = {"point": wall_slew, "filter": wall_filter,
+                "expose": frame.timings_s.get("expose", 0.0),
                 "transfer": frame.timings_s.get("transfer", 0.0), "photometry": wall_phot}
         return self.measured(action, m, served, phot, wall,
                              {f"station_{k}": v for k, v in station.items()})

@@ -25,6 +25,8 @@ from typing import Any
 from steer.errors import ConfigError, MissingDependencyError
 from steer.instruments.process import LocalServer, resolve_local
 
+_BANDS = ("u", "g", "r", "i", "z", "y")
+
 __all__ = ["AlpacaSimServer", "AlpacaServerState", "resolve_alpaca_server", "write_sky"]
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,9 @@ class AlpacaSimServer(LocalServer):
                                    aperturediameter=self.aperture_m,
                                    aperturearea=3.14159 * (self.aperture_m / 2) ** 2,
                                    focallength=self.focal_length_m)
+        # the simulation's bands, no focus offsets (steer sets the seeing through the focuser)
+        dev["filterwheel"][0].update(names=list(_BANDS), focusoffsets=[0] * len(_BANDS),
+                                     position=_BANDS.index("r"))
         cfg.update(tap_source=str(self.sky_db_path), image_cache_entries=1,
                    gaia_query_timeout=10)
         unknown = sorted(set(self.settings) - set(cfg))

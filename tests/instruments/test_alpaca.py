@@ -66,6 +66,8 @@ def test_devices_satisfy_the_hardware_protocols(alpaca) -> None:
     assert isinstance(alpaca.focuser, hardware.Focuser)
     assert isinstance(alpaca.safety, hardware.SafetyMonitor)
     assert isinstance(alpaca.station, hardware.Weather)
+    assert isinstance(alpaca.filterwheel, hardware.FilterWheel)
+    assert alpaca.filterwheel.names() == ["u", "g", "r", "i", "z", "y"]
     assert not isinstance(alpaca.camera, hardware.Mount)
     lat, lon, _h = alpaca.mount.site()
     cfg = alpaca.config
@@ -90,6 +92,10 @@ def test_round_trip_photometry_against_the_served_sky(alpaca) -> None:
         assert "station_cloud_cover_frac" in m.conditions
     assert alpaca.mjd > mjd0
     log = alpaca.photometry_log[n0:]
+    bands = {str(sim.catalog.band[r["target_index"]]) for r in log}
+    assert alpaca.filterwheel.current() == str(sim.catalog.band[log[-1]["target_index"]])
+    assert any(what == "filterwheel select" for what, _t in alpaca.link.commands) \
+        or bands == {"r"}
     d = np.array([r["value_mag"] - r["served_mag"] for r in log if r["value_mag"] is not None])
     assert len(d) >= 4
     assert abs(np.median(d)) < 0.15, d  # measured against what the simulator drew
@@ -276,3 +282,20 @@ def test_autofocus_on_alpaca_reaches_best_focus(tmp_path: Path) -> None:
                                window_steps=1500.0, max_exposures=8)
         fwhm, _ = run_focus_episode(env, "bo-continuous", 0)
         assert len(fwhm) == 8 and min(fwhm) <= 1.10 * best.fwhm_arcsec, fwhm
+
+
+def test_a_band_the_wheel_lacks_is_refused_before_anything_is_sent(alpaca) -> None:
+    sim = alpaca._sim
+    alpaca._ensure_ready()
+    feasible = np.flatnonzero(sim.feasible_mask())
+    i = int(feasible[0])
+    band = str(sim.catalog.band[i])
+    loaded = alpaca.filterwheel._names
+    alpaca.filterwheel._names = [b for b in loaded if b != band]  # as if that filter were out
+    try:
+        n_cmd, mjd0 = len(alpaca.link.commands), alpaca.mjd
+        with pytest.raises(UnsafeActionError, match=f"not the target's band '{band}'"):
+            alpaca.execute(Action(i, 30.0, str(sim.catalog.target_id[i])))
+        assert len(alpaca.link.commands) == n_cmd and alpaca.mjd == mjd0
+    finally:
+        alpaca.filterwheel._names = loaded
