@@ -24,7 +24,8 @@ from typing import Any
 from steer.errors import ConfigError, InstrumentError
 from steer.instruments.hardware import Frame, j2000_from_jnow, jnow_from_j2000
 
-__all__ = ["IndiDeviceNames", "IndiMount", "IndiCamera", "IndiFocuser", "frame_wcs_from_header"]
+__all__ = ["IndiDeviceNames", "IndiMount", "IndiCamera", "IndiFocuser", "IndiFilterWheel",
+           "frame_wcs_from_header"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class IndiDeviceNames:
     telescope: str = "Telescope Simulator"
     ccd: str = "CCD Simulator"
     focuser: str = "Focuser Simulator"
+    filter: str = "CCD Simulator"
+    """The filter wheel (the CCD simulator carries its own); no wheel: the filter
+    is left as it is."""
 
     @classmethod
     def from_options(cls, devices: dict[str, str] | None) -> IndiDeviceNames:
@@ -43,7 +47,7 @@ class IndiDeviceNames:
             ConfigError: an unknown kind or an empty name.
         """
         devices = dict(devices or {})
-        kinds = ("telescope", "ccd", "focuser")
+        kinds = ("telescope", "ccd", "focuser", "filter")
         unknown = sorted(set(devices) - set(kinds))
         if unknown:
             raise ConfigError(f"unknown INDI device kind(s) {unknown}", f"use {', '.join(kinds)}")
@@ -194,4 +198,55 @@ class IndiFocuser:
         self._client().set_and_wait(self.name, "ABS_FOCUS_POSITION",
                                     {"FOCUS_ABSOLUTE_POSITION": float(position)},
                                     timeout_s=self.timeout_s)
+        return time.perf_counter() - t0
+
+
+class IndiFilterWheel:
+    """An INDI filter wheel (``FILTER_SLOT``, ``FILTER_NAME``; the CCD simulator has one).
+
+    Args:
+        client: Returns the current client.
+        name: Device name (the CCD simulator's own wheel: the CCD's name).
+        timeout_s: Seconds a filter change may take.
+    """
+
+    def __init__(self, client: Callable[[], Any], name: str, timeout_s: float = 30.0) -> None:
+        self._client, self.name, self.timeout_s = client, name, float(timeout_s)
+
+    def present(self) -> bool:
+        """Whether the device has a filter wheel."""
+        return self._client().vector(self.name, "FILTER_SLOT") is not None
+
+    def names(self) -> list[str]:
+        """The filter in each slot (slot 1 first)."""
+        vs = self._client().vector(self.name, "FILTER_NAME")
+        if vs is None:
+            return []
+        slots = sorted(vs.values, key=lambda k: int(k.rsplit("_", 1)[-1]))
+        return [str(vs.values[k]).strip() for k in slots]
+
+    def set_names(self, names: list[str]) -> None:
+        """Label the slots (a simulator's wheel loaded with the survey's bands)."""
+        self._client().set_and_wait(self.name, "FILTER_NAME", {
+            f"FILTER_SLOT_NAME_{k + 1}": n for k, n in enumerate(names)})
+
+    def current(self) -> str:
+        """The filter in the beam."""
+        slot = int(self._client().numbers(self.name, "FILTER_SLOT").get("FILTER_SLOT_VALUE", 0))
+        names = self.names()
+        return names[slot - 1] if 1 <= slot <= len(names) else ""
+
+    def select(self, name: str) -> float:
+        """Move filter ``name`` into the beam and wait; return wall seconds."""
+        names = self.names()
+        if name not in names:
+            raise InstrumentError(f"the filter wheel of {self.name} has no filter {name!r} "
+                                  f"(it holds {names})", "check FILTER_NAME")
+        slot = names.index(name) + 1
+        c = self._client()
+        if int(c.numbers(self.name, "FILTER_SLOT").get("FILTER_SLOT_VALUE", 0)) == slot:
+            return 0.0
+        t0 = time.perf_counter()
+        c.set_and_wait(self.name, "FILTER_SLOT", {"FILTER_SLOT_VALUE": float(slot)},
+                       timeout_s=self.timeout_s)
         return time.perf_counter() - t0

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from steer.errors import ConfigError, InstrumentError
+from steer.errors import ConfigError, InstrumentError, UnsafeActionError
 from steer.instruments import photometry
 from steer.instruments.hardware import jnow_from_j2000
 from steer.instruments.hardware_night import HardwareNight
@@ -38,6 +38,7 @@ from steer.instruments.indi.devices import connect_with_retries, set_up_simulato
 from steer.instruments.indi.hardware import (
     IndiCamera,
     IndiDeviceNames,
+    IndiFilterWheel,
     IndiFocuser,
     IndiMount,
 )
@@ -132,6 +133,8 @@ class IndiObservatory(HardwareNight):
                                  exptime_scale=self.exptime_scale, timeout_s=self.timeout_s)
         self.focuser = IndiFocuser(lambda: self.client, self.names.focuser,
                                    timeout_s=self.slew_timeout_s)
+        self.filterwheel: IndiFilterWheel | None = IndiFilterWheel(
+            lambda: self.client, self.names.filter, timeout_s=self.slew_timeout_s)
         self.server_restarts = int(server_restarts)
         self.server_restarts_left = self.server_restarts
         self.restart_log: list[dict[str, float]] = []  # restarts of the server steer started
@@ -191,6 +194,13 @@ class IndiObservatory(HardwareNight):
                           names=self.names.all())
         if self.focuser.position() != self.focus_position:
             self.focuser.move(self.focus_position)
+        if self.filterwheel is not None and not self.filterwheel.present():
+            self.filterwheel = None
+        elif self.filterwheel is not None and self.names.filter == "CCD Simulator":
+            wheel = self.filterwheel.names()  # the simulator's wheel: load the survey's bands
+            bands = list(dict.fromkeys(str(b) for b in self._sim.config.k_ext))
+            if wheel[:len(bands)] != bands and len(wheel) >= len(bands):
+                self.filterwheel.set_names(bands + wheel[len(bands):])
         if self._ccd_transform is None:
             self._calibrate()
 
@@ -264,7 +274,12 @@ class IndiObservatory(HardwareNight):
         i, t_exp = int(action.target_index), float(action.exptime_s)
         t_mid = sim.mjd + (float(sim.overhead_s(i)) + 0.5 * t_exp) / 86400.0
         self._ensure_ready()
+        band = str(sim.catalog.band[i])
+        if self.filterwheel is not None and band not in self.filterwheel.names():
+            raise UnsafeActionError(f"the filter wheel holds {self.filterwheel.names()}, not "
+                                    f"the target's band {band!r}", "load the filter")
         try:
+            wall_filter = self.filterwheel.select(band) if self.filterwheel is not None else 0.0
             served = self._sky(i, t_mid)
             wall_point = self.mount.slew(float(sim.catalog.ra_deg[i]),
                                          float(sim.catalog.dec_deg[i]))
@@ -281,7 +296,7 @@ class IndiObservatory(HardwareNight):
             self._ready = False  # set the devices up again first: a driver may have restarted
             raise
         m = sim.execute(action)  # the simulated clock, pointing and filter advance only now
-        wall = {"point": wall_point, "expose": frame.timings_s["expose"],
+        wall = {"point": wall_point, "filter": wall_filter, "expose": frame.timings_s["expose"],
                 "transfer": frame.timings_s["transfer"], "photometry": wall_phot}
         return self.measured(action, m, served, phot, wall)
 

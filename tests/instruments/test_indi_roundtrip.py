@@ -144,6 +144,12 @@ def test_indi_devices_satisfy_the_hardware_protocols(indi) -> None:
     assert isinstance(indi.mount, hardware.Mount)
     assert isinstance(indi.camera, hardware.Camera)
     assert isinstance(indi.focuser, hardware.Focuser)
+    assert isinstance(indi.filterwheel, hardware.FilterWheel)
+    assert indi.filterwheel.names()[:6] == ["u", "g", "r", "i", "z", "y"]  # loaded on setup
+    sim = indi._sim
+    i = int(np.flatnonzero(sim.feasible_mask())[0])
+    indi.execute(Action(i, 30.0, str(sim.catalog.target_id[i])))
+    assert indi.filterwheel.current() == str(sim.catalog.band[i])
     assert indi.focuser.position() == indi.focus_position
     ra, dec = indi.mount.position()
     assert -90.0 <= dec <= 90.0 and 0.0 <= ra < 360.0
