@@ -67,6 +67,7 @@ def main() -> int:
         log = env.unwrapped.observatory.photometry_log
         meas = [r for r in log if np.isfinite(r["value_mag"])]
         d = np.array([r["value_mag"] - r["true_mag"] for r in meas])
+        served = np.array([r["served_mag"] for r in meas])
         ok = [r for r in records if r["status"] == "ok"]
 
         def med(values: list[float]) -> float:
@@ -87,6 +88,13 @@ def main() -> int:
             if len(d) else float("nan"),
             "dmag_max_abs": float(np.abs(d).max()) if len(d) else float("nan"),
             "reported_error_median": med([r["error_mag"] for r in meas]),
+            # bright targets measure the photometry; faint ones the simulators' noise
+            **{f"dmag_{name}": {
+                "n": int(sel.sum()), "median": med(list(d[sel])),
+                "robust_sigma": float(1.4826 * np.median(np.abs(d[sel] - np.median(d[sel]))))
+                if sel.any() else float("nan")}
+               for name, sel in (("served_le_19", served <= 19.0),
+                                 ("served_gt_19", served > 19.0))},
             "transparency_measured_minus_served_median": med(list(eta[:, 0] - eta[:, 1])),
             "transparency_served_range": [float(eta[:, 1].min()), float(eta[:, 1].max())]
             if len(eta) else None,
@@ -113,7 +121,11 @@ def main() -> int:
         sp = r["seconds_per_decision_median"]
         print(f"{key:>16}: {r['decisions']} decisions {r['statuses']}, measured "
               f"{r['measured']}/{r['exposures']}, dmag median {r['dmag_median']:+.3f} "
-              f"robust sigma {r['dmag_robust_sigma']:.3f} (max {r['dmag_max_abs']:.2f}); "
+              f"robust sigma {r['dmag_robust_sigma']:.3f} (max {r['dmag_max_abs']:.2f}; <=19 mag: "
+              f"{r['dmag_served_le_19']['median']:+.3f}/{r['dmag_served_le_19']['robust_sigma']:.3f}"
+              f" n={r['dmag_served_le_19']['n']}, >19: "
+              f"{r['dmag_served_gt_19']['median']:+.3f}/{r['dmag_served_gt_19']['robust_sigma']:.3f}"
+              f" n={r['dmag_served_gt_19']['n']}); "
               f"s/decision: policy {sp['policy']:.3f} pointing {sp['pointing']:.3f} "
               f"exposure {sp['exposure_to_fits']:.3f} (transfer {sp['transfer']:.3f}) "
               f"photometry {sp['photometry']:.3f}; transparency measured-served "

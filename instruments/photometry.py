@@ -153,7 +153,12 @@ def _aperture_fluxes(data: NDArray, x: NDArray, y: NDArray, r_px: float,
     pos = np.column_stack([x, y])
     ap = CircularAperture(pos, r=r_px)
     ann = CircularAnnulus(pos, r_in=r_px + 3.0, r_out=r_px + 9.0)
-    bkg = ApertureStats(data, ann, sigma_clip=SigmaClip(sigma=3.0, maxiters=5))
+    # "mean": clip only what a star adds (5 sigma high, never low): a skewed sky (the
+    # Alpaca simulator's, piled up at its bias level) loses its tail to a 3-sigma clip,
+    # and the mean then sits low by ~0.15 sigma: hundreds of ADU over a wide aperture
+    clip = (SigmaClip(sigma_lower=1e6, sigma_upper=5.0, maxiters=5) if sky == "mean"
+            else SigmaClip(sigma=3.0, maxiters=5))
+    bkg = ApertureStats(data, ann, sigma_clip=clip)
     raw = aperture_photometry(data, ap)["aperture_sum"].value
     npix = float(np.pi * r_px**2)
     n_ann = np.maximum(np.asarray(bkg.sum_aper_area.value, float), 1.0)
@@ -189,7 +194,8 @@ def _orientation(data: NDArray, geom: FrameGeometry, ra_deg: Any, dec_deg: Any) 
 def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: float,
             ref_ra_deg: NDArray, ref_dec_deg: NDArray, ref_mag: NDArray, exptime_s: float,
             zp_clear_mag: float | None = None, full_well_adu: float = 65000.0,
-            centroid_box_px: int = 11, wcs: Any = None, sky: str = "median") -> ImagePhotometry:
+            centroid_box_px: int = 11, wcs: Any = None, sky: str = "median",
+            aperture_fwhm: float = 2.0) -> ImagePhotometry:
     """Measure the target and the field stars in one frame.
 
     Args:
@@ -208,6 +214,10 @@ def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: fl
             ``"mean"`` (unbiased on integer ADU with a low, flat sky, where the median
             is off by up to half an ADU per pixel: most of a faint star's flux in a
             wide aperture; the Alpaca simulator's frames).
+        aperture_fwhm: Aperture radius in measured FWHMs (4 to 15 px). The target
+            and the field stars share it, so the zero point absorbs what falls
+            outside; 2 keeps the INDI simulator's wide wings, 1 is near the best
+            signal-to-noise for faint targets on a Gaussian PSF.
 
     Raises:
         InstrumentError: the target is outside the frame or no field star is measurable.
@@ -255,7 +265,7 @@ def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: fl
         fwhm_px = float(np.nanmedian(fw))
     except Exception:  # noqa: BLE001  (a failed fit leaves FWHM unknown, not the frame)
         fwhm_px = float("nan")
-    r_px = float(np.clip(2.0 * fwhm_px if np.isfinite(fwhm_px) else 6.0, 4.0, 15.0))
+    r_px = float(np.clip(aperture_fwhm * fwhm_px if np.isfinite(fwhm_px) else 6.0, 4.0, 15.0))
     ph = _aperture_fluxes(data, ex, ey, r_px, sky)
     flux, err, peak = ph["flux"] / exptime_s, ph["err"] / exptime_s, ph["peak"]
     sat = peak >= _SATURATION_FRACTION * full_well_adu
@@ -274,7 +284,17 @@ def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: fl
     else:
         value = zp - 2.5 * math.log10(t_flux)
         error = math.hypot(1.0857 * t_err / t_flux, zp_err)
-    transparency = (float(np.clip(10 ** (-0.4 * (zp_clear_mag - zp)), 0.0, 1.2))
+    # the clear-sky zero point is for a 2-FWHM aperture: correct a smaller one on the
+    # field stars (their flux in 2 FWHM over their flux in r) before judging the clouds
+    r_cal = float(np.clip(2.0 * fwhm_px if np.isfinite(fwhm_px) else 6.0, 4.0, 15.0))
+    apcor = 1.0
+    if r_cal > r_px:
+        big = _aperture_fluxes(data, ex[:-1][use], ey[:-1][use], r_cal, sky)["flux"]
+        ratio = big / ph["flux"][:-1][use]
+        apcor = float(np.median(ratio[np.isfinite(ratio) & (ratio > 0)])) if (
+            np.isfinite(ratio) & (ratio > 0)).any() else 1.0
+    zp_total = zp + 2.5 * math.log10(apcor)
+    transparency = (float(np.clip(10 ** (-0.4 * (zp_clear_mag - zp_total)), 0.0, 1.2))
                     if zp_clear_mag is not None else float("nan"))
     return ImagePhotometry(
         value_mag=value, error_mag=error, x_px=float(ex[-1]), y_px=float(ey[-1]),
@@ -283,7 +303,7 @@ def measure(data: NDArray, header: Any, target_ra_deg: float, target_dec_deg: fl
         transparency=transparency, n_ref=int(use.sum()),
         background_adu=float(ph["sky"][-1]), background_rms_adu=float(ph["rms"][-1]),
         peak_adu=float(peak[-1]), saturated=saturated,
-        detail={"aperture_px": r_px, "pointing_offset_px": [float(dx), float(dy)],
+        detail={"aperture_px": r_px, "aperture_correction": apcor, "pointing_offset_px": [float(dx), float(dy)],
                 "zp_scatter_mag": float(np.std(zps)), "target_snr": t_flux / t_err
                 if t_err > 0 else float("nan")})
 

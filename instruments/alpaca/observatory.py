@@ -393,7 +393,7 @@ class AlpacaObservatory(HardwareNight):
             phot = photometry.measure(frame.data, None, ra, dec, fra, fdec, fmag, t_exp,
                                       zp_clear_mag=self.zeropoint_mag,
                                       full_well_adu=frame.full_well_adu, wcs=wcs,
-                                      sky="mean")
+                                      sky="mean", aperture_fwhm=1.0)
             station = self.station.conditions() if self.station is not None else {}
             wall_phot = time.perf_counter() - t0
         except InstrumentError:
