@@ -27,7 +27,8 @@ from steer.instruments.process import LocalServer, resolve_local
 
 _BANDS = ("u", "g", "r", "i", "z", "y")
 
-__all__ = ["AlpacaSimServer", "AlpacaServerState", "resolve_alpaca_server", "write_sky"]
+__all__ = ["AlpacaSimServer", "AlpacaServerState", "resolve_alpaca_server",
+           "set_simulated_safety", "write_sky"]
 
 log = logging.getLogger(__name__)
 
@@ -197,3 +198,26 @@ def resolve_alpaca_server(who: str, run_dir: str | None, port: int | None, start
     if state is not None:
         port, sky_db_path = state.port, sky_db_path or state.sky_db_path
     return server, int(port), Path(sky_db_path) if sky_db_path else None
+
+
+def set_simulated_safety(port: int, safe: bool, host: str = "127.0.0.1",
+                         timeout_s: float = 5.0) -> None:
+    """Flip alpaca-simulators' safety monitor (as rain on a sensor would), for drills.
+
+    Raises:
+        InstrumentError: the simulator refused or did not answer.
+    """
+    import requests
+
+    from steer.errors import InstrumentError
+
+    try:
+        r = requests.put(f"http://{host}:{int(port)}/api/v1/safetymonitor/0/issafe",
+                         data={"IsSafe": str(bool(safe)), "ClientID": 1,
+                               "ClientTransactionID": 1}, timeout=timeout_s)
+        ok = r.ok and r.json().get("ErrorNumber") == 0
+    except (requests.exceptions.RequestException, ValueError) as exc:
+        raise InstrumentError(f"the simulated safety monitor on port {port} did not answer: "
+                              f"{type(exc).__name__}", "is alpaca-simulators running?") from exc
+    if not ok:
+        raise InstrumentError(f"the simulated safety monitor refused IsSafe={safe}: {r.text}")

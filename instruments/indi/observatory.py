@@ -134,7 +134,7 @@ class IndiObservatory(HardwareNight):
         self.focuser = IndiFocuser(lambda: self.client, self.names.focuser,
                                    timeout_s=self.slew_timeout_s)
         self.filterwheel: IndiFilterWheel | None = IndiFilterWheel(
-            lambda: self.client, self.names.filter, timeout_s=self.slew_timeout_s)
+            lambda: self.client, self.names.filter, timeout_s=self.timeout_s)
         self.server_restarts = int(server_restarts)
         self.server_restarts_left = self.server_restarts
         self.restart_log: list[dict[str, float]] = []  # restarts of the server steer started
@@ -275,6 +275,10 @@ class IndiObservatory(HardwareNight):
         t_mid = sim.mjd + (float(sim.overhead_s(i)) + 0.5 * t_exp) / 86400.0
         self._ensure_ready()
         band = str(sim.catalog.band[i])
+        if self.filterwheel is not None and not self.filterwheel.names():
+            self._ready = False  # the wheel's device is gone (driver stopped): set up again
+            raise InstrumentError(f"the filter wheel {self.names.filter!r} reports no filters",
+                                  "is its driver running? steer indi-sim status")
         if self.filterwheel is not None and band not in self.filterwheel.names():
             raise UnsafeActionError(f"the filter wheel holds {self.filterwheel.names()}, not "
                                     f"the target's band {band!r}", "load the filter")

@@ -125,7 +125,7 @@ def test_real_slew_instead_of_sync(tmp_path: Path) -> None:
     try:
         feasible = np.flatnonzero(sim.feasible_mask())
         times = []
-        for i in feasible[:2]:
+        for i in feasible[:1]:  # from the park position: a long slew (~20 s)
             m = obs.execute(Action(int(i), 30.0, str(sim.catalog.target_id[i])))
             times.append(m.conditions["wall_point_s"])
             assert np.isfinite(m.value_mag)
