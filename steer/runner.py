@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -69,6 +70,16 @@ def _loopback_only() -> None:
         ray_constants.ENABLE_RAY_CLUSTER = False
 
 
+_EMBEDDED_TMP: list[str] = []  # the embedded Ray's session folder, removed at shutdown
+
+
+def _shutdown_ray(ray: Any) -> None:
+    """Stop Ray; remove the embedded Ray's temporary folder (a cluster's is its own)."""
+    ray.shutdown()
+    while _EMBEDDED_TMP:
+        shutil.rmtree(_EMBEDDED_TMP.pop(), ignore_errors=True)
+
+
 def _init_ray(address: str | None, workers: int | None = None) -> Any:
     if address and "RAY_AUTH_MODE" not in os.environ and (
             Path.home() / ".ray" / "auth_token").is_file():
@@ -93,8 +104,9 @@ def _init_ray(address: str | None, workers: int | None = None) -> Any:
         kwargs["address"] = address
 
     else:
+        _EMBEDDED_TMP[:] = [tempfile.mkdtemp(prefix="steer-ray-")]
         kwargs.update(num_cpus=workers or os.cpu_count() or 2, include_dashboard=False,
-                      _temp_dir=tempfile.mkdtemp(prefix="steer-ray-"))
+                      _temp_dir=_EMBEDDED_TMP[0])
     try:
         ray.init(**kwargs)
     except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -172,7 +184,7 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
             if progress is not None:
                 progress(out)
     finally:
-        ray.shutdown()
+        _shutdown_ray(ray)
         for sink in sinks.values():
             sink.close()  # FAILED if it never finished (a no-op for finished runs)
     t_episodes = time.perf_counter()

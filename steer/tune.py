@@ -95,7 +95,7 @@ def tune(config: ExperimentConfig, policy: str, trials: int, tune_seeds: list[in
     from steer.envs.context import BoxContext
     from steer.policies import policy_class
     from steer.policies.bo_continuous import BOContinuousPolicy
-    from steer.runner import _init_ray
+    from steer.runner import _init_ray, _shutdown_ray
 
     space = tunable_settings(policy)
     names = list(space)
@@ -149,7 +149,7 @@ def tune(config: ExperimentConfig, policy: str, trials: int, tune_seeds: list[in
         best = max(history, key=lambda t: t["objective"])
         default_h, tuned_h = run([defaults, best["params"]], holdout_seeds)
     finally:
-        ray.shutdown()
+        _shutdown_ray(ray)
     return {"space": space, "metric": metric, "tune_seeds": tune_seeds,
             "holdout_seeds": holdout_seeds, "trials": history, "best": best,
             "defaults": defaults, "holdout": {"default": default_h, "tuned": tuned_h}}

@@ -174,7 +174,9 @@ def test_generated_actions_never_reach_the_instrument_when_refused(kind: str) ->
     # a night's env costs ~0.3 s to build: one for every episode (each resets it)
     shared = make_env(parse_experiment(ENVS[kind], f"<{kind}>")) if kind == "catalog" else None
 
-    @_settings(140 if kind == "catalog" else 2 * EXAMPLES)  # a ranked pool drops more
+    # 180: the count of checks per example depends on what ran before in the process
+    # (9,804 at 140 examples after the whole suite, 15,968 alone: not yet explained)
+    @_settings(180 if kind == "catalog" else 2 * EXAMPLES)  # a ranked pool drops more
     @given(actions=_actions(kind))
     def fuzz(actions: list[Any]) -> None:
         env = shared or make_env(parse_experiment(ENVS[kind], f"<{kind}>"))
