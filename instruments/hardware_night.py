@@ -133,6 +133,19 @@ class HardwareNight:
             raise UnsafeActionError(f"{label} is at hour angle {ha_h:+.2f} h, beyond the mount's "
                                     f"limit of +-{self.hour_angle_limit_h} h")
 
+    def check_filter(self, wheel: Any, target_index: int) -> None:
+        """The filter wheel (if any, once its names are known) must hold the target's band;
+        raises before anything is sent.
+
+        Raises:
+            UnsafeActionError: the band is not in the wheel.
+        """
+        names = wheel.names() if wheel is not None else []
+        band = str(self._sim.catalog.band[int(target_index)])
+        if names and band not in names:
+            raise UnsafeActionError(f"the filter wheel holds {names}, not the target's band "
+                                    f"{band!r}", "observe another target, or load the filter")
+
     def mount_limits(self) -> dict[str, Any]:
         """The mount limits, for :meth:`describe`."""
         return {"dec_limits_deg": list(self.dec_limits_deg),

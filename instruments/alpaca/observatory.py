@@ -319,7 +319,7 @@ class AlpacaObservatory(HardwareNight):
         """
         self._sim.check(action)
         self.check_mount_limits(action)
-        self._check_filter(int(action.target_index))
+        self.check_filter(self.filterwheel, int(action.target_index))
         if not self.is_safe():
             raise UnsafeActionError("the safety monitor says unsafe: no slew is sent",
                                     "the night waits until it says safe")
@@ -336,20 +336,6 @@ class AlpacaObservatory(HardwareNight):
         if self.focuser.position() != target:
             self.focuser.move(target)
         return 1.0 + (target - _SIM_BEST_FOCUS) / 100.0
-
-    def _check_filter(self, target_index: int) -> None:
-        """The wheel must hold the target's band (known once connected); nothing is sent.
-
-        Raises:
-            UnsafeActionError: the band is not in the wheel.
-        """
-        if self.filterwheel is None or not self.filterwheel.names():
-            return
-        band = str(self._sim.catalog.band[target_index])
-        if band not in self.filterwheel.names():
-            raise UnsafeActionError(f"the filter wheel holds {self.filterwheel.names()}, not the "
-                                    f"target's band {band!r}", "observe another target, or "
-                                    "load the filter")
 
     def _dither(self, ra_deg: float, dec_deg: float) -> tuple[float, float]:
         """A pointing a few arcseconds off the target, different on every visit."""
@@ -372,7 +358,7 @@ class AlpacaObservatory(HardwareNight):
         ra, dec = float(sim.catalog.ra_deg[i]), float(sim.catalog.dec_deg[i])
         t_mid = sim.mjd + (float(sim.overhead_s(i)) + 0.5 * t_exp) / 86400.0
         self._ensure_ready()
-        self._check_filter(i)  # the wheel's names are known only once connected
+        self.check_filter(self.filterwheel, i)  # the wheel's names are known once connected
         try:
             wall_filter = (self.filterwheel.select(str(sim.catalog.band[i]))
                            if self.filterwheel is not None else 0.0)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from steer.errors import ConfigError, InstrumentError, UnsafeActionError
+from steer.errors import ConfigError, InstrumentError
 from steer.instruments import photometry
 from steer.instruments.hardware import jnow_from_j2000
 from steer.instruments.hardware_night import HardwareNight
@@ -279,9 +279,7 @@ class IndiObservatory(HardwareNight):
             self._ready = False  # the wheel's device is gone (driver stopped): set up again
             raise InstrumentError(f"the filter wheel {self.names.filter!r} reports no filters",
                                   "is its driver running? steer indi-sim status")
-        if self.filterwheel is not None and band not in self.filterwheel.names():
-            raise UnsafeActionError(f"the filter wheel holds {self.filterwheel.names()}, not "
-                                    f"the target's band {band!r}", "load the filter")
+        self.check_filter(self.filterwheel, i)
         try:
             wall_filter = self.filterwheel.select(band) if self.filterwheel is not None else 0.0
             served = self._sky(i, t_mid)
