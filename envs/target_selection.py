@@ -46,6 +46,11 @@ __all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES"]
 _NEVER_H = 720.0  # "hours since visit" for targets never observed (30 days)
 _WAIT_S = 300.0  # clock step while the dome is closed or nothing is observable
 _REJECT_COST_S = 30.0  # time lost when a refused action reaches the environment
+
+
+def _clip(x: Any, lo: Any, hi: Any) -> np.ndarray:
+    """``np.clip`` without its dispatch overhead (same values, NaN kept)."""
+    return np.minimum(np.maximum(x, lo), hi)
 #: Catalog magnitudes this much fainter than the saturation limit count as safe.
 SATURATION_MARGIN_MAG = 0.3
 
@@ -317,13 +322,15 @@ class TargetSelectionEnv(gym.Env):
         am = np.clip(o.airmass(), 1.0, 10.0)
         default_t = self.exptimes_s[self.default_exptime_index]
         m5 = o.predicted_m5(default_t, self.last_seeing_arcsec, self.last_transparency)
-        band_k = np.array([self.config.k_ext[b] for b in self.catalog.band])
-        loss = band_k * (am - self._min_airmass) + 1.5 * np.log10(am / self._min_airmass)
-        since_h = np.clip((o.mjd - self.last_visit_mjd) * 24.0, 0.0, _NEVER_H)
+        if getattr(self, "_band_k_n", -1) != self.n_targets:  # once a night (and per ToO)
+            self._band_k = np.array([self.config.k_ext[b] for b in self.catalog.band])
+            self._band_k_n = self.n_targets
+        loss = self._band_k * (am - self._min_airmass) + 1.5 * np.log10(am / self._min_airmass)
+        since_h = _clip((o.mjd - self.last_visit_mjd) * 24.0, 0.0, _NEVER_H)
         return np.stack([
-            alt, az, am, o.moon_sep_deg(), np.clip(m5 - self.catalog.mag, -40, 40),
-            np.clip(loss, 0, 20), since_h, self.priority, np.sqrt(self.public.ipv),
-            np.clip(o.overhead_s(), 0, 3600), self.feasible_mask().astype(float),
+            alt, az, am, o.moon_sep_deg(), _clip(m5 - self.catalog.mag, -40, 40),
+            _clip(loss, 0, 20), since_h, self.priority, np.sqrt(self.public.ipv),
+            _clip(o.overhead_s(), 0, 3600), self.feasible_mask().astype(float),
         ], axis=1)
 
     def feasible_mask(self) -> np.ndarray:
@@ -337,8 +344,8 @@ class TargetSelectionEnv(gym.Env):
         span = self.end_mjd - o.night_start_mjd
         moon_alt, _ = alm.moon_altaz_deg(o.mjd)
         return np.array([
-            np.clip((o.mjd - o.night_start_mjd) / span, 0, 1),
-            np.clip((self.end_mjd - o.mjd) * 24.0, 0, 24), float(moon_alt),
+            min(max((o.mjd - o.night_start_mjd) / span, 0.0), 1.0),
+            min(max((self.end_mjd - o.mjd) * 24.0, 0.0), 24.0), float(moon_alt),
             float(alm.moon_illumination(o.mjd)), self.last_seeing_arcsec, self.last_transparency,
             float(o.weather.dome_open(o.mjd)),
         ])
@@ -372,8 +379,8 @@ class TargetSelectionEnv(gym.Env):
         return info.get("measurement")
 
     def _obs(self) -> dict[str, np.ndarray]:
-        t = np.clip(self.features(), _T_LOW, _T_HIGH).astype(np.float32)
-        g = np.clip(self._globals(), _G_LOW, _G_HIGH).astype(np.float32)
+        t = _clip(self.features(), _T_LOW, _T_HIGH).astype(np.float32)
+        g = _clip(self._globals(), _G_LOW, _G_HIGH).astype(np.float32)
         return {"targets": t, "globals": g}
 
     def exposure_mask(self, feasible: np.ndarray | None = None) -> np.ndarray:

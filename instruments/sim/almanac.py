@@ -296,8 +296,12 @@ class Almanac:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Convert ICRS (J2000) coordinates to true-of-date (astropy TETE) at mid-night.
 
-        One astropy call per night (~40 ms for 1,000 targets): precession, nutation and
-        annual aberration. Use the result with :meth:`lst_deg` in
+        Precession, nutation (IAU 2006/2000A), light deflection and annual aberration,
+        computed with ERFA (the library astropy's TETE frame calls): the star-independent
+        terms once per night (``erfa.apci13``), then ``erfa.atciq`` per call (0.1 ms for
+        150 targets; the astropy frame transform took 3 ms of a 20 ms environment
+        reset). Agrees with ``ICRS.transform_to(TETE(...))`` to 1e-5 mas (tested). Use
+        the result with :meth:`lst_deg` in
         :func:`~steer.instruments.sim.geometry.altaz_deg`.
 
         Args:
@@ -307,20 +311,21 @@ class Almanac:
         Returns:
             ``(ra_deg, dec_deg)`` true-of-date, geocentric apparent.
         """
-        configure_astropy_offline()
-        import astropy.units as u
-        from astropy.coordinates import ICRS, TETE
-        from astropy.time import Time
+        import erfa
 
-        ra = np.atleast_1d(np.asarray(ra_deg, dtype=float))
-        dec = np.atleast_1d(np.asarray(dec_deg, dtype=float))
-        with _quiet_astropy():
-            coords = ICRS(ra=ra * u.deg, dec=dec * u.deg)
-            tete = coords.transform_to(
-                TETE(obstime=Time(self.night_mid_mjd, format="mjd", scale="utc"))
-            )
-        out_ra = np.asarray(tete.ra.deg, dtype=float) % 360.0
-        out_dec = np.asarray(tete.dec.deg, dtype=float)
+        if getattr(self, "_astrom", None) is None:
+            configure_astropy_offline()
+            from astropy.time import Time
+
+            with _quiet_astropy():
+                tt = Time(self.night_mid_mjd, format="mjd", scale="utc").tt
+            self._astrom = erfa.apci13(tt.jd1, tt.jd2)  # (astrom, equation of the origins)
+        astrom, eo = self._astrom
+        ra = np.radians(np.atleast_1d(np.asarray(ra_deg, dtype=float)))
+        dec = np.radians(np.atleast_1d(np.asarray(dec_deg, dtype=float)))
+        ri, di = erfa.atciq(ra, dec, 0.0, 0.0, 0.0, 0.0, astrom)  # CIRS
+        out_ra = np.degrees(erfa.anp(ri - eo)) % 360.0  # CIO -> equinox of date
+        out_dec = np.degrees(di)
         if np.ndim(ra_deg) == 0:
             return out_ra[0], out_dec[0]
         return out_ra, out_dec

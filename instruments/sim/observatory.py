@@ -118,6 +118,8 @@ class SimulatedObservatory:
         self.n_exposures = 0
         self._cache_mjd: float | None = None
         self._cache: Geometry | None = None
+        self._mask_of: Geometry | None = None  # the geometry ``_mask`` was computed for
+        self._mask: NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._slew_key: tuple[float, float, float] | None = None
         self._slew: tuple[NDArray[np.float64], NDArray[np.float64]] = (np.empty(0), np.empty(0))
 
@@ -172,15 +174,18 @@ class SimulatedObservatory:
     def feasible_mask(self, mjd: float | None = None) -> NDArray[np.bool_]:
         """`N` booleans: observable now (night, dome open, altitude, airmass, Moon limits)."""
         t = self.mjd if mjd is None else float(mjd)
-        if self._night_and_dome(t) is not None:
-            return np.zeros(len(self.catalog), dtype=bool)
-        g = self._geometry(t)
-        c = self.config
-        ok = (g.alt_deg >= c.alt_min_deg) & (g.alt_deg <= c.alt_max_deg)
-        ok &= g.airmass <= c.airmass_max
-        if g.moon_alt_deg > 0.0:
-            ok &= g.moon_sep_deg >= c.moon_min_sep_deg
-        return ok
+        g = self._geometry(t)  # the mask is kept with the geometry of the same time
+        if g is not self._mask_of:
+            if self._night_and_dome(t) is not None:
+                ok = np.zeros(len(self.catalog), dtype=bool)
+            else:
+                c = self.config
+                ok = (g.alt_deg >= c.alt_min_deg) & (g.alt_deg <= c.alt_max_deg)
+                ok &= g.airmass <= c.airmass_max
+                if g.moon_alt_deg > 0.0:
+                    ok &= g.moon_sep_deg >= c.moon_min_sep_deg
+            self._mask, self._mask_of = ok, g
+        return self._mask.copy()
 
     def overhead_s(self, target_index: int | None = None) -> NDArray[np.float64] | float:
         """Seconds of slew + settle + filter change from the current state to targets.

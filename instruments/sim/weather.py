@@ -190,18 +190,27 @@ class Weather:
         n = int(np.ceil((t1 - t0) * _MIN_PER_DAY / self.CLOUD_GRID_MIN)) + 1
         tg = t0 + np.arange(n) * (self.CLOUD_GRID_MIN / _MIN_PER_DAY)
         dm = np.broadcast_to(self._cirrus(tg)[:, None], (n, px.size)).copy()
+        # Blob k is alive on grid cells [first, stop): tg > birth and tg < birth + life.
+        first = np.searchsorted(tg, self._blob_birth_mjd, "right")
+        stop = np.searchsorted(tg, self._blob_birth_mjd + self._blob_life_d, "left")
+        buf = np.empty((int(np.max(stop - first, initial=0)), px.size))
         for k in range(self.n_blobs):
-            b0 = self._blob_birth_mjd[k]
-            alive = np.flatnonzero((tg > b0) & (tg < b0 + self._blob_life_d[k]))
-            if alive.size == 0:
+            a, b = int(first[k]), int(stop[k])
+            if b <= a:
                 continue
-            t = tg[alive]
-            env = np.sin(np.pi * (t - b0) / self._blob_life_d[k])
+            t = tg[a:b]
+            env = np.sin(np.pi * (t - self._blob_birth_mjd[k]) / self._blob_life_d[k])
             cx = self._blob_mid_xy[k, 0] + self._blob_vel[k, 0] * (t - self._blob_mid_mjd[k])
             cy = self._blob_mid_xy[k, 1] + self._blob_vel[k, 1] * (t - self._blob_mid_mjd[k])
-            d2 = (px[None, :] - cx[:, None]) ** 2 + (py[None, :] - cy[:, None]) ** 2
-            dm[alive] += (env * self._blob_depth_mag[k])[:, None] * np.exp(
-                -d2 * self._blob_inv2s2[k])
+            d2, dy = buf[: b - a], np.subtract(py[None, :], cy[:, None])
+            np.subtract(px[None, :], cx[:, None], out=d2)
+            np.square(d2, out=d2)
+            np.square(dy, out=dy)
+            d2 += dy
+            d2 *= -self._blob_inv2s2[k]  # in place, the same bits as exp(-d2 * inv2s2)
+            np.exp(d2, out=d2)
+            d2 *= (env * self._blob_depth_mag[k])[:, None]
+            dm[a:b] += d2
         self.cloud_grid_mjd = tg
         self.grid_cloud_fraction = np.mean(dm > _CLOUD_DM_MAG, axis=1)
 

@@ -54,6 +54,26 @@ def test_altaz_matches_astropy_altaz(almanac: Almanac) -> None:
         assert np.all((az >= 0.0) & (az < 360.0))
 
 
+def test_to_date_coords_matches_astropy_tete(almanac: Almanac) -> None:
+    """The ERFA path (per-night terms cached) equals astropy's TETE frame transform."""
+    import astropy.units as u
+    from astropy.coordinates import ICRS, TETE
+    from astropy.time import Time
+
+    rng = np.random.default_rng(7)
+    ra = rng.uniform(0.0, 360.0, 200)
+    dec = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, 200)))
+    ra_d, dec_d = almanac.to_date_coords(ra, dec)
+    ref = ICRS(ra=ra * u.deg, dec=dec * u.deg).transform_to(
+        TETE(obstime=Time(almanac.night_mid_mjd, format="mjd", scale="utc")))
+    dra_mas = ((ra_d - ref.ra.deg + 180.0) % 360.0 - 180.0) * np.cos(np.radians(dec_d)) * 3.6e6
+    assert np.abs(dra_mas).max() < 0.01
+    assert np.abs(dec_d - ref.dec.deg).max() * 3.6e6 < 0.01
+    assert np.abs(((ra_d - ra + 180.0) % 360.0) - 180.0).max() > 0.1  # precession happened
+    one = almanac.to_date_coords(float(ra[3]), float(dec[3]))
+    assert np.ndim(one[0]) == 0 and one[0] == ra_d[3]
+
+
 def test_altaz_cardinal_points() -> None:
     lat = -30.0
     # On the meridian (HA = 0), south of the zenith (dec < lat): az = 180 (south).

@@ -113,3 +113,20 @@ def test_ar1_series_is_scipy_lfilter_op_for_op() -> None:
         x0, e = rng.standard_normal(), rng.standard_normal(n)
         ref, _ = lfilter([np.sqrt(1.0 - phi * phi)], [1.0, -phi], e, zi=[phi * x0])
         assert np.array_equal(ours, ref)
+
+
+def test_cloud_fraction_grid_is_the_cloudy_share_of_the_sky_points() -> None:
+    """The 2-min grid (built in place, blob by blob) counts what extinction_mag says."""
+    from steer.instruments.sim.weather import (
+        _CLOUD_DM_MAG,
+        _CLOUD_GRID_ALT_MIN_DEG,
+        _fibonacci_sky_points,
+    )
+
+    alt, az = _fibonacci_sky_points(600, _CLOUD_GRID_ALT_MIN_DEG)
+    for seed, c in ((3, 0.3), (4, 0.7)):
+        w = _weather(seed, c)
+        for j in np.linspace(0, w.cloud_grid_mjd.size - 1, 25).astype(int):
+            dm = w.extinction_mag(alt, az, float(w.cloud_grid_mjd[j]))
+            assert abs(np.mean(dm > _CLOUD_DM_MAG) - w.grid_cloud_fraction[j]) <= 1.0 / alt.size
+        assert 0.0 < np.mean(w.grid_cloud_fraction) < 1.0
