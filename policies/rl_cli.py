@@ -33,6 +33,11 @@ def _tracking(args: argparse.Namespace) -> tuple[Path, str]:
 def _check(args: argparse.Namespace) -> None:
     if args.algo not in ALGOS:
         raise ConfigError(f"--algo {args.algo!r} is not available", f"use {', '.join(ALGOS)}")
+    if args.address and not args.workers:
+        args.workers = args.envs  # joining a cluster means rollouts on it
+    if args.workers < 0 or args.workers > args.envs:
+        raise ConfigError(f"--workers {args.workers} must be between 0 and --envs {args.envs}",
+                          "each worker steps at least one environment; 0 steps them here")
     for name in ("timesteps", "envs", "eval_every", "eval_nights"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} {getattr(args, name)} must be at "
@@ -53,16 +58,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                           "use an experiment on steer/TargetSelection-v0")
     make_env(config).close()  # bad [env] settings fail here, before anything is written
     set_threads(1)
-    from tqdm import tqdm
-
-    from steer.policies.rl_train import TRAIN_SEED_OFFSET, train
-    from steer.store import mlflow_client
-    from steer.tracking import MLflowSink
+    from steer.policies.rl_train import TRAIN_SEED_OFFSET
 
     runs_dir, uri = _tracking(args)
     eval_seeds = list(range(config.seed, config.seed + args.eval_nights))
     params = {"experiment": config.name, "env_id": config.env_id, "algo": args.algo,
               "timesteps": args.timesteps, "seed": args.seed, "envs": args.envs,
+              "workers": args.workers, "ray_address": args.address or "",
               "eval_every": args.eval_every, "eval_seeds": eval_seeds,
               "train_seeds_from": TRAIN_SEED_OFFSET + args.seed * 1000, "env": config.env_kwargs}
     resume_ckpt = None
@@ -71,6 +73,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not resume_ckpt.is_file():
             raise ConfigError(f"--resume {args.resume}: no checkpoint at {str(resume_ckpt)!r}",
                               "pass the run id `steer train` printed, with the same --runs-dir")
+    ray, make_vec = None, None
+    if args.workers:  # before the MLflow run: a cluster that cannot be joined leaves none
+        from steer.policies.rl_ray import RayVecEnv
+        from steer.runner import _init_ray
+
+        ray = _init_ray(args.address, args.workers)
+
+        def make_vec(n: int) -> Any:
+            return RayVecEnv(config.source_text, config.source_path, n, args.workers, ray)
+
+    try:
+        return _train_logged(args, config, make_vec, params, resume_ckpt, eval_seeds,
+                             runs_dir, uri)
+    finally:
+        if ray is not None:
+            from steer.runner import _shutdown_ray
+
+            _shutdown_ray(ray)
+
+
+def _train_logged(args: argparse.Namespace, config: Any, make_vec: Any,
+                  params: dict[str, Any], resume_ckpt: Path | None, eval_seeds: list[int],
+                  runs_dir: Path, uri: str) -> int:
+    """Train inside one MLflow run; log the curves, the model and its config."""
+    from tqdm import tqdm
+
+    from steer.policies.rl_train import train
+    from steer.session import make_env
+    from steer.store import mlflow_client
+    from steer.tracking import MLflowSink
+
     sink = MLflowSink(uri, config.name, f"train {args.algo} seed {args.seed}", params,
                       tags={"steer.kind": "train", "steer.policy": "rl"},
                       resume_run_id=args.resume)
@@ -94,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(lambda: make_env(config), timesteps=args.timesteps, seed=args.seed,
                        envs=args.envs, eval_seeds=eval_seeds, eval_every=args.eval_every,
                        out_dir=out_dir, log=log, on_progress=on_progress,
-                       resume_from=resume_ckpt,
+                       resume_from=resume_ckpt, make_vec=make_vec,
                        extra={"experiment": config.name, "algo": args.algo,
                               "seed": args.seed, "run_id": run_id})
     except BaseException:
@@ -205,6 +238,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--algo", default="maskable-ppo", help="algorithm (default maskable-ppo)")
     t.add_argument("--timesteps", type=int, default=20_000, help="env steps (default 20000)")
     t.add_argument("--envs", type=int, default=2, help="environments stepped side by side")
+    t.add_argument("--workers", type=int, default=0,
+                   help="Ray workers stepping the environments (default 0: in this process)")
+    t.add_argument("--address", default=None,
+                   help="join this Ray cluster (HOST:PORT or ray://HOST:10001) for the "
+                        "rollouts; default: an embedded local Ray when --workers > 0")
     t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     t.add_argument("--eval-every", type=int, default=5_000, help="steps between evaluations")
     t.add_argument("--eval-nights", type=int, default=2,

@@ -31,7 +31,7 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from torch import nn
 
 from steer.policies.base import allowed_actions
@@ -186,14 +186,15 @@ def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: i
           log: Callable[[dict[str, float], int], None],
           on_progress: Callable[[int, dict[str, float] | None], None],
           resume_from: Path | None = None, extra: dict[str, Any] | None = None,
-          hyper: dict[str, Any] | None = None) -> TrainResult:
+          hyper: dict[str, Any] | None = None,
+          make_vec: Callable[[int], VecEnv] | None = None) -> TrainResult:
     """Train MaskablePPO with the deep-set network on ``make_env``'s nights.
 
     Args:
         make_env: Builds one (unwrapped-action) environment of the experiment.
         timesteps: Environment steps to train for (in total, with a resumed checkpoint).
         seed: Seeds SB3, torch and the training nights (``TRAIN_SEED_OFFSET + seed * 1000``).
-        envs: Environments stepped side by side (SB3's ``DummyVecEnv``).
+        envs: Environments stepped side by side (SB3's ``DummyVecEnv``, or ``make_vec``).
         eval_seeds: Evaluation nights (the experiment's seeds: never trained on).
         eval_every: Steps between evaluations.
         out_dir: Where the checkpoint and the model folder are written.
@@ -202,6 +203,9 @@ def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: i
         resume_from: An SB3 checkpoint to continue.
         extra: Facts stored with the model (experiment, algorithm...).
         hyper: MaskablePPO keyword arguments overriding the defaults.
+        make_vec: Builds the vectorised environments from their number instead of a
+            ``DummyVecEnv`` (:class:`~steer.policies.rl_ray.RayVecEnv`: rollouts on Ray
+            workers); the same seeds give the same model either way.
     """
     probe = make_env()
     probe.reset(seed=int(eval_seeds[0]) if eval_seeds else 0)
@@ -210,7 +214,8 @@ def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: i
                     tuple(float(e) for e in ctx.exptimes_s), 64, dict(extra or {}))
     probe.close()
     train_seed = TRAIN_SEED_OFFSET + int(seed) * 1000
-    vec = DummyVecEnv([lambda: FlatActions(make_env()) for _ in range(int(envs))])
+    vec = (make_vec(int(envs)) if make_vec is not None
+           else DummyVecEnv([lambda: FlatActions(make_env()) for _ in range(int(envs))]))
     vec.seed(train_seed)
     kwargs = {"n_steps": 256, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4,
               "gamma": 0.99, "ent_coef": 0.01, **(hyper or {})}
