@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ import numpy as np
 
 from steer.config import ExperimentConfig, parse_experiment
 from steer.errors import SteerError
-from steer.records import DecisionRecord
 from steer.stats import mean_ci95, paired_diff_ci95
 
 __all__ = ["compare", "format_table", "summarise"]
@@ -32,23 +32,49 @@ log = logging.getLogger(__name__)
 
 def _episode(config_text: str, source_path: str, policy: str, seed: int,
              run_id: str) -> dict[str, Any]:
-    """Run one episode in a worker; return metrics and records (JSON-able).
+    """Run one episode in a worker; return everything the driver writes (picklable).
 
     The worker journals into a temporary folder of its own and sends the
-    records back through Ray: nothing relies on a filesystem shared with the
-    driver, and a retried task starts from a clean journal.
+    journal's bytes back through Ray: nothing relies on a filesystem shared
+    with the driver, and a retried task starts from a clean journal. Whatever
+    costs computing is done here, in parallel: the per-decision MLflow metric
+    rows, the decision table, the report page and the figures; the driver
+    (serial) only writes them.
     """
-    from steer.session import play, render_episode, set_threads
+    from steer.session import play, presenter_for, render_episode, set_threads
+    from steer.table import decision_table
+    from steer.tracking import StepRows
 
     set_threads(1)
     config = parse_experiment(config_text, source_path)
     with tempfile.TemporaryDirectory(prefix="steer-episode-") as tmp:
         result = play(config, policy, seed, Path(tmp), run_id=run_id)
+        journal = result.journal_path.read_bytes()
     ep = result.episode
-    return {"policy": policy, "seed": seed, "metrics": ep.metrics,
-            "records": [r.to_dict() for r in ep.records], "extras": result.extras,
-            "rendered": render_episode(config, policy, seed, list(ep.records), ep.metrics,
+    records = list(ep.records)
+    presenter = presenter_for(config.env_id)
+    return {"policy": policy, "seed": seed, "metrics": ep.metrics, "journal": journal,
+            "n_records": len(records), "step_rows": StepRows(presenter).all_rows(records),
+            "table": decision_table(records, presenter) if records else None,
+            "extras": result.extras,
+            "rendered": render_episode(config, policy, seed, records, ep.metrics,
                                        result.extras, run_id)}
+
+
+def _write_journal(path: Path, data: bytes) -> None:
+    """Write a worker's journal bytes to ``path`` and force them to disk."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _open_store(tracking_uri: str) -> None:
+    """Import MLflow and open (on first use, create) the store: no run is created."""
+    from steer.store import mlflow_client, store_errors
+
+    with store_errors(f"cannot open the MLflow store {tracking_uri!r}"):
+        mlflow_client(tracking_uri).search_experiments(max_results=1)
 
 
 def _loopback_only() -> None:
@@ -133,7 +159,6 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
         "run_ids": {policy: [run ids]}}``. Paired differences are against the
         first policy, seed by seed.
     """
-    from steer.records import Journal
     from steer.session import log_to_mlflow, presenter_for, run_params
     from steer.tracking import MLflowSink
 
@@ -141,7 +166,17 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
     journal_dir.mkdir(parents=True, exist_ok=True)
     presenter = presenter_for(config.env_id)
     t_start = time.perf_counter()
-    ray = _init_ray(address, workers)  # before any MLflow run: a failed join leaves none
+    # The store is opened (MLflow imported, a new database's tables created: seconds) in a
+    # thread while Ray starts; no MLflow run is created before the join succeeded.
+    with ThreadPoolExecutor(1, thread_name_prefix="steer-store") as pool:
+        store = pool.submit(_open_store, tracking_uri)
+        try:
+            ray = _init_ray(address, workers)
+        finally:
+            store_error = store.exception()
+    if store_error is not None:
+        _shutdown_ray(ray)
+        raise store_error
     t_ray = time.perf_counter()
     driver_s = 0.0  # the serial part: the driver's journaling and MLflow logging
     sinks: dict[tuple[str, int], Any] = {}
@@ -166,19 +201,13 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 raise
             t_got = time.perf_counter()
             key = (out["policy"], out["seed"])
-            records = [DecisionRecord.from_dict(r) for r in out["records"]]
             journal_path = journal_dir / f"{sinks[key].run_id}.jsonl"
-            journal = Journal(journal_path)
-            try:
-                for rec in records:
-                    journal.write(rec)
-            finally:
-                journal.close()
-            for rec in records:
-                sinks[key].write(rec)
-            log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], records,
+            _write_journal(journal_path, out["journal"])
+            sinks[key].log_step_rows(out["step_rows"], out["n_records"])
+            log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], [],
                           out["metrics"], journal_path, sink=sinks[key],
-                          extras=out.get("extras"), rendered=out.get("rendered"))
+                          extras=out.get("extras"), rendered=out.get("rendered"),
+                          table=out["table"])
             results[key] = out["metrics"]
             driver_s += time.perf_counter() - t_got
             if progress is not None:

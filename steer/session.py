@@ -302,7 +302,7 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
                   records: list[DecisionRecord], metrics: dict[str, float],
                   journal_path: Path, sink: Any = None,
                   extras: dict[str, Any] | None = None,
-                  rendered: dict[str, Any] | None = None) -> str:
+                  rendered: dict[str, Any] | None = None, table: Any = None) -> str:
     """Log a finished episode to MLflow (summary, config, journal, table, plots, report).
 
     Args:
@@ -312,6 +312,8 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
             ``extras.json`` when not empty.
         rendered: What :func:`render_episode` made elsewhere (a Ray worker);
             rendered here when ``None``.
+        table: The decision table made elsewhere (:func:`steer.table.decision_table`);
+            made here from ``records`` when ``None``.
 
     The interactive HTML report (:func:`steer.report.run_report`) is logged as
     ``report.html`` and the figures as ``plots/<name>.png`` (written beside
@@ -350,7 +352,7 @@ def log_to_mlflow(tracking_uri: str, config: ExperimentConfig, policy: str, seed
             path.write_bytes(png)
             artifacts[f"plots/{name}.png"] = path
         try:
-            sink.finish(metrics, artifacts=artifacts, records=records)
+            sink.finish(metrics, artifacts=artifacts, records=records, table=table)
         except SteerError:
             sink.close()
             raise

@@ -35,13 +35,47 @@ from steer.table import decision_table, step_metrics
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["MLflowSink"]
+__all__ = ["MLflowSink", "StepRows"]
 
 log = logging.getLogger(__name__)
 
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_PARAMS_PER_BATCH = 100
 _RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
+
+
+class StepRows:
+    """A run's per-decision metric rows, ``(key, value, timestamp_ms, step)``, record by record.
+
+    What :meth:`MLflowSink.write` logs for each record, computed without MLflow,
+    so that a Ray worker can compute them and the driver only writes them
+    (:meth:`MLflowSink.log_step_rows`). The running cumulative reward and the
+    strictly increasing timestamps (MLflow drops a point identical in key,
+    step, value and timestamp, which two quick attempts at one step would
+    otherwise be) are this object's state.
+
+    Args:
+        presenter: The environment's presenter (which metrics a record gives).
+    """
+
+    def __init__(self, presenter: Presenter) -> None:
+        self.presenter = presenter
+        self.cumulative_reward = 0.0
+        self.last_timestamp_ms = 0
+
+    def rows(self, record: DecisionRecord) -> list[tuple[str, float, int, int]]:
+        """The metric rows of the next record."""
+        values = step_metrics(record, self.presenter)
+        self.cumulative_reward += values.get("reward", 0.0)
+        values["cumulative_reward"] = self.cumulative_reward
+        timestamp_ms = max(int((finite(record.wall_time_unix) or time.time()) * 1000),
+                           self.last_timestamp_ms + 1)
+        self.last_timestamp_ms = timestamp_ms
+        return [(k, v, timestamp_ms, int(record.step)) for k, v in values.items()]
+
+    def all_rows(self, records: list[DecisionRecord]) -> list[tuple[str, float, int, int]]:
+        """The metric rows of ``records``, in order."""
+        return [row for rec in records for row in self.rows(rec)]
 
 
 class MLflowSink:
@@ -88,7 +122,7 @@ class MLflowSink:
         self._last_flush = time.monotonic()
         self._buffer: list[Any] = []
         self._n_buffered = self._n_written = 0
-        self._cumulative_reward = 0.0
+        self._rows = StepRows(self.presenter)
         self._last_timestamp_ms = 0
         self._step_keys: set[str] = set()  # metrics logged per decision
         self._last_step = 0
@@ -172,25 +206,35 @@ class MLflowSink:
         Raises:
             TrackingError: The run is closed, or the store cannot be written.
         """
-        from mlflow.entities import Metric
-
         self._check_open()
-        values = step_metrics(record, self.presenter)
-        self._cumulative_reward += values.get("reward", 0.0)
-        values["cumulative_reward"] = self._cumulative_reward
-        # Strictly increasing timestamps: MLflow drops a point identical in (key, step,
-        # value, timestamp), which two quick attempts at one step would otherwise be.
-        timestamp_ms = max(int((finite(record.wall_time_unix) or time.time()) * 1000),
-                           self._last_timestamp_ms + 1)
-        self._last_timestamp_ms = timestamp_ms
-        self._buffer.extend(Metric(k, v, timestamp_ms, int(record.step)) for k, v in values.items())
-        self._step_keys.update(values)
-        self._last_step = max(self._last_step, int(record.step))
+        self._rows.last_timestamp_ms = self._last_timestamp_ms  # one clock with the curves
+        self._buffer_rows(self._rows.rows(record))
         self._n_buffered += 1
         self._n_written += 1
         if (self._n_buffered >= self.batch_size
                 or time.monotonic() - self._last_flush >= self.flush_s):
             self.flush()
+
+    def log_step_rows(self, rows: list[tuple[str, float, int, int]], n_records: int) -> None:
+        """Log the per-decision rows a :class:`StepRows` computed elsewhere (a Ray
+        worker) for ``n_records`` records, as :meth:`write` would have, now.
+
+        Raises:
+            TrackingError: The run is closed, or the store cannot be written.
+        """
+        self._check_open()
+        self._buffer_rows(rows)
+        self._n_written += int(n_records)
+        self.flush()
+
+    def _buffer_rows(self, rows: list[tuple[str, float, int, int]]) -> None:
+        from mlflow.entities import Metric
+
+        for key, value, timestamp_ms, step in rows:
+            self._buffer.append(Metric(key, value, timestamp_ms, step))
+            self._step_keys.add(key)
+            self._last_step = max(self._last_step, step)
+            self._last_timestamp_ms = max(self._last_timestamp_ms, timestamp_ms)
 
     def _log_metrics(self, metrics: list[Any]) -> None:
         """Send metrics in chunks MLflow accepts; sent ones leave ``metrics``."""
@@ -226,7 +270,8 @@ class MLflowSink:
 
     def finish(self, summary: dict[str, float], artifacts: dict[str, str | Path] | None = None,
                figures: dict[str, Figure] | None = None,
-               records: list[DecisionRecord] | None = None, status: str = "FINISHED") -> None:
+               records: list[DecisionRecord] | None = None, status: str = "FINISHED",
+               table: Any = None) -> None:
         """Flush, log the run's outputs and mark it terminated.
 
         If anything fails, the run is marked ``FAILED`` and the error raised.
@@ -240,6 +285,8 @@ class MLflowSink:
             figures: Name to matplotlib Figure, logged as ``plots/<name>.png``
                 (not closed here).
             records: The night's decisions, logged as the table ``decisions.json``.
+            table: That table already made (:func:`steer.table.decision_table`,
+                e.g. in a Ray worker), instead of ``records``.
             status: Final run status, ``FINISHED``, ``FAILED`` or ``KILLED``.
 
         Raises:
@@ -261,8 +308,10 @@ class MLflowSink:
             for name, path in (artifacts or {}).items():
                 self._log_artifact(name, Path(path))
             with self._store_errors("write artifacts to"):
-                if records:
-                    self._client.log_table(self._run_id, data=decision_table(records, self.presenter),
+                if table is None and records:
+                    table = decision_table(records, self.presenter)
+                if table is not None:
+                    self._client.log_table(self._run_id, data=table,
                                            artifact_file="decisions.json")
                 for name, fig in (figures or {}).items():
                     self._client.log_figure(self._run_id, fig, f"plots/{name}.png",

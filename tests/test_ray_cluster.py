@@ -120,3 +120,31 @@ def test_compare_joins_a_ray_start_cluster_and_survives_a_killed_worker(tmp_path
         for metric in ("science_score", "lc_rmse_mag", "frac_characterised", "visits"):
             assert a["metrics"][policy][metric]["values"] == \
                 b["metrics"][policy][metric]["values"], (policy, metric)
+
+
+def _train(args: list[str], runs: Path, prefix: list[str] = ()) -> Path:
+    """``steer train`` of the tiny experiment; the trained model's folder."""
+    out = subprocess.run([*prefix, sys.executable, "-m", "steer.cli", "train", *args,
+                          "--timesteps", "256", "--envs", "2", "--eval-every", "512",
+                          "--eval-nights", "1", "--runs-dir", str(runs)],
+                         capture_output=True, text=True, env=_env(), timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    run_id = out.stdout.split("model: runs:/")[1].split("/")[0]
+    return runs / "train" / run_id / "model"
+
+
+def test_train_rolls_out_on_a_ray_start_cluster_and_trains_the_same_model(tmp_path: Path,
+                                                                         cluster) -> None:
+    import torch
+
+    from steer.policies.rl_net import load_model
+
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(TINY_EXPERIMENT)
+    # two rollout actors of one CPU each on a cluster of two one-CPU nodes: one per node
+    there = _train([str(exp), "--workers", "2", "--address", cluster["address"]],
+                   tmp_path / "c", cluster["inside"])
+    assert _listening_outside_loopback(cluster["ns"]) == []
+    here = _train([str(exp)], tmp_path / "l")
+    a, b = load_model(there).state_dict(), load_model(here).state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)

@@ -1,0 +1,61 @@
+"""What ``compare``'s driver writes for an episode (the journal, the per-decision metrics,
+the decision table: computed in the Ray worker, only written by the driver) is what a
+single ``run`` logs for the same night (real embedded Ray, real MLflow on sqlite)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from steer.envs.testing import tiny_config
+from steer.records import read_journal
+
+pytestmark = pytest.mark.slow
+
+
+def _histories(client, run_id: str) -> dict[str, list[tuple[int, float]]]:
+    keys = client.get_run(run_id).data.metrics
+    return {k: sorted((m.step, m.value) for m in client.get_metric_history(run_id, k))
+            for k in keys}
+
+
+def _table(client, run_id: str, tmp: Path) -> dict:
+    path = client.download_artifacts(run_id, "decisions.json", str(tmp))
+    return json.loads(Path(path).read_text())
+
+
+def _records(path: Path) -> list[tuple]:
+    """What a night decided and measured (not its timings or run id)."""
+    return [(r.decision_key, r.sim_mjd, r.reward, r.measurement) for r in read_journal(path)]
+
+
+def test_compare_logs_an_episode_as_a_run_does(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from steer.runner import compare
+    from steer.session import log_to_mlflow, play
+
+    config = tiny_config()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    summary = compare(config, ["feature"], [1], tmp_path / "cmp", uri, workers=1)
+    cmp_id = summary["run_ids"]["feature"][0]
+    result = play(config, "feature", 1, tmp_path / "run")
+    run_id = log_to_mlflow(uri, config, "feature", 1, list(result.episode.records),
+                           result.episode.metrics, result.journal_path,
+                           extras=result.extras)
+    client = MlflowClient(uri)
+    a, b = _histories(client, cmp_id), _histories(client, run_id)
+    assert set(a) == set(b) and "cumulative_reward" in a and "wall_s" in a
+    def timed(k: str) -> bool:  # timings differ between two executions
+        return k in ("wall_s", "metrics_s") or k.startswith("decision_ms")
+
+    assert {k: v for k, v in a.items() if not timed(k)} == \
+        {k: v for k, v in b.items() if not timed(k)}
+    assert [s for s, _ in a["decision_ms"]] == [s for s, _ in b["decision_ms"]]
+    ta, tb = _table(client, cmp_id, tmp_path / "ta"), _table(client, run_id, tmp_path / "tb")
+    assert ta["columns"] == tb["columns"] and len(ta["data"]) == len(tb["data"]) > 5
+    journal = tmp_path / "cmp" / "journals" / f"{cmp_id}.jsonl"
+    assert _records(journal) == _records(result.journal_path)
+    assert all(r.run_id == cmp_id for r in read_journal(journal))
