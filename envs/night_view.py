@@ -38,6 +38,8 @@ class NightPresenter(Presenter):
         SummaryRow("science score", ("science_score",), "{:.4f}"),
         SummaryRow("lc reconstruction rmse (mag)", ("lc_rmse_mag",), "{:.4f}"),
         SummaryRow("priority targets characterised", ("frac_characterised",), "{:.3f}"),
+        SummaryRow("characterised tonight (new) / per hour",
+                   ("characterised_tonight", "characterised_tonight_per_h"), "{:.0f} / {:.2f}"),
         SummaryRow("open-shutter fraction", ("open_shutter_fraction",), "{:.3f}"),
         SummaryRow("visits", ("visits",), "{:.0f}"),
         SummaryRow("idle: dome closed/none up (h)", ("idle_s",), "{:.2f}", scale=1 / 3600),
@@ -45,8 +47,8 @@ class NightPresenter(Presenter):
                    "{:.1f} / {:.1f}"),
     )
     table_metrics: ClassVar[tuple[str, ...]] = (
-        "science_score", "lc_rmse_mag", "frac_characterised", "open_shutter_fraction", "visits",
-        "slew_median_s", "slew_p95_s", "airmass_median")
+        "science_score", "lc_rmse_mag", "frac_characterised", "characterised_tonight",
+        "open_shutter_fraction", "visits", "slew_median_s", "slew_p95_s", "airmass_median")
     key_metric: ClassVar[str] = "science_score"
     figure_names: ClassVar[tuple[str, ...]] = NIGHT_FIGURES
 

@@ -129,7 +129,8 @@ def _fit_period_d(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
 
 def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarray,
                     t_mag: np.ndarray, t_err: np.ndarray, grid_mjd: np.ndarray,
-                    priority_min: float = 2.0) -> dict[str, float]:
+                    priority_min: float = 2.0, tonight: np.ndarray | None = None,
+                    hours: float = 1.0) -> dict[str, float]:
     """Score the night's data against the hidden truth.
 
     Args:
@@ -142,9 +143,14 @@ def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarr
         t_err: `M`-dim magnitude errors.
         grid_mjd: `G`-dim times spanning the night, where light curves are scored.
         priority_min: Targets with at least this priority count as priority targets.
+        tonight: `M`-dim, which measurements are tonight's (the rest is the history);
+            with it, the priority targets characterised now that the history alone
+            did not characterise are counted.
+        hours: The night's observing window, hours (the per-hour rate's divisor).
 
     Returns:
-        ``lc_rmse_mag``, ``frac_characterised`` and per-kind fractions.
+        ``lc_rmse_mag``, ``frac_characterised`` and per-kind fractions; with
+        ``tonight``, ``characterised_tonight`` and ``characterised_tonight_per_h``.
     """
     n = len(catalog.mag)
     ok = np.isfinite(t_mag) & np.isfinite(t_err) & (t_err > 0)
@@ -177,32 +183,73 @@ def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarr
         true_mean[rows] = true_grid.mean(axis=1)
         bar.update()
     char = np.zeros(n, bool)
-    w_all = 1.0 / t_err**2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_obs = (np.bincount(t_idx, w_all * t_mag, minlength=n)
-                    / np.bincount(t_idx, w_all, minlength=n))
     const = eligible & (kinds == _KIND_CONSTANT)
-    char[const] = np.abs(mean_obs[const] - true_mean[const]) < PRECISION["mean_mag"]
+    char[const] = _constant_ok(t_idx, t_mag, t_err, n, true_mean)[const]
     for i in to_fit:
         bar.update()
         sl = slice(starts[i], ends[i])
-        t, m, e = t_mjd[sl], t_mag[sl], t_err[sl]
-        if kinds[i] == _KIND_PERIODIC and len(t) >= 8:
-            p_true = float(truth.period_d[i])
-            char[i] = abs(_fit_period_d(t, m, e) - p_true) / p_true < PRECISION["period_rel"]
-        elif kinds[i] == _KIND_TRANSIENT and len(t) >= 5:
-            char[i] = abs(_fit_peak_mjd(t, m, e) - float(truth.peak_mjd[i])) < PRECISION["peak_d"]
+        char[i] = _variable_ok(truth, int(kinds[i]), i, t_mjd[sl], t_mag[sl], t_err[sl])
     bar.close()
     pri = prio >= priority_min
     out = {
         "lc_rmse_mag": float(np.sum(prio * rmse) / np.sum(prio)),
         "frac_characterised": float(char[pri].mean()) if pri.any() else 0.0,
     }
+    if tonight is not None:
+        new = char & pri & ~_characterised_before(truth, kinds, t_idx, t_mjd, t_mag, t_err,
+                                                  tonight[ok][order], n, true_mean, char)
+        out["characterised_tonight"] = float(new.sum())
+        out["characterised_tonight_per_h"] = float(new.sum() / max(hours, 1e-9))
     for kind, name in ((_KIND_PERIODIC, "periodic"), (_KIND_TRANSIENT, "transient"),
                        (_KIND_CONSTANT, "constant")):
         sel = pri & (np.asarray(truth.kind) == kind)
         out[f"frac_characterised_{name}"] = float(char[sel].mean()) if sel.any() else 0.0
     return out
+
+
+def _constant_ok(t_idx: np.ndarray, t_mag: np.ndarray, t_err: np.ndarray, n: int,
+                 true_mean: np.ndarray) -> np.ndarray:
+    """`n`-dim: the weighted mean magnitude is within the stated precision of the truth's."""
+    w_all = 1.0 / t_err**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_obs = (np.bincount(t_idx, w_all * t_mag, minlength=n)
+                    / np.bincount(t_idx, w_all, minlength=n))
+    return np.abs(mean_obs - true_mean) < PRECISION["mean_mag"]
+
+
+def _variable_ok(truth: Any, kind: int, i: int, t: np.ndarray, m: np.ndarray,
+                 e: np.ndarray) -> bool:
+    """A periodic star's period, or a transient's peak time, recovered to the precision."""
+    if kind == _KIND_PERIODIC and len(t) >= 8:
+        p_true = float(truth.period_d[i])
+        return bool(abs(_fit_period_d(t, m, e) - p_true) / p_true < PRECISION["period_rel"])
+    if kind == _KIND_TRANSIENT and len(t) >= 5:
+        return bool(abs(_fit_peak_mjd(t, m, e) - float(truth.peak_mjd[i])) < PRECISION["peak_d"])
+    return False
+
+
+def _characterised_before(truth: Any, kinds: np.ndarray, t_idx: np.ndarray, t_mjd: np.ndarray,
+                          t_mag: np.ndarray, t_err: np.ndarray, tonight: np.ndarray, n: int,
+                          true_mean: np.ndarray, char: np.ndarray) -> np.ndarray:
+    """`n`-dim: characterised from the history alone (only the targets characterised
+    now and observed tonight are fitted again; for the others it changes nothing)."""
+    before = char.copy()
+    old = ~tonight
+    h_idx, h_mjd, h_mag, h_err = t_idx[old], t_mjd[old], t_mag[old], t_err[old]
+    counts = np.bincount(h_idx, minlength=n)
+    redo = np.flatnonzero(char & (np.bincount(t_idx[tonight], minlength=n) > 0))
+    const_ok = _constant_ok(h_idx, h_mag, h_err, n, true_mean)
+    starts = np.searchsorted(h_idx, np.arange(n))
+    for i in redo:
+        if counts[i] < 3:
+            before[i] = False
+        elif kinds[i] == _KIND_CONSTANT:
+            before[i] = bool(const_ok[i])
+        else:
+            sl = slice(starts[i], starts[i] + counts[i])
+            before[i] = _variable_ok(truth, int(kinds[i]), int(i), h_mjd[sl], h_mag[sl],
+                                     h_err[sl])
+    return before
 
 
 def efficiency_metrics(log: dict[str, np.ndarray], night_s: float,

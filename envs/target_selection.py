@@ -568,6 +568,8 @@ class TargetSelectionEnv(gym.Env):
         out.update(efficiency_metrics(lg, (self.end_mjd - o.night_start_mjd) * 86400.0,
                                       self.dome_closed_s))
         if getattr(o, "truth_known", True):  # a real sky: no hidden truth to judge against
+            tonight = np.arange(len(idx)) >= len(hist["target_index"])
             out.update(science_metrics(o.truth, self.catalog, idx, mjd, mag, err,
-                                       self.grid_mjd))
+                                       self.grid_mjd, tonight=tonight,
+                                       hours=(self.end_mjd - o.night_start_mjd) * 24.0))
         return out

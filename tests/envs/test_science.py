@@ -57,3 +57,34 @@ def test_more_data_means_lower_reconstruction_error_and_more_characterised():
     assert dense["lc_rmse_mag"] < sparse["lc_rmse_mag"]
     assert dense["lc_rmse_mag"] < 0.05
     assert dense["frac_characterised"] == 1.0
+
+
+def test_characterised_tonight_counts_only_what_the_history_alone_did_not_characterise():
+    grid = np.linspace(0.0, 0.4, 30)
+    period = np.array([0.5, 0.3, 0.4])
+
+    def mag(idx, mjd):
+        idx, mjd = np.broadcast_arrays(np.asarray(idx), np.asarray(mjd, float))
+        return 17 + 0.5 * np.sin(2 * np.pi * mjd / period[idx])
+
+    truth = SimpleNamespace(kind=np.array([1, 1, 1]), mag=mag, period_d=period,
+                            peak_mjd=np.full(3, np.nan))
+    catalog = SimpleNamespace(mag=np.full(3, 17.0), priority=np.array([5.0, 5.0, 1.0]))
+    rng = np.random.default_rng(1)
+    # target 0: characterised by its history already; 1: only 2 old points, 20 tonight;
+    # 2: as 1 but not a priority target
+    t_old0, t_new = rng.uniform(-30, -1, 30), np.linspace(0, 0.4, 20)
+    parts = [(0, t_old0, False), (0, t_new, True), (1, rng.uniform(-30, -1, 2), False),
+             (1, t_new, True), (2, rng.uniform(-30, -1, 2), False), (2, t_new, True)]
+    idx = np.concatenate([np.full(t.size, i) for i, t, _ in parts])
+    t = np.concatenate([t for _, t, _ in parts])
+    tonight = np.concatenate([np.full(t_.size, new) for _, t_, new in parts])
+    m = mag(idx, t) + rng.normal(0, 0.01, t.size)
+    out = science_metrics(truth, catalog, idx, t, m, np.full(t.size, 0.01), grid,
+                          tonight=tonight, hours=4.0)
+    assert out["frac_characterised"] == 1.0  # both priority targets, with tonight's data
+    assert out["characterised_tonight"] == 1.0  # target 1 only: 0 was already, 2 is no priority
+    assert out["characterised_tonight_per_h"] == 0.25
+    none_new = science_metrics(truth, catalog, idx, t, m, np.full(t.size, 0.01), grid,
+                               tonight=np.zeros(t.size, bool))
+    assert none_new["characterised_tonight"] == 0.0  # nothing of it was tonight's
