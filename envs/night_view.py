@@ -38,7 +38,7 @@ class NightPresenter(Presenter):
         SummaryRow("science score", ("science_score",), "{:.4f}"),
         SummaryRow("lc reconstruction rmse (mag)", ("lc_rmse_mag",), "{:.4f}"),
         SummaryRow("priority targets characterised", ("frac_characterised",), "{:.3f}"),
-        SummaryRow("characterised tonight (new) / per hour",
+        SummaryRow("new characterised / per hour",
                    ("characterised_tonight", "characterised_tonight_per_h"), "{:.0f} / {:.2f}"),
         SummaryRow("open-shutter fraction", ("open_shutter_fraction",), "{:.3f}"),
         SummaryRow("visits", ("visits",), "{:.0f}"),
