@@ -115,7 +115,9 @@ class TargetSelectionEnv(gym.Env):
         render_mode: str | None = None,
     ) -> None:
         from steer.instruments.sim import Almanac, Catalog, get_preset, with_overrides
+        from steer.instruments.sim.iers_cache import use_cached_iers
 
+        use_cached_iers()  # a new process (a Ray worker) parses no IERS text: ~1 s
         self.config = with_overrides(get_preset(preset), **(overrides or {}))
         self.preset = preset
         self.night_date = night_date

@@ -39,8 +39,21 @@ def _cache_path() -> Path:
     return cache_dir() / f"iers-auto-astropy{astropy.__version__}-data{data_version}.pkl"
 
 
+_INSTALLED: list[bool] = []  # once per process
+
+
 def use_cached_iers() -> bool:
-    """Install the cached parsed IERS table (write it on the first call); True if loaded."""
+    """Install the cached parsed IERS table (write it on the first call); True if loaded.
+
+    Only the first call of a process does anything; later ones return its answer.
+    """
+    if _INSTALLED:
+        return _INSTALLED[0]
+    _INSTALLED.append(_install())
+    return _INSTALLED[0]
+
+
+def _install() -> bool:
     from astropy.utils import iers
 
     from steer.instruments.sim._offline import configure_astropy_offline
