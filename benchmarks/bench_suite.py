@@ -56,12 +56,13 @@ def _compare(experiment: Path, policies: list[str], seeds: int, runs_dir: str, o
 
 
 def _scenario(name: str, policies: list[str], args: argparse.Namespace,
-              work: Path) -> tuple[list[int], dict[str, dict]]:
+              work: Path) -> tuple[list[int], dict[str, dict], dict[str, dict]]:
     """Every policy's metrics on the scenario's nights, from the comparisons in ``work``
     (run for the policies none of them has)."""
     exp = SUITE / f"{name}.toml"
     have: dict[str, dict] = {}
     seeds = None
+    run_ids: dict[str, list[str]] = {}
     for path in sorted(work.glob(f"{name}*.json")):
         cmp = json.loads(path.read_text())
         if len(cmp["seeds"]) != args.seeds:
@@ -69,6 +70,7 @@ def _scenario(name: str, policies: list[str], args: argparse.Namespace,
         seeds = cmp["seeds"]
         for pol, metrics in cmp["metrics"].items():
             have.setdefault(pol, metrics)
+            run_ids.setdefault(pol, cmp["run_ids"][pol])
     missing = [p for p in policies if p not in have]
     if missing:
         cmp = _compare(exp, missing, args.seeds, args.runs_dir,
@@ -76,7 +78,9 @@ def _scenario(name: str, policies: list[str], args: argparse.Namespace,
         assert seeds is None or cmp["seeds"] == seeds, "the same nights, paired"
         seeds = cmp["seeds"]
         have.update(cmp["metrics"])
+        run_ids.update(cmp["run_ids"])
     values = {p: have[p] for p in policies}
+    camping = {p: _camping(args.runs_dir, run_ids[p]) for p in policies}
     if args.tuned:
         out = work / "tuned" / f"{name}.json"
         out.parent.mkdir(exist_ok=True)
@@ -88,7 +92,32 @@ def _scenario(name: str, policies: list[str], args: argparse.Namespace,
         tuned = json.loads(out.read_text())
         assert tuned["seeds"] == seeds, "the same nights, paired"
         values["tuned-feature"] = tuned["metrics"]["feature"]
-    return seeds, values
+        camping["tuned-feature"] = _camping(args.runs_dir, tuned["run_ids"]["feature"])
+    return seeds, values, camping
+
+
+def _camping(runs_dir: str, run_ids: list[str]) -> dict[str, float]:
+    """From the journals: the longest run of consecutive visits to one target, and the
+    fraction of visits whose reward was below 0.001 (nothing learned), over the nights."""
+    from steer.records import read_journal
+
+    longest, wasted, visits = [], 0, 0
+    for rid in run_ids:
+        ids = []
+        for r in read_journal(Path(runs_dir) / "journals" / f"{rid}.jsonl"):
+            if r.status != "ok":
+                continue
+            ids.append((r.proposal.get("action") or {}).get("target_id"))
+            wasted += int(r.reward < 1e-3)
+        run = best = 0
+        for i, t in enumerate(ids):
+            run = run + 1 if i and t == ids[i - 1] else 1
+            best = max(best, run)
+        longest.append(best)
+        visits += len(ids)
+    return {"longest_repeat_median": float(sorted(longest)[len(longest) // 2]),
+            "longest_repeat_max": float(max(longest)),
+            "zero_reward_visit_frac": wasted / max(visits, 1)}
 
 
 def _verdict(diff: tuple[float, float, float], sign: int) -> str:
@@ -125,8 +154,8 @@ def main() -> int:
     pols = [*policies, *(["tuned-feature"] if args.tuned else [])]
     rows = []
     for name in names:
-        seeds, values = _scenario(name, policies, args, work)
-        scen: dict = {"seeds": seeds, "metrics": {}}
+        seeds, values, camping = _scenario(name, policies, args, work)
+        scen: dict = {"seeds": seeds, "metrics": {}, "camping": camping}
         for metric, sign in METRICS.items():
             if metric not in values["feature"]:
                 continue
@@ -165,6 +194,15 @@ def main() -> int:
         cells = ["".join(scen["metrics"][m][p]["verdict"][0].upper() for m in judged
                          if m in scen["metrics"]) for p in others]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\ncamping, from the journals: longest run of consecutive visits to one target "
+          "(median / max over the nights), fraction of visits with reward < 0.001:\n")
+    print("| scenario | " + " | ".join(pols) + " |")
+    print("|---|" + "---|" * len(pols))
+    for name, scen in result["scenarios"].items():
+        c = scen["camping"]
+        print(f"| {name} | " + " | ".join(
+            f"{c[p]['longest_repeat_median']:.0f} / {c[p]['longest_repeat_max']:.0f}, "
+            f"{c[p]['zero_reward_visit_frac']:.2f}" for p in pols) + " |")
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(f"wrote {args.out}")
     return 0
