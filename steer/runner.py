@@ -89,6 +89,8 @@ def _loopback_only() -> None:
     set both the variable (for the processes Ray starts) and, if Ray is
     already imported, the constant it was read into.
     """
+    _ENV_BEFORE.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER",
+                           os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"))
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     if "ray" in sys.modules:
         from ray._private import ray_constants
@@ -97,11 +99,18 @@ def _loopback_only() -> None:
 
 
 _EMBEDDED_TMP: list[str] = []  # the embedded Ray's session folder, removed at shutdown
+_ENV_BEFORE: dict[str, str | None] = {}  # variables set for the embedded Ray, restored after
 
 
 def _shutdown_ray(ray: Any) -> None:
     """Stop Ray; remove the embedded Ray's temporary folder (a cluster's is its own)."""
     ray.shutdown()
+    for name, value in _ENV_BEFORE.items():  # a later `ray start` in this process's
+        if value is None:                    # children must not inherit single-machine mode
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _ENV_BEFORE.clear()
     while _EMBEDDED_TMP:
         shutil.rmtree(_EMBEDDED_TMP.pop(), ignore_errors=True)
 

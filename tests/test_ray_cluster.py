@@ -35,6 +35,8 @@ def _env() -> dict[str, str]:
            "DO_NOT_TRACK": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("RAY_AUTH_MODE", None)  # steer must turn token mode on by itself
+    # a user's shell is not in Ray's single-machine mode (the embedded Ray's setting)
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
     return env
 
 
