@@ -122,8 +122,7 @@ class MLflowSink:
         self._last_flush = time.monotonic()
         self._buffer: list[Any] = []
         self._n_buffered = self._n_written = 0
-        self._rows = StepRows(self.presenter)
-        self._last_timestamp_ms = 0
+        self._rows = StepRows(self.presenter)  # its timestamp is the run's one clock
         self._step_keys: set[str] = set()  # metrics logged per decision
         self._last_step = 0
         self._closed = False
@@ -207,7 +206,6 @@ class MLflowSink:
             TrackingError: The run is closed, or the store cannot be written.
         """
         self._check_open()
-        self._rows.last_timestamp_ms = self._last_timestamp_ms  # one clock with the curves
         self._buffer_rows(self._rows.rows(record))
         self._n_buffered += 1
         self._n_written += 1
@@ -234,7 +232,7 @@ class MLflowSink:
             self._buffer.append(Metric(key, value, timestamp_ms, step))
             self._step_keys.add(key)
             self._last_step = max(self._last_step, step)
-            self._last_timestamp_ms = max(self._last_timestamp_ms, timestamp_ms)
+            self._rows.last_timestamp_ms = max(self._rows.last_timestamp_ms, timestamp_ms)
 
     def _log_metrics(self, metrics: list[Any]) -> None:
         """Send metrics in chunks MLflow accepts; sent ones leave ``metrics``."""
@@ -253,8 +251,8 @@ class MLflowSink:
         from mlflow.entities import Metric
 
         self._check_open()
-        now_ms = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
-        self._last_timestamp_ms = now_ms
+        now_ms = max(int(time.time() * 1000), self._rows.last_timestamp_ms + 1)
+        self._rows.last_timestamp_ms = now_ms
         self._log_metrics([Metric(str(k), f, now_ms, int(step)) for k, v in metrics.items()
                            if (f := finite(v)) is not None])
 
@@ -301,7 +299,7 @@ class MLflowSink:
         self._check_open()
         try:
             self.flush()
-            now_ms = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
+            now_ms = max(int(time.time() * 1000), self._rows.last_timestamp_ms + 1)
             self._log_metrics([Metric(str(k), f, now_ms,
                                       self._last_step if str(k) in self._step_keys else 0)
                                for k, v in summary.items() if (f := finite(v)) is not None])
