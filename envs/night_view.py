@@ -49,6 +49,11 @@ class NightPresenter(Presenter):
     table_metrics: ClassVar[tuple[str, ...]] = (
         "science_score", "lc_rmse_mag", "frac_characterised", "characterised_tonight",
         "open_shutter_fraction", "visits", "slew_median_s", "slew_p95_s", "airmass_median")
+    campaign_metrics: ClassVar[tuple[str, ...]] = (
+        "characterised_campaign", "characterised_campaign_per_h", "frac_characterised",
+        "period_recovery_rate", "new_transients_characterised", "transient_days_to_characterise",
+        "lc_rmse_mag", "science_score", "open_shutter_fraction_dome_open", "visits",
+        "targets_visited")
     key_metric: ClassVar[str] = "science_score"
     figure_names: ClassVar[tuple[str, ...]] = NIGHT_FIGURES
 

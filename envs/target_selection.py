@@ -25,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from steer.envs.campaign import CampaignState, campaign_options, night_date_of
 from steer.envs.context import CatalogContext
 from steer.envs.night_features import (
     _G_HIGH,
@@ -39,6 +40,7 @@ from steer.envs.night_view import NightPresenter
 from steer.envs.reference import ReferenceModel
 from steer.envs.science import efficiency_metrics, science_metrics
 from steer.errors import ConfigError, UnsafeActionError
+from steer.instruments.sim.truth import CampaignNight
 from steer.instruments.telescope import Action, Measurement
 
 __all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES"]
@@ -181,6 +183,7 @@ class TargetSelectionEnv(gym.Env):
         self.n_targets = self._n_catalog = int(n_targets)
         self._make_spaces()
         self.observatory: Any = None
+        self._campaign: CampaignState | None = None
 
     def _make_spaces(self) -> None:
         n_f, n_g = len(TARGET_FEATURES), len(GLOBAL_FEATURES)
@@ -204,22 +207,28 @@ class TargetSelectionEnv(gym.Env):
         super().reset(seed=seed)
         from steer.instruments.sim import Catalog, SimulatedObservatory
 
+        night, nights = campaign_options(options)
         if self.n_targets != self._n_catalog:  # targets of opportunity were added last night
             self.n_targets = self._n_catalog
             self._make_spaces()
         sim_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         self.sim_seed = sim_seed
-        ss = np.random.SeedSequence([sim_seed, 7])
+        camp = self._campaign_night(night, nights, sim_seed)
+        ss = np.random.SeedSequence([sim_seed, 7, *([night] if night else [])])
         cat_rng, cloud_rng = (np.random.default_rng(s) for s in ss.spawn(2))
-        catalog = self._fixed_catalog if self._fixed_catalog is not None else Catalog.synthetic(
-            self.n_targets, cat_rng, self.almanac, self.config.site_lat_deg)
+        if night:
+            catalog = self._campaign.catalog
+        else:
+            catalog = self._fixed_catalog if self._fixed_catalog is not None else \
+                Catalog.synthetic(self.n_targets, cat_rng, self.almanac, self.config.site_lat_deg)
         cloudiness = (self.cloudiness if self.cloudiness is not None
                       else float(np.clip(cloud_rng.beta(0.6, 2.0), 0.0, 1.0)))
         if self.observatory is not None and self.instrument != "sim":
             self.observatory.close()
-        self.observatory = sim = SimulatedObservatory(self.config, catalog, self.night_date,
-                                                      sim_seed, cloudiness=cloudiness,
-                                                      almanac=self.almanac)
+        almanac = self.almanac if not night else self._almanac_of(night)
+        self.observatory = sim = SimulatedObservatory(
+            self.config, catalog, almanac.night_date, sim_seed, cloudiness=cloudiness,
+            almanac=almanac, campaign=camp)
         if self.clock == "wall":  # refused before any hardware is touched
             from steer.instruments.wall_clock import live_start_mjd
 
@@ -244,7 +253,7 @@ class TargetSelectionEnv(gym.Env):
         n = self.n_targets
         self.public = ReferenceModel(np.full(n, 0.3), np.full(n, 0.1), self.grid_mjd,
                                      prior_std_mag=0.5)
-        hist = obs_.history if self._history is None else self._history
+        hist = obs_.history if self._history is None or night else self._history
         obs_.history = hist
         self.history = hist  # earlier visits: public, like an archive query
         self.reference.add_many(hist["target_index"], hist["mjd"], hist["error_mag"])
@@ -262,10 +271,67 @@ class TargetSelectionEnv(gym.Env):
         self.dome_closed_s = 0.0
         self.rejected = 0
         self.science_score = 0.0
+        if camp is not None and not night:
+            self._campaign = CampaignState(sim_seed, nights, sim.truth, catalog, hist)
+        self._campaign_open = camp is not None
         self._advance_if_blocked()
         info = self._info()
         info["history"] = {k: np.asarray(v).copy() for k, v in hist.items()}
         return self._obs(), info
+
+    # -------------------------------------------------------------- campaigns
+    def _campaign_night(self, night: int, nights: int, seed: int) -> CampaignNight | None:
+        """This night's place in a campaign (``None`` for a single night).
+
+        Raises:
+            ConfigError: a campaign in live mode, or a night out of order.
+        """
+        if nights == 1:
+            self._campaign = None
+            return None
+        if self.clock == "wall":
+            raise ConfigError("a live night (clock = 'wall') cannot be part of a campaign",
+                              "run live nights one at a time, without --nights")
+        if not night:
+            return CampaignNight(0, truth_offset_d=(nights - 1) / 2.0)
+        if self._campaign is None or self._campaign.nights != nights:
+            raise ConfigError(f"night {night} of seed {seed} needs nights 0..{night - 1} "
+                              "first", "play a campaign's nights in order, from night 0")
+        self._close_campaign_night()
+        self._campaign.check_next(night, seed)
+        return CampaignNight(night, truth=self._campaign.truth, history=self._campaign.history())
+
+    def _almanac_of(self, night: int) -> Any:
+        from steer.instruments.sim import Almanac
+
+        cfg = self.config
+        return Almanac.for_night(night_date_of(self.night_date, night), cfg.site_lat_deg,
+                                 cfg.site_lon_deg, cfg.site_height_m,
+                                 sun_alt_max_deg=cfg.sun_alt_max_deg)
+
+    def _close_campaign_night(self) -> None:
+        """Hand the night just played to the campaign (once; ToO rows stay behind)."""
+        if not getattr(self, "_campaign_open", False):
+            return
+        self._campaign_open = False
+        keep = np.asarray(self.log["target_index"], int) < self._n_catalog
+        log = {k: np.asarray(v)[keep] for k, v in self.log.items()}
+        self._campaign.record_night(log, self.grid_mjd,
+                                    (self.end_mjd - self.observatory.night_start_mjd) * 24.0,
+                                    self.dome_closed_s, self.science_score)
+
+    def campaign_metrics(self) -> dict[str, float]:
+        """The campaign played so far, judged against the hidden truth
+        (:meth:`steer.envs.campaign.CampaignState.metrics`).
+
+        Raises:
+            ConfigError: the last reset did not start or continue a campaign.
+        """
+        if self._campaign is None:
+            raise ConfigError("this environment is not playing a campaign",
+                              "reset with options={'night': 0, 'nights': N}, N > 1")
+        self._close_campaign_night()
+        return self._campaign.metrics()
 
     def _min_airmass_tonight(self) -> np.ndarray:
         best = np.full(self.n_targets, -90.0)

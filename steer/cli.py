@@ -110,9 +110,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_experiment(args.experiment)
     resume = None
     if args.resume:
-        if args.policy or args.seed is not None:
-            raise ConfigError("--resume continues the night's own policy and seed",
-                              "drop --policy and --seed")
+        if args.policy or args.seed is not None or args.nights is not None:
+            raise ConfigError("--resume continues one night with its own policy and seed",
+                              "drop --policy, --seed and --nights")
         runs_dir, uri = _tracking(args)
         resume = resume_state(runs_dir, args.resume, config.source_text)
         config, policy_name, seed = resume.config, resume.policy, resume.seed
@@ -129,8 +129,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     validate_experiment(config, [policy_name])
     if seed < 0:
         raise ConfigError(f"--seed {seed} is negative", "use a seed >= 0")
+    from steer.campaign import check_nights
+
+    nights = 1 if resume is not None else check_nights(config, args.nights)
+    if nights > 1 and args.approve:
+        raise ConfigError("--approve is for a night at the telescope, not a simulated campaign",
+                          "drop --approve or --nights")
     set_threads(1)
     env, policy = build(config, policy_name)  # bad settings fail here, nothing written yet
+    if nights > 1:
+        env.close()
+        return _run_campaign(args, config, policy_name, seed, nights)
     try:
         if resume is None:
             runs_dir, uri = _tracking(args)
@@ -196,6 +205,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _lost_decisions_status(night.result.episode.records, night.run_id)
 
 
+def _run_campaign(args: argparse.Namespace, config: Any, policy_name: str, seed: int,
+                  nights: int) -> int:
+    """``steer run --nights N``: the nights in order, each a child of the campaign's run."""
+    from steer.campaign import run_campaign
+    from steer.session import presenter_for
+
+    runs_dir, uri = _tracking(args)
+    bar = _progress_bar(100, f"{policy_name} seed {seed}, {nights} nights", "% done")
+
+    def progress(frac: float) -> None:
+        bar.n = round(100 * frac, 1)
+        bar.refresh()
+
+    def announce(k: int, run_id: str, journal: Path) -> None:
+        if k == 0:
+            print(f"campaign of {nights} nights started; night 0: run {run_id}, journal "
+                  f"{journal}", flush=True)
+
+    try:
+        result, parent_id, run_ids = run_campaign(config, policy_name, seed, nights, runs_dir,
+                                                  uri, progress=progress, announce=announce)
+    finally:
+        bar.close()
+    presenter = presenter_for(config.env_id)
+    print(f"{config.name}: policy {policy_name}, seed {seed}, {len(result.nights)} of "
+          f"{nights} nights")
+    m = result.metrics
+    for key in presenter.comparison_metrics(campaign=True):
+        if key in m:
+            print(f"  {key:<34}{m[key]:.4g}")
+    print(f"MLflow campaign run id: {parent_id} (a child run per night)")
+    print(f"journals: {runs_dir / 'journals'} ({len(run_ids)} nights)")
+    print("browse it: steer ui")
+    status = 0
+    for k, night in enumerate(result.nights):
+        if night.episode.stop_reason:
+            print(f"steer: night {k}: {night.episode.stop_reason}", file=sys.stderr)
+        status = max(status, _lost_decisions_status(night.episode.records, run_ids[k]))
+    if result.stopped:
+        print(f"steer: the campaign stopped at night {len(result.nights) - 1} of {nights}; "
+              "campaigns cannot be resumed yet", file=sys.stderr)
+        status = max(status, 3)
+    return status
+
+
 def _lost_decisions_status(records: list[Any], run_id: str) -> int:
     """0 when every decision was carried out; else say what was lost and return 3."""
     failed = [r for r in records if r.status == "failed"]
@@ -223,6 +277,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds {args.seeds} must be at least 1", "e.g. --seeds 5")
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers {args.workers} must be at least 1", "e.g. --workers 2")
+    from steer.campaign import check_nights
+
+    nights = check_nights(config, args.nights)
     seeds = list(range(config.seed, config.seed + args.seeds))
     runs_dir, uri = _tracking(args)
     if args.json:
@@ -230,15 +287,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if out.parent and not out.parent.exists():
             raise ConfigError(f"--json {args.json!r}: folder {str(out.parent)!r} does not exist",
                               "create it or choose another path")
-    bar = _progress_bar(len(policies) * len(seeds), "episodes", "episode")
+    bar = _progress_bar(len(policies) * len(seeds) * nights, "nights", "night")
     try:
         summary = compare(config, policies, seeds, runs_dir, uri, address=args.address,
-                          progress=lambda out: bar.update(1), workers=args.workers)
+                          progress=lambda out: bar.update(1), workers=args.workers,
+                          nights=nights)
     finally:
         bar.close()
     summary["experiment"] = config.name
     summary["tracking_uri"] = uri
-    print(format_table(summary, presenter_for(config.env_id).comparison_metrics()))
+    rows = presenter_for(config.env_id).comparison_metrics(campaign=nights > 1)
+    if nights > 1:
+        print(f"{nights}-night campaigns, whole-campaign metrics:")
+    print(format_table(summary, rows))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
         print(f"wrote {args.json}")
@@ -246,8 +307,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from steer.report import write_report
         from steer.report_compare import comparison_report
 
-        write_report(Path(args.report), comparison_report(
-            summary, presenter_for(config.env_id).comparison_metrics()))
+        write_report(Path(args.report), comparison_report(summary, rows))
         print(f"wrote {args.report}")
     n_runs = sum(len(v) for v in summary["run_ids"].values())
     print(f"logged {n_runs} runs to MLflow experiment {config.name!r} ({uri})")
@@ -362,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None, help="night seed (default: the file's)")
     r.add_argument("--model", default=None, metavar="MODEL_URI",
                    help="the rl policy's model: runs:/<id>/model printed by steer train")
+    r.add_argument("--nights", type=int, default=None,
+                   help="consecutive nights, one campaign (default: [campaign] nights, else 1)")
     r.add_argument("--resume", default=None, metavar="RUN_ID",
                    help="continue an interrupted night from its journal (same run id)")
     r.add_argument("--approve", action="store_true",
@@ -378,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("experiment")
     c.add_argument("--policies", required=True, help="comma-separated ids, reference first")
     c.add_argument("--seeds", type=int, default=3, help="number of seeded nights (default 3)")
+    c.add_argument("--nights", type=int, default=None,
+                   help="consecutive nights per seed (default: [campaign] nights, else 1)")
     c.add_argument("--json", default=None, help="write the numbers to this JSON file")
     c.add_argument("--report", default=None, help="write the comparison's HTML report here")
     c.add_argument("--address", default=None, help="join an existing Ray cluster")

@@ -20,6 +20,9 @@ An experiment file (``experiments/*.toml``) describes one scenario::
     max_decisions = 0
     max_rejections_per_step = 3
     max_retries = 2
+
+    [campaign]       # optional: consecutive nights per run (--nights overrides)
+    nights = 30
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from steer.errors import ConfigError
 
 __all__ = ["ExperimentConfig", "load_experiment"]
 
-_KNOWN_SECTIONS = {"experiment", "env", "policy", "loop"}
+_KNOWN_SECTIONS = {"experiment", "env", "policy", "loop", "campaign"}
 _EXPERIMENT_KEYS = ("name", "env", "policy", "seed")
 _LOOP_KEYS = {"max_decisions": 0, "max_rejections_per_step": 3, "max_retries": 2}
 _LOOP_MIN = {"max_decisions": 0, "max_rejections_per_step": 1, "max_retries": 0}
@@ -66,6 +69,8 @@ class ExperimentConfig:
         failure_budget_s: Wall seconds the instrument may keep failing (every
             attempt of consecutive decisions) before the night stops, lost
             decisions counted and resumable (0: never stop).
+        nights: Consecutive nights a run plays (``[campaign] nights``; 1: one
+            night), with the history and the policy's learned state carried.
         source_text: The file's text, logged with every run for replay.
         source_path: Where the file was read from.
     """
@@ -82,6 +87,7 @@ class ExperimentConfig:
     suggest_timeout_s: float = 0.0
     fallback_policy: str = ""
     failure_budget_s: float = 600.0
+    nights: int = 1
     source_text: str = ""
     source_path: str = ""
 
@@ -141,12 +147,20 @@ def parse_experiment(text: str, path: str = "<string>") -> ExperimentConfig:
                               f"policies: {', '.join(POLICIES)}")
         _expect(params, dict, f"[policy.{pname}]", path)
     loop = _parse_loop(_expect(data.get("loop", {}), dict, "[loop]", path), path)
+    campaign = _expect(data.get("campaign", {}), dict, "[campaign]", path)
+    if set(campaign) - {"nights"}:
+        raise ConfigError(f"{path}: unknown [campaign] setting "
+                          f"{sorted(set(campaign) - {'nights'})[0]!r}", "valid settings: nights")
+    nights = _expect(campaign.get("nights", 1), int, "campaign.nights", path)
+    if nights < 1:
+        raise ConfigError(f"{path}: campaign.nights = {nights} is below 1",
+                          "set it to the number of consecutive nights, e.g. nights = 30")
     if not env_id:
         raise ConfigError(f"{path}: [experiment] names no environment",
                           'set env = "steer/TargetSelection-v0" (or another registered id)')
     return ExperimentConfig(
         name=name, env_id=env_id, policy=policy, seed=seed, env_kwargs=dict(env_kwargs),
-        policy_kwargs={k: dict(v) for k, v in policies.items()}, **loop,
+        policy_kwargs={k: dict(v) for k, v in policies.items()}, **loop, nights=nights,
         source_text=text, source_path=path,
     )
 

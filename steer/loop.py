@@ -103,6 +103,7 @@ def run_episode(
     resume: Sequence[DecisionRecord] = (),
     recorded: Sequence[DecisionRecord] = (),
     failure_budget_s: float = 0.0,
+    reset_options: dict[str, Any] | None = None,
 ) -> EpisodeResult:
     """Run one closed-loop episode (a night, a focus run, a budget) and record every decision.
 
@@ -137,6 +138,8 @@ def run_episode(
         recorded: The records of a logged run being replayed (``steer
             replay``): re-simulated, but what was not the policy's to decide
             is taken from them (see ``resume``, which honours the same).
+        reset_options: Passed to ``env.reset(options=...)`` (a campaign's
+            ``{"night": k, "nights": N}``).
 
     Both ``resume`` and ``recorded`` honour what the policy did not decide:
     a journaled operator or fallback decision is executed again as journaled
@@ -150,7 +153,7 @@ def run_episode(
     presenter = base.presenter
     hooks = CallbackList(callbacks)
     t_episode = time.perf_counter()
-    observation, info = env.reset(seed=seed)
+    observation, info = env.reset(seed=seed, options=reset_options)
     start_policy(policy, env, seed)
     hooks.on_episode_start(env, policy, seed, run_id)
     result = EpisodeResult()

@@ -111,6 +111,8 @@ class Presenter:
         summary_rows: Rows of the run summary, before :data:`COMPUTE_ROWS`.
         table_metrics: Rows of the comparison table, before
             :data:`COMPUTE_METRICS`.
+        campaign_metrics: Rows of a campaign comparison (the environment's
+            ``campaign_metrics()``); empty: :attr:`table_metrics`.
         key_metric: The metric ``steer runs`` lists per run (``""``: none).
         figure_names: Keys of the dict :meth:`figures` returns.
     """
@@ -121,6 +123,7 @@ class Presenter:
     retry_idle_s: ClassVar[float | None] = None
     summary_rows: ClassVar[tuple[SummaryRow, ...]] = ()
     table_metrics: ClassVar[tuple[str, ...]] = ()
+    campaign_metrics: ClassVar[tuple[str, ...]] = ()
     key_metric: ClassVar[str] = ""
     figure_names: ClassVar[tuple[str, ...]] = ()
 
@@ -212,6 +215,8 @@ class Presenter:
                 out.append((row.label, text))
         return out
 
-    def comparison_metrics(self) -> tuple[str, ...]:
-        """Rows of the comparison table: :attr:`table_metrics`, then compute metrics."""
-        return (*self.table_metrics, *COMPUTE_METRICS)
+    def comparison_metrics(self, campaign: bool = False) -> tuple[str, ...]:
+        """Rows of the comparison table: :attr:`table_metrics` (a campaign's:
+        :attr:`campaign_metrics`), then compute metrics."""
+        rows = self.campaign_metrics if campaign and self.campaign_metrics else self.table_metrics
+        return (*rows, *COMPUTE_METRICS)

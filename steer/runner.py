@@ -61,6 +61,39 @@ def _episode(config_text: str, source_path: str, policy: str, seed: int,
                                        result.extras, run_id)}
 
 
+def _night_payload(config: ExperimentConfig, night: Any) -> dict[str, Any]:
+    """What the driver writes for one night of a campaign (no report page: 30 nights
+    of figures would cost more than the nights)."""
+    from steer.session import presenter_for
+    from steer.table import decision_table
+    from steer.tracking import StepRows
+
+    records = list(night.episode.records)
+    presenter = presenter_for(config.env_id)
+    return {"journal": night.journal_path.read_bytes(), "n_records": len(records),
+            "step_rows": StepRows(presenter).all_rows(records), "metrics": night.episode.metrics,
+            "table": decision_table(records, presenter) if records else None,
+            "extras": night.extras}
+
+
+def _campaign(config_text: str, source_path: str, policy: str, seed: int, nights: int,
+              run_ids: list[str]) -> dict[str, Any]:
+    """Play one campaign in a worker; return every night's payload and the campaign's."""
+    from steer.campaign import play_campaign
+    from steer.session import set_threads
+
+    set_threads(1)
+    config = parse_experiment(config_text, source_path)
+    per_night: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="steer-campaign-") as tmp:
+        result = play_campaign(config, policy, seed, nights, Path(tmp),
+                               start=lambda k: (run_ids[k], []),
+                               finished=lambda k, night: per_night.append(
+                                   _night_payload(config, night)))
+    return {"policy": policy, "seed": seed, "metrics": result.metrics, "nights": per_night,
+            "stopped": result.stopped}
+
+
 def _write_journal(path: Path, data: bytes) -> None:
     """Write a worker's journal bytes to ``path`` and force them to disk."""
     with open(path, "wb") as fh:
@@ -153,8 +186,14 @@ def _init_ray(address: str | None, workers: int | None = None) -> Any:
 
 def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], runs_dir: Path,
             tracking_uri: str, address: str | None = None, progress: Any = None,
-            max_retries: int = 2, workers: int | None = None) -> dict[str, Any]:
+            max_retries: int = 2, workers: int | None = None,
+            nights: int = 1) -> dict[str, Any]:
     """Run every policy on every seed, log each episode to MLflow, summarise.
+
+    With ``nights`` > 1 each (policy, seed) is a campaign (:mod:`steer.campaign`),
+    one Ray task, logged as a campaign run with a child run per night; the
+    summary is of the whole campaigns' metrics, and ``progress`` is called per
+    night.
 
     The driver creates every episode's MLflow run first, so the id in the
     records, the journal's file name and the MLflow run are one. Each episode
@@ -168,6 +207,7 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
         "run_ids": {policy: [run ids]}}``. Paired differences are against the
         first policy, seed by seed.
     """
+    from steer.campaign import night_tags, run_name
     from steer.session import log_to_mlflow, presenter_for, run_params
     from steer.tracking import MLflowSink
 
@@ -189,15 +229,28 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
     t_ray = time.perf_counter()
     driver_s = 0.0  # the serial part: the driver's journaling and MLflow logging
     sinks: dict[tuple[str, int], Any] = {}
+    children: dict[tuple[str, int], list[Any]] = {}
     try:
-        sinks.update(((p, s), MLflowSink(tracking_uri, config.name, f"{p}-seed{s}",
-                                         run_params(config, p, s),
-                                         tags={"steer.policy": p, "steer.seed": str(s)},
-                                         presenter=presenter))
-                     for p in policies for s in seeds)
-        task = ray.remote(num_cpus=1, max_retries=max_retries)(_episode)
-        pending = [task.remote(config.source_text, config.source_path, p, s,
-                               sinks[(p, s)].run_id) for p in policies for s in seeds]
+        params = {"nights": nights} if nights > 1 else {}
+        sinks.update(((p, s), MLflowSink(
+            tracking_uri, config.name, run_name(p, s, nights), {**run_params(config, p, s),
+                                                                 **params},
+            tags={**night_tags(p, s, nights), **({"steer.kind": "campaign"} if params else {})},
+            presenter=presenter)) for p in policies for s in seeds)
+        children = {(p, s): [MLflowSink(
+            tracking_uri, config.name, run_name(p, s, nights, k),
+            {**run_params(config, p, s), **params, "night": k},
+            tags=night_tags(p, s, nights, k, sinks[(p, s)].run_id), presenter=presenter)
+            for k in range(nights)] for p in policies for s in seeds} if nights > 1 else {}
+        if nights > 1:
+            task = ray.remote(num_cpus=1, max_retries=max_retries)(_campaign)
+            pending = [task.remote(config.source_text, config.source_path, p, s, nights,
+                                   [c.run_id for c in children[(p, s)]])
+                       for p in policies for s in seeds]
+        else:
+            task = ray.remote(num_cpus=1, max_retries=max_retries)(_episode)
+            pending = [task.remote(config.source_text, config.source_path, p, s,
+                                   sinks[(p, s)].run_id) for p in policies for s in seeds]
         results: dict[tuple[str, int], dict[str, Any]] = {}
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -210,6 +263,12 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 raise
             t_got = time.perf_counter()
             key = (out["policy"], out["seed"])
+            if nights > 1:
+                _log_campaign(tracking_uri, config, out, sinks[key], children[key], journal_dir,
+                              progress)
+                results[key] = out["metrics"]
+                driver_s += time.perf_counter() - t_got
+                continue
             journal_path = journal_dir / f"{sinks[key].run_id}.jsonl"
             _write_journal(journal_path, out["journal"])
             sinks[key].log_step_rows(out["step_rows"], out["n_records"])
@@ -223,11 +282,15 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 progress(out)
     finally:
         _shutdown_ray(ray)
-        for sink in sinks.values():
+        for sink in [*sinks.values(), *(c for cs in children.values() for c in cs)]:
             sink.close()  # FAILED if it never finished (a no-op for finished runs)
     t_episodes = time.perf_counter()
     run_ids = {p: [sinks[(p, s)].run_id for s in seeds] for p in policies}
     summary = summarise(results, policies, seeds, run_ids)
+    summary["nights"] = nights
+    if nights > 1:
+        summary["night_run_ids"] = {p: [[c.run_id for c in children[(p, s)]] for s in seeds]
+                                    for p in policies}
     summary["comparison_run_id"] = log_comparison(tracking_uri, config, summary)
     t_end = time.perf_counter()
     summary["timing"] = {"wall_s": t_end - t_start, "ray_start_s": t_ray - t_start,
@@ -236,6 +299,34 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                          "episode_compute_s": float(sum(
                              results[k].get("wall_s", 0.0) for k in results))}
     return summary
+
+
+def _log_campaign(tracking_uri: str, config: ExperimentConfig, out: dict[str, Any],
+                  parent: Any, children: list[Any], journal_dir: Path, progress: Any) -> None:
+    """Write a finished campaign: every night's journal and child run, then the parent."""
+    from steer.campaign import write_campaign_json
+    from steer.session import log_to_mlflow
+
+    for k, night in enumerate(out["nights"]):
+        sink = children[k]
+        journal_path = journal_dir / f"{sink.run_id}.jsonl"
+        _write_journal(journal_path, night["journal"])
+        sink.log_step_rows(night["step_rows"], night["n_records"])
+        log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], [], night["metrics"],
+                      journal_path, sink=sink, extras=night.get("extras"),
+                      rendered={"report_html": None, "figures_png": {}}, table=night["table"])
+        parent.log_step_metrics({f"night.{m}": v for m, v in night["metrics"].items()}, step=k)
+        if progress is not None:
+            progress(out)
+    for sink in children[len(out["nights"]):]:  # nights a stopped campaign never played
+        sink.finish({}, status="KILLED")
+    with tempfile.TemporaryDirectory(prefix="steer-campaign-") as tmp:
+        played = out["nights"]
+        path = write_campaign_json(Path(tmp) / "campaign.json", config, out["policy"],
+                                   out["seed"], out["metrics"], [n["metrics"] for n in played],
+                                   [c.run_id for c in children[:len(played)]], out["stopped"])
+        parent.finish(out["metrics"], artifacts={"campaign.json": path},
+                      status="KILLED" if out["stopped"] else "FINISHED")
 
 
 def comparison_figure(summary: dict[str, Any], metrics: Sequence[str]) -> Any:
@@ -265,9 +356,12 @@ def log_comparison(tracking_uri: str, config: ExperimentConfig, summary: dict[st
 
     presenter = presenter_for(config.env_id)
     policies = summary["policies"]
+    nights = int(summary.get("nights", 1))
+    rows = presenter.comparison_metrics(campaign=nights > 1)
     sink = MLflowSink(tracking_uri, config.name, f"compare-{'-'.join(policies)}",
                       {"experiment": config.name, "env_id": config.env_id,
-                       "policies": ",".join(policies), "seeds": summary["seeds"]},
+                       "policies": ",".join(policies), "seeds": summary["seeds"],
+                       "nights": nights},
                       tags={"steer.kind": "comparison", "steer.policy": ",".join(policies)},
                       presenter=presenter)
     means = {f"{p}.{k}": v["mean"] for p in policies for k, v in summary["metrics"][p].items()}
@@ -276,11 +370,9 @@ def log_comparison(tracking_uri: str, config: ExperimentConfig, summary: dict[st
         path.write_text(json.dumps(summary, indent=2, allow_nan=True), encoding="utf-8")
         report = Path(tmp) / "report.html"
         write_report(report, comparison_report(
-            {**summary, "experiment": config.name, "comparison_run_id": sink.run_id},
-            presenter.comparison_metrics()))
+            {**summary, "experiment": config.name, "comparison_run_id": sink.run_id}, rows))
         sink.finish(means, artifacts={"comparison.json": path, "report.html": report},
-                    figures={"compare": comparison_figure(summary,
-                                                          presenter.comparison_metrics())})
+                    figures={"compare": comparison_figure(summary, rows)})
     return sink.run_id
 
 

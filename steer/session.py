@@ -213,7 +213,8 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
          progress: Callable[[float], None] | None = None, env: Any = None,
          policy: Any = None, callbacks: Sequence[Any] = (),
          resume: Sequence[DecisionRecord] = (),
-         recorded: Sequence[DecisionRecord] = ()) -> PlayResult:
+         recorded: Sequence[DecisionRecord] = (),
+         reset_options: dict[str, Any] | None = None, keep_env: bool = False) -> PlayResult:
     """Run one closed-loop episode, journaling every decision first.
 
     Args:
@@ -231,6 +232,8 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
             file is appended to, not rewritten).
         recorded: A logged run's records whose operator decisions and targets
             of opportunity a replay honours (:func:`steer.loop.run_episode`).
+        reset_options: The environment's reset options (a campaign night's).
+        keep_env: Leave the environment open (a campaign's next night follows).
 
     Raises:
         ConfigError: the policy does not fit the environment, or bad settings.
@@ -253,12 +256,14 @@ def play(config: ExperimentConfig, policy_name: str, seed: int, journal_dir: Pat
                               max_rejections_per_step=config.max_rejections_per_step,
                               max_retries=config.max_retries, progress=progress,
                               callbacks=callbacks, resume=resume, recorded=recorded,
-                              failure_budget_s=config.failure_budget_s)
+                              failure_budget_s=config.failure_budget_s,
+                              reset_options=reset_options)
         extras_of = getattr(env.unwrapped, "episode_extras", None)
         extras = dict(extras_of()) if callable(extras_of) else {}
     finally:
         journal.close()
-        env.close()
+        if not keep_env:
+            env.close()
     return PlayResult(episode, journal_path, local_id, extras)
 
 

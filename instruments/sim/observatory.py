@@ -23,7 +23,7 @@ from steer.instruments.sim.geometry import slew_components_s
 from steer.instruments.sim.kernels import Geometry, TargetKernel
 from steer.instruments.sim.presets import BANDS, ObservatoryConfig
 from steer.instruments.sim.sky import mag_error, noisy_mag_scalar
-from steer.instruments.sim.truth import SkyTruth
+from steer.instruments.sim.truth import CampaignNight, SkyTruth
 from steer.instruments.sim.weather import Weather
 from steer.instruments.telescope import Action, Measurement
 
@@ -50,6 +50,10 @@ class SimulatedObservatory:
         cloudiness: 0 clear ... 1 overcast.
         almanac: A precomputed almanac for the same night and site, to skip the ~0.3 s
             astropy computation (e.g. when an environment replays one night many times).
+        campaign: This night's place in a multi-night campaign
+            (:class:`~steer.instruments.sim.truth.CampaignNight`): a later night
+            keeps the campaign's truth and takes the history so far; its weather
+            and noise come from ``SeedSequence([seed, night])``.
 
     Attributes:
         config, catalog, almanac, weather, truth: The night's ingredients.
@@ -68,6 +72,7 @@ class SimulatedObservatory:
         seed: int,
         cloudiness: float = 0.2,
         almanac: Almanac | None = None,
+        campaign: CampaignNight | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ConfigError(f"seed={seed!r} must be a non-negative int")
@@ -78,6 +83,8 @@ class SimulatedObservatory:
         self.seed = int(seed)
         self.cloudiness = float(cloudiness)
         ss_weather, ss_truth, ss_history, ss_noise = np.random.SeedSequence(self.seed).spawn(4)
+        if campaign is not None and campaign.night > 0:  # a later night: its own sky and noise
+            ss_weather, ss_noise = np.random.SeedSequence([self.seed, campaign.night]).spawn(2)
         if almanac is None:
             almanac = Almanac.for_night(
                 night_date, config.site_lat_deg, config.site_lon_deg, config.site_height_m,
@@ -100,15 +107,23 @@ class SimulatedObservatory:
         self.weather = Weather(self.night_start_mjd, self.night_end_mjd,
                                np.random.default_rng(ss_weather), self.cloudiness,
                                dome_close_cloud_fraction=config.dome_close_cloud_fraction)
-        self.truth = SkyTruth.draw(catalog, np.random.default_rng(ss_truth),
-                                   almanac.night_mid_mjd)
+        if campaign is not None and campaign.truth is not None:  # the campaign's one sky
+            self.truth = campaign.truth.for_night(almanac.night_mid_mjd)
+        else:
+            mid = almanac.night_mid_mjd + (0.0 if campaign is None else campaign.truth_offset_d)
+            self.truth = SkyTruth.draw(catalog, np.random.default_rng(ss_truth), mid)
+            if campaign is not None:
+                self.truth = self.truth.for_night(almanac.night_mid_mjd)
         m5_typical = self._kernel.m5(
             Geometry(alt_deg=0.0, az_deg=0.0, sin_alt=0.0, airmass=_HISTORY_AIRMASS,
                      cos_moon_sep=1.0, moon_sep_deg=180.0, moon_alt_deg=-90.0,
                      moon_phase_angle_deg=180.0),
             30.0, _HISTORY_SEEING_ARCSEC, 1.0)
-        self.history = self.truth.history(np.random.default_rng(ss_history),
-                                          self.night_start_mjd, m5_typical_mag=m5_typical)
+        if campaign is not None and campaign.history is not None:
+            self.history = campaign.history
+        else:
+            self.history = self.truth.history(np.random.default_rng(ss_history),
+                                              self.night_start_mjd, m5_typical_mag=m5_typical)
         self._noise_rng = np.random.default_rng(ss_noise)
 
         self.mjd = float(self.night_start_mjd)

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 from steer.instruments.sim.catalog import Catalog
 from steer.instruments.sim.sky import mag_error, noisy_mag
 
-__all__ = ["SkyTruth", "KIND_CONSTANT", "KIND_PERIODIC", "KIND_TRANSIENT", "KIND_NAMES"]
+__all__ = ["SkyTruth", "CampaignNight", "KIND_CONSTANT", "KIND_PERIODIC", "KIND_TRANSIENT", "KIND_NAMES"]
 
 KIND_CONSTANT = 0
 KIND_PERIODIC = 1
@@ -97,6 +97,17 @@ class SkyTruth:
 
     def __len__(self) -> int:
         return int(self.kind.size)
+
+    def for_night(self, night_mid_mjd: float) -> SkyTruth:
+        """The same light curves, summarised for another night (a campaign's later night).
+
+        Periodic stars keep their phase and transients their ``t0`` (all in
+        absolute MJD); only ``variability_std_mag`` and ``timescale_d`` are
+        recomputed around ``night_mid_mjd``.
+        """
+        cols = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("night_mid_mjd", "variability_std_mag", "timescale_d")}
+        return SkyTruth(**cols, night_mid_mjd=float(night_mid_mjd))
 
     def extended(self, other: SkyTruth) -> SkyTruth:
         """This truth with ``other``'s targets appended (a target of opportunity)."""
@@ -246,3 +257,23 @@ class SkyTruth:
             "mag": measured[keep][order],
             "error_mag": err[keep][order],
         }
+
+
+@dataclass(frozen=True)
+class CampaignNight:
+    """One night's place in a multi-night campaign (one seed, one sky, many nights).
+
+    Attributes:
+        night: 0 for the first night, then 1, 2, ...
+        truth: The campaign's truth (drawn on night 0); ``None`` on night 0.
+        history: Every earlier visit (the synthetic archive plus the campaign's
+            nights so far); ``None`` on night 0.
+        truth_offset_d: Night 0 only: where the transients are centred, in days
+            after night 0's middle (the campaign's middle, so that transients
+            rise and fade during it).
+    """
+
+    night: int = 0
+    truth: SkyTruth | None = None
+    history: dict[str, NDArray] | None = None
+    truth_offset_d: float = 0.0
