@@ -30,7 +30,7 @@ from steer.config import ExperimentConfig
 from steer.errors import ConfigError
 from steer.session import PlayResult, build_policy, make_env, play
 
-__all__ = ["CampaignResult", "check_nights", "play_campaign", "night_options",
+__all__ = ["CampaignResult", "check_nights", "play_campaign", "night_options", "replay_night",
            "campaign_summary_metrics", "run_name", "night_tags"]
 
 
@@ -151,6 +151,26 @@ def play_campaign(config: ExperimentConfig, policy_name: str, seed: int, nights:
     finally:
         env.close()
     return out
+
+
+def replay_night(config: ExperimentConfig, policy_name: str, seed: int, night: int,
+                 nights: int, journal_dir: Path, recorded: Sequence[Any] = ()) -> PlayResult:
+    """Re-run a campaign up to its night ``night`` and return that night (``steer replay``).
+
+    The earlier nights are played again (seeded, so the same decisions) because
+    they make the history that night starts from; ``recorded`` (the logged
+    night's records) is honoured on the replayed night.
+    """
+    env = make_env(config)
+    try:
+        policy = build_policy(config, policy_name)
+        for k in range(night + 1):
+            result = play(config, policy_name, seed, journal_dir, env=env, policy=policy,
+                          reset_options=night_options(k, nights), keep_env=True,
+                          recorded=recorded if k == night else ())
+    finally:
+        env.close()
+    return result
 
 
 def write_campaign_json(path: Path, config: ExperimentConfig, policy: str, seed: int,

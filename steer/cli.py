@@ -337,9 +337,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
         seed = logged.seed
     if args.seed is not None:
         seed = args.seed
+    nights, night = int(logged.params.get("nights", 1)), int(logged.params.get("night", 0))
     with tempfile.TemporaryDirectory() as tmp:
         honour = logged.records if seed == logged.seed else ()  # its operator, its ToOs
-        result = play(config, logged.policy, seed, Path(tmp), recorded=honour)
+        if nights > 1:  # a campaign's night: the nights before it make its history
+            from steer.campaign import check_nights, replay_night
+
+            check_nights(config, nights)
+            result = replay_night(config, logged.policy, seed, night, nights, Path(tmp), honour)
+        else:
+            result = play(config, logged.policy, seed, Path(tmp), recorded=honour)
     old = [r.decision_key for r in logged.records]
     new = [r.decision_key for r in result.episode.records]
     for i, (a, b) in enumerate(zip(old, new, strict=False)):
@@ -354,8 +361,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"replay of {args.run_id} differs in length: logged {len(old)} decisions, "
               f"replayed {len(new)} (first extra at decision {min(len(old), len(new))})")
         return 1
+    where = f", night {night} of {nights}" if nights > 1 else ""
     print(f"replay of {args.run_id}: all {len(old)} decisions identical "
-          f"(policy {logged.policy}, seed {seed})")
+          f"(policy {logged.policy}, seed {seed}{where})")
     return 0
 
 
@@ -371,15 +379,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(f"no runs in {uri}" + (f" for experiment {args.experiment!r}"
                                      if args.experiment else ""))
         return 0
-    header = ("run id", "experiment", "policy", "seed", "status", "started (UTC)", "key metric")
+    header = ("run id", "experiment", "policy", "seed", "night", "status", "started (UTC)",
+              "key metric")
     rows = []
     for r in runs:
         key = "" if r["key_metric"] is None or r["key_value"] is None else \
             f"{r['key_metric']} = {r['key_value']:.4g}"
         rows.append((r["run_id"], r["experiment"], str(r["policy"] or ""),
-                     "" if r["seed"] is None else str(r["seed"]), r["status"],
+                     "" if r["seed"] is None else str(r["seed"]), r["night"], r["status"],
                      (r["start_time"] or "").replace("T", " ").rstrip("Z"),
-                     key if r["kind"] == "episode" else f"({r['kind']})"))
+                     key if r["kind"] in ("episode", "campaign") else f"({r['kind']})"))
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     for row in (header, *rows):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

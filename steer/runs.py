@@ -179,7 +179,9 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
     Returns:
         One dict per run with ``run_id``, ``experiment``, ``run_name``,
         ``status``, ``start_time`` (ISO 8601, UTC), ``policy``, ``seed``,
-        ``kind`` (``episode`` or ``comparison``), and ``key_metric`` /
+        ``kind`` (``episode``, ``campaign`` or ``comparison``), ``night``
+        (``"k/N"`` for a campaign's night, ``"all N"`` for the campaign, ``""``
+        for a single night), and ``key_metric`` /
         ``key_value``: the headline metric its environment's presenter names
         (``None`` where absent).
 
@@ -219,7 +221,10 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
         start = None if not info.start_time else datetime.fromtimestamp(
             info.start_time / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         seed = data.params.get("seed")
+        nights, night = data.params.get("nights"), data.params.get("night")
         out.append({
+            "night": "" if nights in (None, "1") else f"all {nights}" if night is None
+            else f"{night}/{nights}",
             "run_id": info.run_id, "experiment": names.get(info.experiment_id, ""),
             "run_name": info.run_name, "status": info.status, "start_time": start,
             "policy": data.params.get("policy") or data.params.get("policies"),

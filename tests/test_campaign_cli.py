@@ -49,6 +49,13 @@ def test_run_nights_logs_a_campaign_with_a_child_run_per_night(tmp_path):
     doc = json.loads(Path(path).read_text())
     assert doc["nights"] == 2 and [n["run_id"] for n in doc["per_night"]] == \
         [r.info.run_id for r in kids]
+    # the second night replays identically (the first is re-played for its history)
+    rep = steer_cli("replay", kids[1].info.run_id, cwd=tmp_path)
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    assert "decisions identical" in rep.stdout and "night 1 of 2" in rep.stdout
+    listing = steer_cli("runs", cwd=tmp_path).stdout
+    rows = {line.split()[0]: line for line in listing.splitlines()[1:]}
+    assert " all 2 " in rows[parent_id] and " 1/2 " in rows[kids[1].info.run_id]
 
 
 def test_bad_nights_are_refused_before_anything_is_written(tmp_path):
