@@ -26,8 +26,9 @@ from steer.envs.science import (
     science_metrics,
 )
 from steer.errors import ConfigError
+from steer.instruments.sim.truth import CampaignNight
 
-__all__ = ["CampaignState", "campaign_options", "night_date_of"]
+__all__ = ["CampaignState", "CampaignNights", "campaign_options", "night_date_of"]
 
 _TRANSIENT = 2
 
@@ -212,3 +213,66 @@ class CampaignState:
         return {"new_transients": float(len(new)),
                 "new_transients_characterised": float(len(days)),
                 "transient_days_to_characterise": float(np.median(days)) if days else float("nan")}
+
+
+class CampaignNights:
+    """What ``TargetSelectionEnv`` adds for campaigns: each night's place in one, the
+    hand-over of a finished night, and the campaign's score (a mixin: it reads the
+    environment's ``clock``, ``config``, ``night_date``, ``log`` and night bookkeeping).
+    """
+
+    _campaign: CampaignState | None
+
+    def _campaign_night(self, night: int, nights: int, seed: int) -> CampaignNight | None:
+        """This night's place in a campaign (``None`` for a single night).
+
+        Raises:
+            ConfigError: a campaign in live mode, or a night out of order.
+        """
+        if nights == 1:
+            self._campaign = None
+            return None
+        if self.clock == "wall":
+            raise ConfigError("a live night (clock = 'wall') cannot be part of a campaign",
+                              "run live nights one at a time, without --nights")
+        if not night:
+            return CampaignNight(0, truth_offset_d=(nights - 1) / 2.0)
+        if self._campaign is None or self._campaign.nights != nights:
+            raise ConfigError(f"night {night} of seed {seed} needs nights 0..{night - 1} "
+                              "first", "play a campaign's nights in order, from night 0")
+        self._close_campaign_night()
+        self._campaign.check_next(night, seed)
+        return CampaignNight(night, truth=self._campaign.truth, history=self._campaign.history())
+
+    def _almanac_of(self, night: int) -> Any:
+        from steer.instruments.sim import Almanac
+
+        cfg = self.config
+        return Almanac.for_night(night_date_of(self.night_date, night), cfg.site_lat_deg,
+                                 cfg.site_lon_deg, cfg.site_height_m,
+                                 sun_alt_max_deg=cfg.sun_alt_max_deg)
+
+    def _close_campaign_night(self) -> None:
+        """Hand the night just played to the campaign (once; ToO rows stay behind)."""
+        if not getattr(self, "_campaign_open", False):
+            return
+        self._campaign_open = False
+        keep = np.asarray(self.log["target_index"], int) < self._n_catalog
+        log = {k: np.asarray(v)[keep] for k, v in self.log.items()}
+        self._campaign.record_night(log, self.grid_mjd,
+                                    (self.end_mjd - self.observatory.night_start_mjd) * 24.0,
+                                    self.dome_closed_s, self.science_score)
+
+    def campaign_metrics(self) -> dict[str, float]:
+        """The campaign played so far, judged against the hidden truth
+        (:meth:`steer.envs.campaign.CampaignState.metrics`).
+
+        Raises:
+            ConfigError: the last reset did not start or continue a campaign.
+        """
+        if self._campaign is None:
+            raise ConfigError("this environment is not playing a campaign",
+                              "reset with options={'night': 0, 'nights': N}, N > 1")
+        self._close_campaign_night()
+        return self._campaign.metrics()
+

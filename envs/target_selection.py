@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from steer.envs.campaign import CampaignState, campaign_options, night_date_of
+from steer.envs.campaign import CampaignNights, CampaignState, campaign_options
 from steer.envs.context import CatalogContext
 from steer.envs.night_features import (
     _G_HIGH,
@@ -40,7 +40,6 @@ from steer.envs.night_view import NightPresenter
 from steer.envs.reference import ReferenceModel
 from steer.envs.science import efficiency_metrics, science_metrics
 from steer.errors import ConfigError, UnsafeActionError
-from steer.instruments.sim.truth import CampaignNight
 from steer.instruments.telescope import Action, Measurement
 
 __all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES"]
@@ -57,7 +56,7 @@ def _clip(x: Any, lo: Any, hi: Any) -> np.ndarray:
 SATURATION_MARGIN_MAG = 0.3
 
 
-class TargetSelectionEnv(gym.Env):
+class TargetSelectionEnv(CampaignNights, gym.Env):
     """Choose which catalog target to observe next, and for how long.
 
     Args:
@@ -203,7 +202,13 @@ class TargetSelectionEnv(gym.Env):
         return float(end)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Start a new night. The seed fixes catalog, weather, truth and noise."""
+        """Start a new night. The seed fixes catalog, weather, truth and noise.
+
+        ``options={"night": k, "nights": N}`` plays night ``k`` of an ``N``-night
+        campaign (:mod:`steer.envs.campaign`): night 0 draws the campaign's
+        sky; night ``k > 0`` must follow night ``k - 1`` of the same seed on
+        this environment and starts from its history.
+        """
         super().reset(seed=seed)
         from steer.instruments.sim import Catalog, SimulatedObservatory
 
@@ -278,60 +283,6 @@ class TargetSelectionEnv(gym.Env):
         info = self._info()
         info["history"] = {k: np.asarray(v).copy() for k, v in hist.items()}
         return self._obs(), info
-
-    # -------------------------------------------------------------- campaigns
-    def _campaign_night(self, night: int, nights: int, seed: int) -> CampaignNight | None:
-        """This night's place in a campaign (``None`` for a single night).
-
-        Raises:
-            ConfigError: a campaign in live mode, or a night out of order.
-        """
-        if nights == 1:
-            self._campaign = None
-            return None
-        if self.clock == "wall":
-            raise ConfigError("a live night (clock = 'wall') cannot be part of a campaign",
-                              "run live nights one at a time, without --nights")
-        if not night:
-            return CampaignNight(0, truth_offset_d=(nights - 1) / 2.0)
-        if self._campaign is None or self._campaign.nights != nights:
-            raise ConfigError(f"night {night} of seed {seed} needs nights 0..{night - 1} "
-                              "first", "play a campaign's nights in order, from night 0")
-        self._close_campaign_night()
-        self._campaign.check_next(night, seed)
-        return CampaignNight(night, truth=self._campaign.truth, history=self._campaign.history())
-
-    def _almanac_of(self, night: int) -> Any:
-        from steer.instruments.sim import Almanac
-
-        cfg = self.config
-        return Almanac.for_night(night_date_of(self.night_date, night), cfg.site_lat_deg,
-                                 cfg.site_lon_deg, cfg.site_height_m,
-                                 sun_alt_max_deg=cfg.sun_alt_max_deg)
-
-    def _close_campaign_night(self) -> None:
-        """Hand the night just played to the campaign (once; ToO rows stay behind)."""
-        if not getattr(self, "_campaign_open", False):
-            return
-        self._campaign_open = False
-        keep = np.asarray(self.log["target_index"], int) < self._n_catalog
-        log = {k: np.asarray(v)[keep] for k, v in self.log.items()}
-        self._campaign.record_night(log, self.grid_mjd,
-                                    (self.end_mjd - self.observatory.night_start_mjd) * 24.0,
-                                    self.dome_closed_s, self.science_score)
-
-    def campaign_metrics(self) -> dict[str, float]:
-        """The campaign played so far, judged against the hidden truth
-        (:meth:`steer.envs.campaign.CampaignState.metrics`).
-
-        Raises:
-            ConfigError: the last reset did not start or continue a campaign.
-        """
-        if self._campaign is None:
-            raise ConfigError("this environment is not playing a campaign",
-                              "reset with options={'night': 0, 'nights': N}, N > 1")
-        self._close_campaign_night()
-        return self._campaign.metrics()
 
     def _min_airmass_tonight(self) -> np.ndarray:
         best = np.full(self.n_targets, -90.0)

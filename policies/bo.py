@@ -82,6 +82,11 @@ class BOPolicy(BasePolicy):
             recomputed when a measurement arrives; ``"botorch"``: the batched
             ``SingleTaskGP`` posterior is recomputed at every decision (the
             first version; same numbers, slower).
+        horizon_d: Also integrate the variance over the next ``horizon_d``
+            nights (8 points each, at tonight's hours): a visit is then worth
+            what it tells about the coming nights too, which favours slowly
+            evolving targets (transients) that tonight's grid alone calls
+            known. For campaigns; 0 (default): tonight only.
     """
 
     name = "bo"
@@ -91,11 +96,16 @@ class BOPolicy(BasePolicy):
                  lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
                  mean_prior_std_mag: float = 0.5, refit_every: int = 25,
                  conditions_window: int = 40, max_obs_per_target: int = 40,
-                 posterior: str = "cached") -> None:
+                 posterior: str = "cached", horizon_d: int = 0) -> None:
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
-                         max_obs_per_target=max_obs_per_target, posterior=posterior)
+                         max_obs_per_target=max_obs_per_target, posterior=posterior,
+                         horizon_d=horizon_d)
+        if isinstance(horizon_d, bool) or not isinstance(horizon_d, int) or horizon_d < 0:
+            raise ConfigError(f"horizon_d = {horizon_d!r} is not a whole number of nights >= 0",
+                              "e.g. horizon_d = 3 for a campaign, 0 for tonight only")
+        self.horizon_d = int(horizon_d)
         if posterior not in ("cached", "botorch"):
             raise ConfigError(f"posterior = {posterior!r} is not known",
                               "use 'cached' (default) or 'botorch'")
@@ -126,8 +136,9 @@ class BOPolicy(BasePolicy):
         self.t_ref = float(ctx.night_start_mjd)
         self.cat_mag = np.asarray(ctx.catalog.mag, float)
         self.n = len(self.cat_mag)
-        grid = torch.tensor(np.linspace(0.0, ctx.night_end_mjd - self.t_ref, ctx.grid_points),
-                            dtype=torch.float64)
+        tonight = np.linspace(0.0, ctx.night_end_mjd - self.t_ref, ctx.grid_points)
+        ahead = [np.linspace(0.0, tonight[-1], 8) + d for d in range(1, self.horizon_d + 1)]
+        grid = torch.tensor(np.concatenate([tonight, *ahead]), dtype=torch.float64)
         self.bank = TimeSeriesGPBank(self.n, grid, self.mean_prior_var,
                                      self.lengthscales_d or [self.lengthscale_d], self.max_obs)
         hist = ctx.history

@@ -141,6 +141,21 @@ def test_bo_rejects_a_bad_time_scale():
         make_policy("bo", posterior="botorch")
 
 
+def test_bo_horizon_reaches_into_the_coming_nights():
+    """With ``horizon_d`` the grid reaches into the next nights: a visit to a slowly
+    evolving target then also shrinks the variance of the nights ahead."""
+    from steer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="horizon_d = -1"):
+        make_policy("bo", horizon_d=-1)
+    _, tonight = _bo_after_reset()
+    env, ahead = _bo_after_reset(horizon_d=3)
+    g = len(tonight.grid_d)
+    assert len(ahead.grid_d) == g + 24
+    np.testing.assert_array_equal(ahead.grid_d[:g].numpy(), tonight.grid_d.numpy())
+    assert float(ahead.grid_d[-1]) == pytest.approx(float(tonight.grid_d[-1]) + 3.0)
+
+
 def test_bo_learns_from_a_saturated_frame_and_its_saturation_limit_grows_with_exposure():
     """A frame that came back saturated makes that exposure and longer ones worthless to bo."""
     from steer.envs.testing import tiny_config
