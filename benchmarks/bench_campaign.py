@@ -32,6 +32,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._markdown import paired_table  # noqa: E402
+
 METRICS = ("characterised_campaign", "characterised_campaign_per_h", "frac_characterised",
            "period_recovery_rate", "new_transients_characterised",
            "transient_days_to_characterise", "lc_rmse_mag", "open_shutter_fraction_dome_open",
@@ -89,21 +91,13 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(result, indent=1, allow_nan=True), encoding="utf-8")
     print(f"{cmp['nights']}-night campaigns, seeds {cmp['seeds'][0]}-{cmp['seeds'][-1]}; "
           f"paired difference is policy - {ref}\n")
-    print("| metric | " + " | ".join(pols) + " |")
-    print("|---|" + "---|" * len(pols))
-    for k in METRICS:
-        cells = []
-        for p in pols:
-            m = cmp["metrics"][p].get(k)
-            if m is None:
-                cells.append("")
-                continue
-            cell = f"{m['mean']:.3g}"
-            if p != ref:
-                d = cmp["paired"][p][k]  # the comparison's is ref - p
-                cell += f" ({-d['mean']:+.3g} [{-d['high']:+.3g}, {-d['low']:+.3g}])"
-            cells.append(cell)
-        print(f"| {k} | " + " | ".join(cells) + " |")
+
+    def diff(p: str, k: str) -> tuple[float, float, float]:
+        d = cmp["paired"][p][k]  # the comparison's is ref - p
+        return -d["mean"], -d["high"], -d["low"]
+
+    print(paired_table(pols, ref, METRICS,
+                       lambda p, k: (cmp["metrics"][p].get(k) or {}).get("mean"), diff))
     print()
     for p, r in result["ratio_characterised"].items():
         print(f"characterised over the campaign, {p} / {ref}: {r['ratio']:.2f} "

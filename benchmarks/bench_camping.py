@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._markdown import paired_table  # noqa: E402
 from steer.records import read_journal  # noqa: E402
 from steer.stats import mean_ci95, paired_diff_ci95  # noqa: E402
 
@@ -99,17 +100,9 @@ def main() -> int:
     out_path.write_text(json.dumps(result, indent=1, allow_nan=True), encoding="utf-8")
     print(f"{name}: seeds {cmp['seeds'][0]}-{cmp['seeds'][-1]}; mean over the nights "
           f"(paired difference policy - {ref} [95% interval])\n")
-    print("| metric | " + " | ".join(pols) + " |")
-    print("|---|" + "---|" * len(pols))
-    for k in METRICS:
-        cells = []
-        for p in pols:
-            cell = f"{result['metrics'][p][k]['mean']:.3g}"
-            if p != ref:
-                d = result["paired"][p][k]
-                cell += f" ({d['mean']:+.3g} [{d['low']:+.3g}, {d['high']:+.3g}])"
-            cells.append(cell)
-        print(f"| {k} | " + " | ".join(cells) + " |")
+    print(paired_table(pols, ref, METRICS, lambda p, k: result["metrics"][p][k]["mean"],
+                       lambda p, k: tuple(result["paired"][p][k][x]
+                                          for x in ("mean", "low", "high"))))
     print(f"\nwrote {out_path}")
     return 0
 

@@ -31,7 +31,7 @@ from steer.errors import ConfigError
 from steer.session import PlayResult, build_policy, make_env, play
 
 __all__ = ["CampaignResult", "check_nights", "play_campaign", "night_options", "replay_night",
-           "campaign_summary_metrics", "run_name", "night_tags"]
+           "campaign_summary_metrics", "run_name", "night_tags", "open_run"]
 
 
 def check_nights(config: ExperimentConfig, nights: int | None) -> int:
@@ -77,6 +77,28 @@ def night_tags(policy: str, seed: int, nights: int, night: int | None = None,
     return tags
 
 
+def open_run(tracking_uri: str, config: ExperimentConfig, policy: str, seed: int, nights: int,
+             night: int | None = None, parent_run_id: str | None = None) -> Any:
+    """The MLflow run of a night or (``night`` ``None``, ``nights`` > 1) of a campaign.
+
+    A single night (``nights`` 1) is the plain ``policy-seedS`` run; a campaign's
+    run is tagged ``steer.kind = campaign``; its nights are its children.
+    """
+    from steer.session import presenter_for, run_params
+    from steer.tracking import MLflowSink
+
+    params = run_params(config, policy, seed)
+    tags = night_tags(policy, seed, nights, night, parent_run_id)
+    if nights > 1:
+        params["nights"] = nights
+        if night is None:
+            tags["steer.kind"] = "campaign"
+        else:
+            params["night"] = night
+    return MLflowSink(tracking_uri, config.name, run_name(policy, seed, nights, night), params,
+                      tags=tags, presenter=presenter_for(config.env_id))
+
+
 @dataclass
 class CampaignResult:
     """A played campaign.
@@ -95,9 +117,7 @@ class CampaignResult:
 
 def campaign_summary_metrics(nights: Sequence[PlayResult]) -> dict[str, float]:
     """Decision latency over every decision of the campaign, wall time and decisions summed."""
-    ms = np.concatenate([np.asarray(n.episode.decision_ms, float) for n in nights] or
-                        [np.zeros(1)])
-    ms = ms if ms.size else np.zeros(1)
+    ms = np.array([m for n in nights for m in n.episode.decision_ms] or [0.0])
     eps = [n.episode.metrics for n in nights]
     return {"decision_ms_p50": float(np.percentile(ms, 50)),
             "decision_ms_p95": float(np.percentile(ms, 95)),
@@ -111,7 +131,8 @@ def play_campaign(config: ExperimentConfig, policy_name: str, seed: int, nights:
                   start: Callable[[int], tuple[str, list[Any]]] | None = None,
                   finished: Callable[[int, PlayResult], None] | None = None,
                   callbacks: Sequence[Any] = (),
-                  progress: Callable[[float], None] | None = None) -> CampaignResult:
+                  progress: Callable[[float], None] | None = None, env: Any = None,
+                  policy: Any = None) -> CampaignResult:
     """Play the ``nights`` of one campaign in order, each journaled first.
 
     Args:
@@ -125,13 +146,15 @@ def play_campaign(config: ExperimentConfig, policy_name: str, seed: int, nights:
         finished: Called after night ``k`` with its result (log it there).
         callbacks: Loop lifecycle hooks, for every night.
         progress: Called with the fraction of the campaign done.
+        env: The environment, built (built here if ``None``); closed at the end.
+        policy: The policy, built (built here if ``None``).
 
     Returns:
         The :class:`CampaignResult`; a stopped night ends the campaign there.
     """
-    env = make_env(config)
+    env = env if env is not None else make_env(config)
     try:
-        policy = build_policy(config, policy_name)
+        policy = policy if policy is not None else build_policy(config, policy_name)
         out = CampaignResult()
         for k in range(nights):
             run_id, sinks = start(k) if start is not None else (None, [])
@@ -190,32 +213,26 @@ def write_campaign_json(path: Path, config: ExperimentConfig, policy: str, seed:
 def run_campaign(config: ExperimentConfig, policy_name: str, seed: int, nights: int,
                  runs_dir: Path, tracking_uri: str, callbacks: Sequence[Any] = (),
                  progress: Callable[[float], None] | None = None,
-                 announce: Callable[[int, str, Path], None] | None = None
+                 announce: Callable[[int, str, Path], None] | None = None,
+                 env: Any = None, policy: Any = None
                  ) -> tuple[CampaignResult, str, list[str]]:
     """``steer run --nights N``: a campaign logged live to MLflow, a child run per night.
+
+    ``env`` and ``policy``, when given, are the ones built to check the settings.
 
     Returns:
         The result, the campaign's MLflow run id and the nights' run ids.
     """
-    from steer.session import log_to_mlflow, presenter_for, run_params
-    from steer.tracking import MLflowSink
+    from steer.session import log_to_mlflow
 
-    presenter = presenter_for(config.env_id)
     journal_dir = runs_dir / "journals"
     journal_dir.mkdir(parents=True, exist_ok=True)
-    parent = MLflowSink(tracking_uri, config.name, run_name(policy_name, seed, nights),
-                        {**run_params(config, policy_name, seed), "nights": nights},
-                        tags={**night_tags(policy_name, seed, nights), "steer.kind": "campaign"},
-                        presenter=presenter)
+    parent = open_run(tracking_uri, config, policy_name, seed, nights)
     sinks: dict[int, Any] = {}
     run_ids: list[str] = []
 
     def start(k: int) -> tuple[str, list[Any]]:
-        sinks[k] = MLflowSink(tracking_uri, config.name, run_name(policy_name, seed, nights, k),
-                              {**run_params(config, policy_name, seed), "nights": nights,
-                               "night": k},
-                              tags=night_tags(policy_name, seed, nights, k, parent.run_id),
-                              presenter=presenter)
+        sinks[k] = open_run(tracking_uri, config, policy_name, seed, nights, k, parent.run_id)
         run_ids.append(sinks[k].run_id)
         if announce is not None:
             announce(k, sinks[k].run_id, journal_dir / f"{sinks[k].run_id}.jsonl")
@@ -229,7 +246,8 @@ def run_campaign(config: ExperimentConfig, policy_name: str, seed: int, nights: 
 
     try:
         result = play_campaign(config, policy_name, seed, nights, journal_dir, start=start,
-                               finished=finished, callbacks=callbacks, progress=progress)
+                               finished=finished, callbacks=callbacks, progress=progress,
+                               env=env, policy=policy)
         with tempfile.TemporaryDirectory(prefix="steer-campaign-") as tmp:
             path = write_campaign_json(Path(tmp) / "campaign.json", config, policy_name, seed,
                                        result.metrics,

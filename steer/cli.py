@@ -138,8 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     set_threads(1)
     env, policy = build(config, policy_name)  # bad settings fail here, nothing written yet
     if nights > 1:
-        env.close()
-        return _run_campaign(args, config, policy_name, seed, nights)
+        return _run_campaign(args, config, policy_name, seed, nights, env, policy)
     try:
         if resume is None:
             runs_dir, uri = _tracking(args)
@@ -206,12 +205,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_campaign(args: argparse.Namespace, config: Any, policy_name: str, seed: int,
-                  nights: int) -> int:
-    """``steer run --nights N``: the nights in order, each a child of the campaign's run."""
+                  nights: int, env: Any, policy: Any) -> int:
+    """``steer run --nights N``: the nights in order, each a child of the campaign's run
+    (``env`` and ``policy`` already built; ``env`` is closed at the end)."""
     from steer.campaign import run_campaign
     from steer.session import presenter_for
 
-    runs_dir, uri = _tracking(args)
+    try:
+        runs_dir, uri = _tracking(args)
+    except BaseException:
+        env.close()
+        raise
     bar = _progress_bar(100, f"{policy_name} seed {seed}, {nights} nights", "% done")
 
     def progress(frac: float) -> None:
@@ -225,7 +229,8 @@ def _run_campaign(args: argparse.Namespace, config: Any, policy_name: str, seed:
 
     try:
         result, parent_id, run_ids = run_campaign(config, policy_name, seed, nights, runs_dir,
-                                                  uri, progress=progress, announce=announce)
+                                                  uri, progress=progress, announce=announce,
+                                                  env=env, policy=policy)
     finally:
         bar.close()
     presenter = presenter_for(config.env_id)

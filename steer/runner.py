@@ -30,6 +30,22 @@ __all__ = ["compare", "format_table", "summarise"]
 
 log = logging.getLogger(__name__)
 
+def _payload(config: ExperimentConfig, result: Any) -> dict[str, Any]:
+    """What the driver writes for a played episode (picklable): its journal's bytes,
+    metrics, per-decision MLflow metric rows, decision table and extras."""
+    from steer.session import presenter_for
+    from steer.table import decision_table
+    from steer.tracking import StepRows
+
+    records = list(result.episode.records)
+    presenter = presenter_for(config.env_id)
+    return {"journal": result.journal_path.read_bytes(), "n_records": len(records),
+            "step_rows": StepRows(presenter).all_rows(records),
+            "metrics": result.episode.metrics,
+            "table": decision_table(records, presenter) if records else None,
+            "extras": result.extras}
+
+
 def _episode(config_text: str, source_path: str, policy: str, seed: int,
              run_id: str) -> dict[str, Any]:
     """Run one episode in a worker; return everything the driver writes (picklable).
@@ -41,39 +57,17 @@ def _episode(config_text: str, source_path: str, policy: str, seed: int,
     rows, the decision table, the report page and the figures; the driver
     (serial) only writes them.
     """
-    from steer.session import play, presenter_for, render_episode, set_threads
-    from steer.table import decision_table
-    from steer.tracking import StepRows
+    from steer.session import play, render_episode, set_threads
 
     set_threads(1)
     config = parse_experiment(config_text, source_path)
     with tempfile.TemporaryDirectory(prefix="steer-episode-") as tmp:
         result = play(config, policy, seed, Path(tmp), run_id=run_id)
-        journal = result.journal_path.read_bytes()
+        out = _payload(config, result)
     ep = result.episode
-    records = list(ep.records)
-    presenter = presenter_for(config.env_id)
-    return {"policy": policy, "seed": seed, "metrics": ep.metrics, "journal": journal,
-            "n_records": len(records), "step_rows": StepRows(presenter).all_rows(records),
-            "table": decision_table(records, presenter) if records else None,
-            "extras": result.extras,
-            "rendered": render_episode(config, policy, seed, records, ep.metrics,
+    return {"policy": policy, "seed": seed, **out,
+            "rendered": render_episode(config, policy, seed, list(ep.records), ep.metrics,
                                        result.extras, run_id)}
-
-
-def _night_payload(config: ExperimentConfig, night: Any) -> dict[str, Any]:
-    """What the driver writes for one night of a campaign (no report page: 30 nights
-    of figures would cost more than the nights)."""
-    from steer.session import presenter_for
-    from steer.table import decision_table
-    from steer.tracking import StepRows
-
-    records = list(night.episode.records)
-    presenter = presenter_for(config.env_id)
-    return {"journal": night.journal_path.read_bytes(), "n_records": len(records),
-            "step_rows": StepRows(presenter).all_rows(records), "metrics": night.episode.metrics,
-            "table": decision_table(records, presenter) if records else None,
-            "extras": night.extras}
 
 
 def _campaign(config_text: str, source_path: str, policy: str, seed: int, nights: int,
@@ -89,9 +83,24 @@ def _campaign(config_text: str, source_path: str, policy: str, seed: int, nights
         result = play_campaign(config, policy, seed, nights, Path(tmp),
                                start=lambda k: (run_ids[k], []),
                                finished=lambda k, night: per_night.append(
-                                   _night_payload(config, night)))
+                                   # no report page: 30 nights of figures cost more
+                                   _payload(config, night)))  # than the nights
     return {"policy": policy, "seed": seed, "metrics": result.metrics, "nights": per_night,
             "stopped": result.stopped}
+
+
+def _write_episode(tracking_uri: str, config: ExperimentConfig, policy: str, seed: int,
+                   payload: dict[str, Any], sink: Any, journal_dir: Path,
+                   rendered: dict[str, Any] | None) -> None:
+    """The driver's part of an episode: its journal on disk, its MLflow run finished."""
+    from steer.session import log_to_mlflow
+
+    journal_path = journal_dir / f"{sink.run_id}.jsonl"
+    _write_journal(journal_path, payload["journal"])
+    sink.log_step_rows(payload["step_rows"], payload["n_records"])
+    log_to_mlflow(tracking_uri, config, policy, seed, [], payload["metrics"], journal_path,
+                  sink=sink, extras=payload.get("extras"), rendered=rendered,
+                  table=payload["table"])
 
 
 def _write_journal(path: Path, data: bytes) -> None:
@@ -207,13 +216,10 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
         "run_ids": {policy: [run ids]}}``. Paired differences are against the
         first policy, seed by seed.
     """
-    from steer.campaign import night_tags, run_name
-    from steer.session import log_to_mlflow, presenter_for, run_params
-    from steer.tracking import MLflowSink
+    from steer.campaign import open_run
 
     journal_dir = runs_dir / "journals"
     journal_dir.mkdir(parents=True, exist_ok=True)
-    presenter = presenter_for(config.env_id)
     t_start = time.perf_counter()
     # The store is opened (MLflow imported, a new database's tables created: seconds) in a
     # thread while Ray starts; no MLflow run is created before the join succeeded.
@@ -231,17 +237,11 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
     sinks: dict[tuple[str, int], Any] = {}
     children: dict[tuple[str, int], list[Any]] = {}
     try:
-        params = {"nights": nights} if nights > 1 else {}
-        sinks.update(((p, s), MLflowSink(
-            tracking_uri, config.name, run_name(p, s, nights), {**run_params(config, p, s),
-                                                                 **params},
-            tags={**night_tags(p, s, nights), **({"steer.kind": "campaign"} if params else {})},
-            presenter=presenter)) for p in policies for s in seeds)
-        children = {(p, s): [MLflowSink(
-            tracking_uri, config.name, run_name(p, s, nights, k),
-            {**run_params(config, p, s), **params, "night": k},
-            tags=night_tags(p, s, nights, k, sinks[(p, s)].run_id), presenter=presenter)
-            for k in range(nights)] for p in policies for s in seeds} if nights > 1 else {}
+        sinks.update(((p, s), open_run(tracking_uri, config, p, s, nights))
+                     for p in policies for s in seeds)
+        children = {(p, s): [open_run(tracking_uri, config, p, s, nights, k, sinks[(p, s)].run_id)
+                             for k in range(nights)]
+                    for p in policies for s in seeds} if nights > 1 else {}
         if nights > 1:
             task = ray.remote(num_cpus=1, max_retries=max_retries)(_campaign)
             pending = [task.remote(config.source_text, config.source_path, p, s, nights,
@@ -269,13 +269,8 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 results[key] = out["metrics"]
                 driver_s += time.perf_counter() - t_got
                 continue
-            journal_path = journal_dir / f"{sinks[key].run_id}.jsonl"
-            _write_journal(journal_path, out["journal"])
-            sinks[key].log_step_rows(out["step_rows"], out["n_records"])
-            log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], [],
-                          out["metrics"], journal_path, sink=sinks[key],
-                          extras=out.get("extras"), rendered=out.get("rendered"),
-                          table=out["table"])
+            _write_episode(tracking_uri, config, out["policy"], out["seed"], out, sinks[key],
+                           journal_dir, out.get("rendered"))
             results[key] = out["metrics"]
             driver_s += time.perf_counter() - t_got
             if progress is not None:
@@ -305,16 +300,11 @@ def _log_campaign(tracking_uri: str, config: ExperimentConfig, out: dict[str, An
                   parent: Any, children: list[Any], journal_dir: Path, progress: Any) -> None:
     """Write a finished campaign: every night's journal and child run, then the parent."""
     from steer.campaign import write_campaign_json
-    from steer.session import log_to_mlflow
 
     for k, night in enumerate(out["nights"]):
         sink = children[k]
-        journal_path = journal_dir / f"{sink.run_id}.jsonl"
-        _write_journal(journal_path, night["journal"])
-        sink.log_step_rows(night["step_rows"], night["n_records"])
-        log_to_mlflow(tracking_uri, config, out["policy"], out["seed"], [], night["metrics"],
-                      journal_path, sink=sink, extras=night.get("extras"),
-                      rendered={"report_html": None, "figures_png": {}}, table=night["table"])
+        _write_episode(tracking_uri, config, out["policy"], out["seed"], night, sink,
+                       journal_dir, {"report_html": None, "figures_png": {}})
         parent.log_step_metrics({f"night.{m}": v for m, v in night["metrics"].items()}, step=k)
         if progress is not None:
             progress(out)
