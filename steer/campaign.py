@@ -4,8 +4,9 @@ A campaign plays the nights in order on one environment and one policy. The
 environment carries the sky from night to night (its ``reset(options={"night":
 k, "nights": N})``): the same catalog and hidden truth, each night's own date,
 weather and noise, and every earlier visit in the public history. The policy
-is reset each night with that history in its context, so what it learned (its
-posterior, its record of which frames came back empty) comes with it. After
+is reset each night with that history in its context, so what it learned from
+the measurements (e.g. ``bo``'s light-curve posteriors) comes with it; what it
+learned from frames that came back empty does not. After
 the last night the environment judges the whole campaign against the truth
 (its ``campaign_metrics()``).
 

@@ -231,6 +231,9 @@ def _run_campaign(args: argparse.Namespace, config: Any, policy_name: str, seed:
         result, parent_id, run_ids = run_campaign(config, policy_name, seed, nights, runs_dir,
                                                   uri, progress=progress, announce=announce,
                                                   env=env, policy=policy)
+    except BaseException:
+        env.close()  # closed by the campaign unless it failed before the first night
+        raise
     finally:
         bar.close()
     presenter = presenter_for(config.env_id)
