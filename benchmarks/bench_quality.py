@@ -219,11 +219,25 @@ def _ax_settings() -> dict[str, Any]:
                               "batch_limit": d.BATCH_LIMIT, "sequential": True}}
 
 
+def parse_seed_list(text: str) -> list[int]:
+    """``"0-7,160-167,5"`` -> the seeds, in that order (inclusive ranges)."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, _, hi = part.partition("-")
+        seeds.extend(range(int(lo), int(hi or lo) + 1))
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"bench_quality: --seed-list {text!r} repeats a seed")
+    return seeds
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20, help="seeds per problem (default 20)")
     ap.add_argument("--first-seed", type=int, default=0,
                     help="first seed (default 0; tune on seeds disjoint from the report's)")
+    ap.add_argument("--seed-list", default=None,
+                    help="explicit seeds instead of --seeds/--first-seed: comma-separated "
+                         "seeds or inclusive ranges, e.g. 0-7,160-167")
     ap.add_argument("--quick", action="store_true",
                     help="2 seeds, Branin 10 and Hartmann6 16 evaluations (a smoke run)")
     ap.add_argument("--functions", default=",".join(PROBLEMS),
@@ -250,7 +264,8 @@ def main() -> int:
     if sorted(set(wanted) - set(all_problems)):
         ap.error(f"unknown functions {wanted}; choose from {', '.join(all_problems)}")
     problems = {f: all_problems[f] for f in wanted}
-    seeds = list(range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds)))
+    seeds = (parse_seed_list(args.seed_list) if args.seed_list else
+             list(range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds))))
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     unknown = sorted(set(optimizers) - set(OPTIMIZERS) - set(EXTRA_OPTIMIZERS))
     if unknown:
