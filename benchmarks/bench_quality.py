@@ -36,7 +36,8 @@ Ax and Optuna are benchmark-only extras (``pip install -e .[bench]``)::
 
 writes ``benchmarks/results/quality.json`` (``quality-quick.json`` with
 ``--quick``: 2 seeds, shorter budgets) and prints a table. Settings were tuned
-on seeds 100-119 only (``--first-seed 100``); the report uses seeds 0-19.
+on seeds 100-119 only (``--first-seed 100``); the README reports 104 seeds in
+13 blocks of 8 over 0-1927 (``--seed-list``, pooled by ``combine_quality.py``).
 """
 
 from __future__ import annotations

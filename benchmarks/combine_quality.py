@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 # a final regret below this is in the global basin: on Hartmann6 it is below the regret of the
 # best local optimum (f = -3.2032, regret 0.119); Branin's three minima are all global, so
@@ -118,6 +119,8 @@ def main() -> int:
                 "bootstrap_95_interval": [lo, hi], "p_steer_median_no_worse": p_ok,
                 "seeds_steer_better": int((va < vb).sum()),
                 "seeds_ax_better": int((va > vb).sum()),
+                "sign_test_p": float(stats.binomtest(int((va < vb).sum()), int((va != vb).sum()))
+                                     .pvalue) if (va != vb).any() else 1.0,
                 "in_global_basin_steer": float(sa.mean()), "in_global_basin_ax": float(sb.mean()),
                 "basin_rate_difference_95_interval": [rlo, rhi]}
     print(f"{len(seeds)} seeds ({min(seeds)}-{max(seeds)})")
@@ -127,7 +130,7 @@ def main() -> int:
                   f"difference {c['median_difference']:+.4f} [{c['bootstrap_95_interval'][0]:+.4f}, "
                   f"{c['bootstrap_95_interval'][1]:+.4f}], P(no worse) "
                   f"{c['p_steer_median_no_worse']:.2f}, better on {c['seeds_steer_better']} vs "
-                  f"{c['seeds_ax_better']} seeds; in the basin {c['in_global_basin_steer']:.2f} "
+                  f"{c['seeds_ax_better']} seeds (sign test p {c['sign_test_p']:.2g}); in the basin {c['in_global_basin_steer']:.2f} "
                   f"vs {c['in_global_basin_ax']:.2f} (difference "
                   f"[{c['basin_rate_difference_95_interval'][0]:+.2f}, "
                   f"{c['basin_rate_difference_95_interval'][1]:+.2f}])")

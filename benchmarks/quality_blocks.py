@@ -89,8 +89,11 @@ def main() -> int:
         seeds = np.array(sorted(by_seed))
         success = np.array([by_seed[s] < args.threshold for s in seeds], float)
         block = seeds // 8
+        regret = np.array([by_seed[s] for s in seeds])
         per_block = [{"first_seed": int(b) * 8, "runs": int(np.sum(block == b)),
-                      "successes": int(success[block == b].sum())} for b in np.unique(block)]
+                      "successes": int(success[block == b].sum()),
+                      "median_regret": float(np.median(regret[block == b]))}
+                     for b in np.unique(block)]
         out["optimizers"][opt] = {"seeds": len(seeds), "per_block": per_block,
                                   "homogeneity": homogeneity(success, block)}
         h = out["optimizers"][opt]["homogeneity"]
@@ -98,7 +101,9 @@ def main() -> int:
               + " ".join(f"{b['successes']}/{b['runs']}" for b in per_block)
               + f"; homogeneity p = {h['p_permutation']:.3f}, most extreme block "
               f"{h['most_extreme_block']} at {h['most_extreme_block_first_seed']} "
-              f"(binomial tail {h['most_extreme_block_binomial_tail']:.3f})")
+              f"(binomial tail {h['most_extreme_block_binomial_tail']:.3f}); block medians "
+              f"{min(b['median_regret'] for b in per_block):.4f} to "
+              f"{max(b['median_regret'] for b in per_block):.4f}")
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2))
