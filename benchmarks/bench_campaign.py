@@ -15,6 +15,8 @@ against ``feature`` and, for the priority targets characterised over the
 campaign, the ratio of means ``policy / feature`` with a paired bootstrap 95%
 interval (10,000 resamples of the seeds). Wall time per campaign and ms per
 decision (p50/p95 over every decision of the campaign) come from the same runs.
+Its runs and journals go to a temporary folder removed at the end; pass
+``--runs-dir`` to keep them (for ``steer ui`` or ``bench_camping.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,8 +78,12 @@ def main() -> int:
         if args.nights:
             cmd += ["--nights", str(args.nights)]
         print("+", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
-        cmp = json.loads(out.read_text())
+        try:
+            subprocess.run(cmd, check=True,
+                           env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+            cmp = json.loads(out.read_text())
+        finally:  # the runs stay only where --runs-dir put them
+            shutil.rmtree(tmp, ignore_errors=True)
     pols, ref = cmp["policies"], cmp["reference"]
     result = {"experiment": cmp.get("experiment"), "nights": cmp["nights"], "seeds": cmp["seeds"],
               "reference": ref, "metrics": {}, "paired": {}, "ratio_characterised": {},
