@@ -227,7 +227,7 @@ def parse_seed_list(text: str) -> list[int]:
         lo, _, hi = part.partition("-")
         seeds.extend(range(int(lo), int(hi or lo) + 1))
     if len(set(seeds)) != len(seeds):
-        raise SystemExit(f"bench_quality: --seed-list {text!r} repeats a seed")
+        raise ValueError("a seed appears twice")
     return seeds
 
 
@@ -265,8 +265,11 @@ def main() -> int:
     if sorted(set(wanted) - set(all_problems)):
         ap.error(f"unknown functions {wanted}; choose from {', '.join(all_problems)}")
     problems = {f: all_problems[f] for f in wanted}
-    seeds = (parse_seed_list(args.seed_list) if args.seed_list else
-             list(range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds))))
+    try:
+        seeds = (parse_seed_list(args.seed_list) if args.seed_list else
+                 list(range(args.first_seed, args.first_seed + (2 if args.quick else args.seeds))))
+    except ValueError as exc:
+        ap.error(f"--seed-list {args.seed_list!r}: {exc}; write seeds or ranges like 0-7,160-167")
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     unknown = sorted(set(optimizers) - set(OPTIMIZERS) - set(EXTRA_OPTIMIZERS))
     if unknown:

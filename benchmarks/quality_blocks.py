@@ -28,6 +28,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+sys.path.insert(0, str(Path(__file__).parent))
+from combine_quality import BASIN  # noqa: E402
+
 
 def _chi2(success: np.ndarray, block: np.ndarray) -> float:
     """Chi-square statistic of a (blocks x {success, failure}) table."""
@@ -56,17 +59,20 @@ def homogeneity(success: np.ndarray, block: np.ndarray, draws: int = 10_000,
     return {"chi2": observed, "p_permutation": float(np.mean(null >= observed - 1e-12)),
             "pooled_rate": p_rate, "most_extreme_block_first_seed": worst * 8,
             "most_extreme_block": f"{per[worst][0]} of {per[worst][1]}",
-            "most_extreme_block_binomial_tail": float(tails[worst]),
-            "expected_min_tail_of_this_many_blocks": "about 1/(2 x blocks) by chance alone"}
+            "most_extreme_block_binomial_tail": float(tails[worst])}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
     ap.add_argument("--function", default="hartmann6")
-    ap.add_argument("--threshold", type=float, default=0.1)
+    ap.add_argument("--threshold", type=float, default=None,
+                    help="success below this final regret (default: combine_quality's BASIN "
+                         "for the function)")
     ap.add_argument("--out", default="benchmarks/results/quality-blocks.json")
     args = ap.parse_args()
+    if args.threshold is None:
+        args.threshold = BASIN[args.function]
     runs: dict[str, dict[int, float]] = {}
     for f in args.files:
         doc = json.loads(Path(f).read_text())
