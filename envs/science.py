@@ -130,7 +130,8 @@ def _fit_period_d(t: np.ndarray, m: np.ndarray, err: np.ndarray) -> float:
 def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarray,
                     t_mag: np.ndarray, t_err: np.ndarray, grid_mjd: np.ndarray,
                     priority_min: float = 2.0, tonight: np.ndarray | None = None,
-                    hours: float = 1.0) -> dict[str, float]:
+                    hours: float = 1.0,
+                    masks: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """Score the night's data against the hidden truth.
 
     Args:
@@ -147,6 +148,10 @@ def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarr
             with it, the priority targets characterised now that the history alone
             did not characterise are counted.
         hours: The night's observing window, hours (the per-hour rate's divisor).
+        masks: If given, filled with `N`-dim boolean arrays: ``characterised``
+            (priority targets; the others are never judged) and, with ``tonight``,
+            ``new`` (the priority targets counted in ``characterised_tonight``), for
+            per-target diagnostics.
 
     Returns:
         ``lc_rmse_mag``, ``frac_characterised`` and per-kind fractions; with
@@ -191,6 +196,8 @@ def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarr
         char[i] = _variable_ok(truth, int(kinds[i]), i, t_mjd[sl], t_mag[sl], t_err[sl])
     bar.close()
     pri = prio >= priority_min
+    if masks is not None:
+        masks["characterised"] = char
     out = {
         "lc_rmse_mag": float(np.sum(prio * rmse) / np.sum(prio)),
         "frac_characterised": float(char[pri].mean()) if pri.any() else 0.0,
@@ -198,6 +205,8 @@ def science_metrics(truth: Any, catalog: Any, t_idx: np.ndarray, t_mjd: np.ndarr
     if tonight is not None:
         new = char & pri & ~_characterised_before(truth, kinds, t_idx, t_mjd, t_mag, t_err,
                                                   tonight[ok][order], n, true_mean, char)
+        if masks is not None:
+            masks["new"] = new
         out["characterised_tonight"] = float(new.sum())
         out["characterised_tonight_per_h"] = float(new.sum() / max(hours, 1e-9))
     for kind, name in ((_KIND_PERIODIC, "periodic"), (_KIND_TRANSIENT, "transient"),

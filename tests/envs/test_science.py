@@ -85,6 +85,12 @@ def test_characterised_tonight_counts_only_what_the_history_alone_did_not_charac
     assert out["frac_characterised"] == 1.0  # both priority targets, with tonight's data
     assert out["characterised_tonight"] == 1.0  # target 1 only: 0 was already, 2 is no priority
     assert out["characterised_tonight_per_h"] == 0.25
+    masks: dict = {}
+    again = science_metrics(truth, catalog, idx, t, m, np.full(t.size, 0.01), grid,
+                            tonight=tonight, hours=4.0, masks=masks)
+    assert again == out  # asking for the per-target masks changes no metric
+    assert masks["characterised"].tolist() == [True, True, False]  # 2 is not judged: no priority
+    assert masks["new"].tolist() == [False, True, False]
     none_new = science_metrics(truth, catalog, idx, t, m, np.full(t.size, 0.01), grid,
                                tonight=np.zeros(t.size, bool))
     assert none_new["characterised_tonight"] == 0.0  # nothing of it was tonight's
