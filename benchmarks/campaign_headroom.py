@@ -36,12 +36,7 @@ def _targets(env, state) -> dict[str, np.ndarray]:
     """Per catalog target: characterised (and newly), good measurements, visible hours."""
     from steer.envs.science import science_metrics
 
-    a = state.archive
-    cols = ("target_index", "mjd", "mag", "error_mag")
-    idx, mjd, mag, err = (np.concatenate([np.asarray(a[k])] + [v[k] for v in state.visits])
-                          for k in cols)
-    idx = idx.astype(int)
-    tonight = np.arange(len(idx)) >= len(a["target_index"])
+    idx, mjd, mag, err, tonight = state.measurements()
     masks: dict[str, np.ndarray] = {}
     science_metrics(state.truth, state.catalog, idx, mjd, mag, err, np.concatenate(state.grids),
                     tonight=tonight, hours=float(sum(state.window_h)), masks=masks)
@@ -119,7 +114,6 @@ def main() -> int:
             print(f"seed {seed} {p}: {int(t['new'].sum())} characterised "
                   f"(campaign metric {metrics['characterised_campaign']:.0f}), {wall:.0f} s",
                   file=sys.stderr, flush=True)
-        from steer.campaign import play_campaign  # noqa: F401  (truth below is the same sky)
         from steer.session import make_env
 
         env = make_env(config)

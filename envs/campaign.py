@@ -129,6 +129,15 @@ class CampaignState:
         hist["target_index"] = hist["target_index"].astype(int)
         return hist
 
+    def measurements(self) -> tuple[np.ndarray, ...]:
+        """The archive then every night's visits: target index, mjd, mag, error, and
+        which rows are the campaign's own (the rest is the archive)."""
+        a = self.archive
+        idx, mjd, mag, err = (np.concatenate([np.asarray(a[k])] + [v[k] for v in self.visits])
+                              for k in ("target_index", "mjd", "mag", "error_mag"))
+        return (idx.astype(int), mjd, mag, err,
+                np.arange(len(idx)) >= len(a["target_index"]))
+
     def metrics(self, priority_min: float = 2.0) -> dict[str, float]:
         """The whole campaign judged against the hidden truth.
 
@@ -151,12 +160,7 @@ class CampaignState:
         """
         if not self.visits:
             return {"campaign_nights": 0.0}
-        a = self.archive
-        cols = ("target_index", "mjd", "mag", "error_mag")
-        idx, mjd, mag, err = (np.concatenate([np.asarray(a[k])] + [v[k] for v in self.visits])
-                              for k in cols)
-        idx = idx.astype(int)
-        tonight = np.arange(len(idx)) >= len(a["target_index"])
+        idx, mjd, mag, err, tonight = self.measurements()
         hours = float(sum(self.window_h))
         sci = science_metrics(self.truth, self.catalog, idx, mjd, mag, err,
                               np.concatenate(self.grids), priority_min=priority_min,
