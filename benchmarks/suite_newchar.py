@@ -4,7 +4,8 @@ For a scenario and its seeds, plays each policy's night in this process and
 records, per policy and seed: the priority targets characterised tonight
 that the history alone had not (by kind, and by how many good measurements
 the history and the night gave each), the visits and how many of them went
-to priority targets, the exposures chosen, and the priority constant stars
+to priority targets (and how many measurements those targets had before
+tonight), the exposures chosen, and the priority constant stars
 left uncharacterised by their total good measurements (3 are needed). It
 reads the hidden truth: a benchmark's diagnostic, never a policy's input::
 
@@ -62,6 +63,7 @@ def night(config: Any, policy: str, seed: int) -> dict[str, Any]:
                    f"before + {min(now[i], 5)} tonight")
             by_obs[key] = by_obs.get(key, 0) + 1
         short = prio & (kind == 0) & ~masks["characterised"]
+        to_prio = visited[prio[visited]]  # tonight's visits to priority targets
         e = lg["exptime_s"]
         return {
             "new": int(new.sum()),
@@ -70,6 +72,12 @@ def night(config: Any, policy: str, seed: int) -> dict[str, Any]:
             "new_by_measurements": by_obs,
             "visits": int(len(visited)),
             "visits_to_priority_targets": int(prio[visited].sum()),
+            "priority_visits_by_measurements_before": {
+                f"{k}{'+' if k == 3 else ''}": int((np.minimum(before[to_prio], 3) == k).sum())
+                for k in range(4)},
+            "priority_visits_with_2_before_by_kind": {
+                k: int((kind[to_prio[before[to_prio] == 2]] == j).sum())
+                for j, k in enumerate(("constant", "periodic", "transient"))},
             "exptime_s_counts": {f"{v:g}": int((e == v).sum()) for v in np.unique(e)},
             "priority_constants_left_by_measurements": {
                 str(k): int((short & (before + now == k)).sum()) for k in range(4)},
@@ -96,7 +104,9 @@ def main() -> int:
             r = {"seed": seed, "policy": p, **night(config, p, seed)}
             rows.append(r)
             print(f"seed {seed} {p:8s} new {r['new']:3d} {r['new_by_kind']}; visits "
-                  f"{r['visits']} ({r['visits_to_priority_targets']} to priority targets); "
+                  f"{r['visits']} ({r['visits_to_priority_targets']} to priority targets, by "
+                  f"measurements before {r['priority_visits_by_measurements_before']}; with 2 "
+                  f"before, by kind {r['priority_visits_with_2_before_by_kind']}); "
                   f"exposures {r['exptime_s_counts']}; priority constants left with 2 "
                   f"measurements: {r['priority_constants_left_by_measurements']['2']}",
                   file=sys.stderr, flush=True)
