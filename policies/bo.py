@@ -87,6 +87,11 @@ class BOPolicy(BasePolicy):
             what it tells about the coming nights too, which favours slowly
             evolving targets (transients) that tonight's grid alone calls
             known. For campaigns; 0 (default): tonight only.
+        amplitude_bins: 1 (default): each (target, time scale) takes its most
+            probable variability amplitude. More: the amplitude is integrated
+            over, in this many ranges of its grid, each a component of the
+            average (costs this many times the posterior's time), so a target
+            whose few measurements agree is not taken for a known constant.
     """
 
     name = "bo"
@@ -96,12 +101,22 @@ class BOPolicy(BasePolicy):
                  lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
                  mean_prior_std_mag: float = 0.5, refit_every: int = 25,
                  conditions_window: int = 40, max_obs_per_target: int = 40,
-                 posterior: str = "cached", horizon_d: int = 0) -> None:
+                 posterior: str = "cached", horizon_d: int = 0,
+                 amplitude_bins: int = 1) -> None:
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
                          max_obs_per_target=max_obs_per_target, posterior=posterior,
-                         horizon_d=horizon_d)
+                         horizon_d=horizon_d, amplitude_bins=amplitude_bins)
+        if (isinstance(amplitude_bins, bool) or not isinstance(amplitude_bins, int)
+                or not 1 <= amplitude_bins <= len(_AMPLITUDE_GRID_MAG2)):
+            raise ConfigError(f"amplitude_bins = {amplitude_bins!r} is not a whole number "
+                              f"from 1 to {len(_AMPLITUDE_GRID_MAG2)}",
+                              "1 (the most probable amplitude) or e.g. 3")
+        if amplitude_bins > 1 and not lengthscales_d:
+            raise ConfigError("amplitude_bins > 1 needs lengthscales_d (time-scale averaging)",
+                              "drop amplitude_bins, or give lengthscales_d")
+        self.amplitude_bins = int(amplitude_bins)
         if isinstance(horizon_d, bool) or not isinstance(horizon_d, int) or horizon_d < 0:
             raise ConfigError(f"horizon_d = {horizon_d!r} is not a whole number of nights >= 0",
                               "e.g. horizon_d = 3 for a campaign, 0 for tonight only")
@@ -139,8 +154,9 @@ class BOPolicy(BasePolicy):
         tonight = np.linspace(0.0, ctx.night_end_mjd - self.t_ref, ctx.grid_points)
         ahead = [np.linspace(0.0, tonight[-1], 8) + d for d in range(1, self.horizon_d + 1)]
         grid = torch.tensor(np.concatenate([tonight, *ahead]), dtype=torch.float64)
-        self.bank = TimeSeriesGPBank(self.n, grid, self.mean_prior_var,
-                                     self.lengthscales_d or [self.lengthscale_d], self.max_obs)
+        scales = [v for v in self.lengthscales_d or [self.lengthscale_d]
+                  for _ in range(self.amplitude_bins)]  # one copy per amplitude range
+        self.bank = TimeSeriesGPBank(self.n, grid, self.mean_prior_var, scales, self.max_obs)
         hist = ctx.history
         for i, t, m, e in zip(hist["target_index"], hist["mjd"], hist["mag"], hist["error_mag"],
                               strict=True):
@@ -184,7 +200,8 @@ class BOPolicy(BasePolicy):
                 # `steer suggest` gpytorch's import
                 bank.fit_time_scales(amps, torch.distributions.Gamma(
                     torch.tensor(2.0, dtype=torch.float64),
-                    torch.tensor(20.0, dtype=torch.float64)).log_prob(amps))
+                    torch.tensor(20.0, dtype=torch.float64)).log_prob(amps),
+                    bins=self.amplitude_bins)
                 self._fit_conditions()
             bank.refactor_all()
         else:
@@ -333,7 +350,9 @@ class BOPolicy(BasePolicy):
                "targets_seen_saturated": int(np.isfinite(self.saturated_from_s).sum()),
                "hyperparameters": {
                    "lengthscales_d": self.lengthscales_d or [self.lengthscale_d],
-                   "lengthscale_prior": [round(float(v), 4) for v in self.bank.ell_prior],
+                   "lengthscale_prior": [round(float(v), 4) for v in self.bank.ell_prior.reshape(
+                       -1, self.amplitude_bins).sum(-1)],
+                   "amplitude_bins": self.amplitude_bins,
                    "outputscale_median_mag2": float(torch.median(self.bank.outputscale)),
                    "conditions_gp": self.cond_model is not None}}
         proposals = self.rank(scores, mask, n, why, exposure_mask=info.get("exposure_mask"))
@@ -346,7 +365,8 @@ class BOPolicy(BasePolicy):
                       "predicted_error_mag": float(sigma[i, e]),
                       "predicted_m5_mag": float(m5[i, e]),
                       "expected_ipv_reduction_mag2": float(gain[i, e]),
-                      "lengthscale_weights": [round(float(v), 4) for v in self.bank.weights[i]],
+                      "lengthscale_weights": [round(float(v), 4) for v in self.bank.weights[
+                          i].reshape(-1, self.amplitude_bins).sum(-1)],
                       "cost_s": float(cost[i, e])}
             out.append(Proposal(p.action, p.score, {**p.explanation, **detail}))
         return out

@@ -162,7 +162,7 @@ class TimeSeriesGPBank:
                 mean.reshape(*shape, n_e))
 
     def fit_time_scales(self, amplitudes: torch.Tensor, log_prior: torch.Tensor,
-                        chunk: int = 32) -> None:
+                        chunk: int = 32, bins: int = 1) -> None:
         """Amplitude per component and each target's weights over the time scales.
 
         Scores every (time scale, amplitude) pair by the log marginal
@@ -172,14 +172,28 @@ class TimeSeriesGPBank:
         empirical-Bayes prior: a target with few visits follows the
         population, one with many its own data) and sets the posterior weights.
 
+        With ``bins`` > 1 the amplitude is integrated over instead of fixed at
+        its most probable value: the bank's components are then ``bins``
+        consecutive copies of each time scale (built so by the caller), the
+        amplitude grid is cut into ``bins`` contiguous ranges, and each copy
+        takes one range: its amplitude the range's posterior mean, its score the
+        range's posterior mass (the grid is geometric: the prior density times
+        ``s``). A target whose few measurements agree then keeps weight on the
+        larger amplitudes its data cannot exclude.
+
         Args:
-            amplitudes: `A` candidate amplitudes ``s`` (mag^2).
+            amplitudes: `A` candidate amplitudes ``s`` (mag^2), increasing.
             log_prior: `A` log prior densities of those amplitudes.
+            bins: Amplitude ranges per time scale (1: the most probable only).
         """
         x, y, v = self.tensors()
         ells = self.ell[::self.n]
-        scores = torch.empty(self.n, self.n_l, dtype=_DT)
-        best_amp = torch.empty(self.n, self.n_l, dtype=_DT)
+        if bins > 1:
+            ells = ells[::bins]
+        n_l = len(ells)
+        scores = torch.empty(self.n, n_l * bins, dtype=_DT)
+        best_amp = torch.empty(self.n, n_l * bins, dtype=_DT)
+        edges = torch.linspace(0, len(amplitudes), bins + 1).round().long().tolist()
         for lo in range(0, self.n, chunk):
             xs, ys, vs = x[lo:lo + chunk], y[lo:lo + chunk], v[lo:lo + chunk]
             d2 = (xs.unsqueeze(-1) - xs.unsqueeze(-2)) ** 2  # `B x n x n`
@@ -187,12 +201,21 @@ class TimeSeriesGPBank:
             k = (self.c + amplitudes[None, None, :, None, None] * rbf[:, :, None]
                  + torch.diag_embed(vs)[:, None, None])  # `B x L x A x n x n`
             chol = torch.linalg.cholesky(k)
-            rhs = ys[:, None, None, :, None].expand(-1, self.n_l, len(amplitudes), -1, -1)
+            rhs = ys[:, None, None, :, None].expand(-1, n_l, len(amplitudes), -1, -1)
             alpha = torch.linalg.solve_triangular(chol, rhs, upper=False)[..., 0]
             logml = (-0.5 * (alpha**2).sum(-1)
                      - torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))
-            best, arg = (logml + log_prior).max(dim=-1)  # `B x L`
-            scores[lo:lo + chunk], best_amp[lo:lo + chunk] = best, amplitudes[arg]
+            if bins == 1:
+                best, arg = (logml + log_prior).max(dim=-1)  # `B x L`
+                scores[lo:lo + chunk], best_amp[lo:lo + chunk] = best, amplitudes[arg]
+                continue
+            lp = logml + log_prior + torch.log(amplitudes)  # mass on a geometric grid
+            for k in range(bins):
+                part = lp[..., edges[k]:edges[k + 1]]  # `B x L x A_k`
+                w = torch.softmax(part, -1)
+                scores[lo:lo + chunk, k::bins] = torch.logsumexp(part, -1)
+                best_amp[lo:lo + chunk, k::bins] = (w * amplitudes[edges[k]:edges[k + 1]]
+                                                    ).sum(-1)
         log_pi = torch.log(self.ell_prior)
         for _ in range(50):  # EM for the catalog's mixture weights over time scales
             log_pi = torch.log(torch.softmax(scores + log_pi, -1).mean(0).clamp_min(1e-12))

@@ -28,3 +28,30 @@ def test_posterior_of_no_target_has_empty_shapes():
     out = _bank().posterior(torch.zeros((0, 3), dtype=torch.float64),
                             torch.zeros(0, dtype=torch.long))
     assert [tuple(o.shape) for o in out] == [(2, 0, 12, 3), (2, 0, 3), (2, 0, 3)]
+
+
+def _bma_variance(bins: int) -> float:
+    """Model-averaged variance, at a time between its two visits, of a star whose two agree."""
+    amps = torch.tensor([1e-4 * 10 ** (k / 6) for k in range(25)], dtype=torch.float64)
+    prior = torch.distributions.Gamma(torch.tensor(2.0, dtype=torch.float64),
+                                      torch.tensor(20.0, dtype=torch.float64)).log_prob(amps)
+    scales = [v for v in (0.03, 0.25, 1.0) for _ in range(bins)]
+    b = TimeSeriesGPBank(30, torch.linspace(0.0, 0.2, 12), 0.25, scales, 40)
+    rng = torch.Generator().manual_seed(0)
+    for i in range(1, 30):  # a population of variables sets the empirical-Bayes prior
+        for t in (0.0, 0.05, 0.1, 0.15):
+            b.add(i, t, float(0.3 * torch.randn(1, generator=rng, dtype=torch.float64)), 1e-4)
+    b.add(0, 0.0, 0.001, 1e-4)
+    b.add(0, 2.0, -0.001, 1e-4)  # two days apart, equal within their errors
+    b.fit_time_scales(amps, prior, bins=bins)
+    b.refactor_all()
+    _, var, mean = b.posterior(torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([0]))
+    w = b.weights[0][:, None, None]
+    m = (w * mean).sum(0)
+    return float(((w * (var + mean**2)).sum(0) - m**2).squeeze())
+
+
+def test_integrating_the_amplitude_keeps_a_star_with_two_agreeing_visits_uncertain():
+    """The most probable amplitude calls it constant; the amplitude's posterior does not."""
+    map_var, marginal_var = _bma_variance(1), _bma_variance(3)
+    assert marginal_var > 3 * map_var

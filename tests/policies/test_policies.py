@@ -156,6 +156,23 @@ def test_bo_horizon_reaches_into_the_coming_nights():
     assert float(ahead.grid_d[-1]) == pytest.approx(float(tonight.grid_d[-1]) + 3.0)
 
 
+def test_bo_amplitude_bins_are_checked_and_explained_per_time_scale():
+    from steer.errors import ConfigError
+
+    for bad in (0, 26, 2.5, True):
+        with pytest.raises(ConfigError, match="amplitude_bins"):
+            make_policy("bo", amplitude_bins=bad)
+    with pytest.raises(ConfigError, match="needs lengthscales_d"):
+        make_policy("bo", amplitude_bins=3, lengthscales_d=[])
+    env, policy = _bo_after_reset(amplitude_bins=3)
+    assert policy.bank.n_l == 3 * len(policy.lengthscales_d)
+    obs, info = env.reset(seed=4)
+    best = policy.suggest(obs, info, n=1)[0]
+    weights = best.explanation["lengthscale_weights"]  # summed over the amplitude ranges
+    assert len(weights) == len(policy.lengthscales_d)
+    assert sum(weights) == pytest.approx(1.0, abs=1e-3)
+
+
 def test_bo_learns_from_a_saturated_frame_and_its_saturation_limit_grows_with_exposure():
     """A frame that came back saturated makes that exposure and longer ones worthless to bo."""
     from steer.envs.testing import tiny_config
