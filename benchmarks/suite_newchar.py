@@ -41,11 +41,7 @@ def night(config: Any, policy: str, seed: int) -> dict[str, Any]:
             play(config, policy, seed, Path(tmp), env=env, keep_env=True)
         u = env.unwrapped
         o = u.observatory
-        lg = {k: np.asarray(v, float) for k, v in u.log.items()}
-        hist = o.history
-        idx = np.concatenate([hist["target_index"], lg["target_index"].astype(int)])
-        mjd, mag, err = (np.concatenate([hist[k], lg[k]]) for k in ("mjd", "mag", "error_mag"))
-        tonight = np.arange(len(idx)) >= len(hist["target_index"])
+        idx, mjd, mag, err, tonight = u.measurements()
         masks: dict[str, np.ndarray] = {}
         science_metrics(o.truth, u.catalog, idx, mjd, mag, err, u.grid_mjd, tonight=tonight,
                         masks=masks)
@@ -64,7 +60,7 @@ def night(config: Any, policy: str, seed: int) -> dict[str, Any]:
             by_obs[key] = by_obs.get(key, 0) + 1
         short = prio & (kind == 0) & ~masks["characterised"]
         to_prio = visited[prio[visited]]  # tonight's visits to priority targets
-        e = lg["exptime_s"]
+        e = np.asarray(u.log["exptime_s"], float)
         return {
             "new": int(new.sum()),
             "new_by_kind": {k: int((new & (kind == j)).sum())

@@ -573,21 +573,26 @@ class TargetSelectionEnv(CampaignNights, gym.Env):
         return night_extras(self)
 
     # --------------------------------------------------------------- metrics
+    def measurements(self) -> tuple[np.ndarray, ...]:
+        """The history then tonight's visits: target index, mjd, mag, error, and which
+        rows are tonight's."""
+        hist, lg = self.observatory.history, self.log
+        idx = np.concatenate([hist["target_index"],
+                              np.asarray(lg["target_index"], float).astype(int)])
+        mjd, mag, err = (np.concatenate([hist[k], np.asarray(lg[k], float)])
+                         for k in ("mjd", "mag", "error_mag"))
+        return idx, mjd, mag, err, np.arange(len(idx)) >= len(hist["target_index"])
+
     def episode_metrics(self) -> dict[str, float]:
         """Efficiency, quality and science metrics of the night so far."""
         o = self.observatory
         lg = {k: np.asarray(v, float) for k, v in self.log.items()}
-        hist = o.history
-        idx = np.concatenate([hist["target_index"], lg["target_index"].astype(int)])
-        mjd = np.concatenate([hist["mjd"], lg["mjd"]])
-        mag = np.concatenate([hist["mag"], lg["mag"]])
-        err = np.concatenate([hist["error_mag"], lg["error_mag"]])
+        idx, mjd, mag, err, tonight = self.measurements()
         out = {"science_score": float(self.science_score), "idle_s": float(self.idle_s),
                "rejected": float(self.rejected)}
         out.update(efficiency_metrics(lg, (self.end_mjd - o.night_start_mjd) * 86400.0,
                                       self.dome_closed_s))
         if getattr(o, "truth_known", True):  # a real sky: no hidden truth to judge against
-            tonight = np.arange(len(idx)) >= len(hist["target_index"])
             out.update(science_metrics(o.truth, self.catalog, idx, mjd, mag, err,
                                        self.grid_mjd, tonight=tonight,
                                        hours=(self.end_mjd - o.night_start_mjd) * 24.0))

@@ -154,9 +154,9 @@ class BOPolicy(BasePolicy):
         tonight = np.linspace(0.0, ctx.night_end_mjd - self.t_ref, ctx.grid_points)
         ahead = [np.linspace(0.0, tonight[-1], 8) + d for d in range(1, self.horizon_d + 1)]
         grid = torch.tensor(np.concatenate([tonight, *ahead]), dtype=torch.float64)
-        scales = [v for v in self.lengthscales_d or [self.lengthscale_d]
-                  for _ in range(self.amplitude_bins)]  # one copy per amplitude range
-        self.bank = TimeSeriesGPBank(self.n, grid, self.mean_prior_var, scales, self.max_obs)
+        self.bank = TimeSeriesGPBank(self.n, grid, self.mean_prior_var,
+                                     self.lengthscales_d or [self.lengthscale_d], self.max_obs,
+                                     amplitude_bins=self.amplitude_bins)
         hist = ctx.history
         for i, t, m, e in zip(hist["target_index"], hist["mjd"], hist["mag"], hist["error_mag"],
                               strict=True):
@@ -200,8 +200,7 @@ class BOPolicy(BasePolicy):
                 # `steer suggest` gpytorch's import
                 bank.fit_time_scales(amps, torch.distributions.Gamma(
                     torch.tensor(2.0, dtype=torch.float64),
-                    torch.tensor(20.0, dtype=torch.float64)).log_prob(amps),
-                    bins=self.amplitude_bins)
+                    torch.tensor(20.0, dtype=torch.float64)).log_prob(amps))
                 self._fit_conditions()
             bank.refactor_all()
         else:
@@ -350,8 +349,7 @@ class BOPolicy(BasePolicy):
                "targets_seen_saturated": int(np.isfinite(self.saturated_from_s).sum()),
                "hyperparameters": {
                    "lengthscales_d": self.lengthscales_d or [self.lengthscale_d],
-                   "lengthscale_prior": [round(float(v), 4) for v in self.bank.ell_prior.reshape(
-                       -1, self.amplitude_bins).sum(-1)],
+                   "lengthscale_prior": [round(float(v), 4) for v in self.bank.scale_prior()],
                    "amplitude_bins": self.amplitude_bins,
                    "outputscale_median_mag2": float(torch.median(self.bank.outputscale)),
                    "conditions_gp": self.cond_model is not None}}
@@ -365,8 +363,8 @@ class BOPolicy(BasePolicy):
                       "predicted_error_mag": float(sigma[i, e]),
                       "predicted_m5_mag": float(m5[i, e]),
                       "expected_ipv_reduction_mag2": float(gain[i, e]),
-                      "lengthscale_weights": [round(float(v), 4) for v in self.bank.weights[
-                          i].reshape(-1, self.amplitude_bins).sum(-1)],
+                      "lengthscale_weights": [round(float(v), 4)
+                                              for v in self.bank.scale_weights(i)],
                       "cost_s": float(cost[i, e])}
             out.append(Proposal(p.action, p.score, {**p.explanation, **detail}))
         return out

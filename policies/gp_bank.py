@@ -34,14 +34,19 @@ class TimeSeriesGPBank:
         n_targets: Number of targets ``N``.
         grid: `G` times (days) over which variances are integrated.
         mean_prior_var: Prior variance ``c`` of each target's mean.
-        lengthscales: The ``L`` time scales (days).
+        lengthscales: The time scales (days).
         max_obs: Most recent observations kept per target.
+        amplitude_bins: Components per time scale, one per range of the
+            amplitude grid (see :meth:`fit_time_scales`); ``L`` is then the
+            number of time scales times this.
     """
 
     pad_t, pad_var = -1000.0, 1e4  # padding observations: far away and uninformative
 
     def __init__(self, n_targets: int, grid: torch.Tensor, mean_prior_var: float,
-                 lengthscales: list[float], max_obs: int) -> None:
+                 lengthscales: list[float], max_obs: int, amplitude_bins: int = 1) -> None:
+        self.bins = int(amplitude_bins)
+        lengthscales = [v for v in lengthscales for _ in range(self.bins)]  # a copy per range
         self.n, self.n_l = int(n_targets), len(lengthscales)
         self.grid = grid.to(_DT)
         self.c = float(mean_prior_var)
@@ -51,6 +56,14 @@ class TimeSeriesGPBank:
         self.outputscale = torch.full((self.n_l * self.n,), 0.05, dtype=_DT)
         self.weights = torch.full((self.n, self.n_l), 1.0 / self.n_l, dtype=_DT)
         self.ell_prior = torch.full((self.n_l,), 1.0 / self.n_l, dtype=_DT)
+
+    def scale_weights(self, i: int) -> torch.Tensor:
+        """Target ``i``'s posterior weights per time scale (summed over amplitude ranges)."""
+        return self.weights[i].reshape(-1, self.bins).sum(-1)
+
+    def scale_prior(self) -> torch.Tensor:
+        """The catalog's prior weights per time scale (summed over amplitude ranges)."""
+        return self.ell_prior.reshape(-1, self.bins).sum(-1)
 
     def tensors(self, n_cap: int | None = None, rows: list[int] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -162,7 +175,7 @@ class TimeSeriesGPBank:
                 mean.reshape(*shape, n_e))
 
     def fit_time_scales(self, amplitudes: torch.Tensor, log_prior: torch.Tensor,
-                        chunk: int = 32, bins: int = 1) -> None:
+                        chunk: int = 32) -> None:
         """Amplitude per component and each target's weights over the time scales.
 
         Scores every (time scale, amplitude) pair by the log marginal
@@ -172,10 +185,10 @@ class TimeSeriesGPBank:
         empirical-Bayes prior: a target with few visits follows the
         population, one with many its own data) and sets the posterior weights.
 
-        With ``bins`` > 1 the amplitude is integrated over instead of fixed at
-        its most probable value: the bank's components are then ``bins``
-        consecutive copies of each time scale (built so by the caller), the
-        amplitude grid is cut into ``bins`` contiguous ranges, and each copy
+        With ``amplitude_bins`` > 1 the amplitude is integrated over instead of
+        fixed at its most probable value: the bank's components are that many
+        consecutive copies of each time scale, the amplitude grid is cut into
+        as many contiguous ranges, and each copy
         takes one range: its amplitude the range's posterior mean, its score the
         range's posterior mass (the grid is geometric: the prior density times
         ``s``). A target whose few measurements agree then keeps weight on the
@@ -184,12 +197,10 @@ class TimeSeriesGPBank:
         Args:
             amplitudes: `A` candidate amplitudes ``s`` (mag^2), increasing.
             log_prior: `A` log prior densities of those amplitudes.
-            bins: Amplitude ranges per time scale (1: the most probable only).
         """
         x, y, v = self.tensors()
-        ells = self.ell[::self.n]
-        if bins > 1:
-            ells = ells[::bins]
+        bins = self.bins
+        ells = self.ell[::self.n * bins]  # each time scale once
         n_l = len(ells)
         scores = torch.empty(self.n, n_l * bins, dtype=_DT)
         best_amp = torch.empty(self.n, n_l * bins, dtype=_DT)

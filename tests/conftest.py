@@ -9,8 +9,6 @@ two cores and make the retry and cluster tests' timeouts meaningless.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 # Modules whose tests start Ray (through `steer compare|train|tune` or directly).
@@ -25,8 +23,7 @@ RAY_MODULES = frozenset({
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test an ``xdist_group``: ``ray`` for the Ray modules, else its module."""
     for item in items:
-        name = Path(str(item.fspath)).name
-        group = "ray" if name in RAY_MODULES else str(Path(str(item.fspath)).relative_to(
-            config.rootpath))
+        group = ("ray" if item.path.name in RAY_MODULES
+                 else str(item.path.relative_to(config.rootpath)))
         if not any(m.name == "xdist_group" for m in item.iter_markers()):
             item.add_marker(pytest.mark.xdist_group(group))

@@ -35,15 +35,15 @@ def _bma_variance(bins: int) -> float:
     amps = torch.tensor([1e-4 * 10 ** (k / 6) for k in range(25)], dtype=torch.float64)
     prior = torch.distributions.Gamma(torch.tensor(2.0, dtype=torch.float64),
                                       torch.tensor(20.0, dtype=torch.float64)).log_prob(amps)
-    scales = [v for v in (0.03, 0.25, 1.0) for _ in range(bins)]
-    b = TimeSeriesGPBank(30, torch.linspace(0.0, 0.2, 12), 0.25, scales, 40)
+    b = TimeSeriesGPBank(30, torch.linspace(0.0, 0.2, 12), 0.25, [0.03, 0.25, 1.0], 40,
+                         amplitude_bins=bins)
     rng = torch.Generator().manual_seed(0)
     for i in range(1, 30):  # a population of variables sets the empirical-Bayes prior
         for t in (0.0, 0.05, 0.1, 0.15):
             b.add(i, t, float(0.3 * torch.randn(1, generator=rng, dtype=torch.float64)), 1e-4)
     b.add(0, 0.0, 0.001, 1e-4)
     b.add(0, 2.0, -0.001, 1e-4)  # two days apart, equal within their errors
-    b.fit_time_scales(amps, prior, bins=bins)
+    b.fit_time_scales(amps, prior)
     b.refactor_all()
     _, var, mean = b.posterior(torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([0]))
     w = b.weights[0][:, None, None]
