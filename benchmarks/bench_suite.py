@@ -4,7 +4,7 @@ Writes ``benchmarks/results/suite.json`` and prints a Markdown table::
 
     .venv/bin/python benchmarks/bench_suite.py [--policies bo,greedy,round-robin,random]
         [--model runs:/<id>/model] [--tuned best-feature.toml] [--seeds 10]
-        [--scenarios a,b] [--runs-dir runs] [--work DIR]
+        [--scenarios a,b] [--runs-dir runs] [--work DIR] [--update suite.json]
 
 Every scenario of ``experiments/suite/`` (presets, sites, seasons, Moon phases,
 cloud, catalog sizes; each on seeds of its own: 100-, 200-, ... 800-) is run
@@ -129,47 +129,33 @@ def _verdict(diff: tuple[float, float, float], sign: int) -> str:
     return "tied"
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--policies", default="bo,greedy,round-robin,random",
-                    help="compared with feature (default bo,greedy,round-robin,random)")
-    ap.add_argument("--model", help="the rl model, runs:/<id>/model (adds rl)")
-    ap.add_argument("--tuned", help="the [policy.feature] snippet steer tune wrote")
-    ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--scenarios", default=None, help="default: every experiments/suite file")
-    ap.add_argument("--runs-dir", default="runs")
-    ap.add_argument("--work", default=None, help="keep (and reuse) the comparisons here")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "suite.json"))
-    args = ap.parse_args()
-    work = Path(args.work or tempfile.mkdtemp(prefix="steer-suite-"))
-    work.mkdir(parents=True, exist_ok=True)
-    policies = ["feature", *[p for p in args.policies.split(",") if p and p != "feature"]]
-    if args.model and "rl" not in policies:
-        policies.append("rl")
-    names = (args.scenarios.split(",") if args.scenarios
-             else sorted(p.stem for p in SUITE.glob("*.toml")))
-    result: dict = {"model": args.model, "seeds": args.seeds, "scenarios": {}}
-    if args.tuned:
-        result["tuned"] = Path(args.tuned).read_text()
-    pols = [*policies, *(["tuned-feature"] if args.tuned else [])]
+def _merge(old: dict, new: dict, replaced: list[str]) -> dict:
+    """``old`` scorecard with ``replaced`` policies' entries taken from ``new``.
+
+    Sound only on the same nights with ``feature`` unchanged (every paired
+    difference is against it): both are checked, else SystemExit.
+    """
+    for name, scen in new["scenarios"].items():
+        was = old["scenarios"].get(name)
+        if was is None or was["seeds"] != scen["seeds"]:
+            raise SystemExit(f"--update: scenario {name} is not on the same seeds in both")
+        for metric, per in scen["metrics"].items():
+            if was["metrics"][metric]["feature"] != per["feature"]:
+                raise SystemExit(f"--update: feature's {metric} on {name} changed "
+                                 f"({was['metrics'][metric]['feature']} -> {per['feature']}); "
+                                 "rerun the whole suite")
+            for pol in replaced:
+                was["metrics"][metric][pol] = per[pol]
+        for pol in replaced:
+            was["camping"][pol] = scen["camping"][pol]
+    old.setdefault("updated", []).append(
+        {"policies": replaced, "scenarios": sorted(new["scenarios"])})
+    return old
+
+
+def _print(result: dict, pols: list[str]) -> None:
     rows = []
-    for name in names:
-        seeds, values, camping = _scenario(name, policies, args, work)
-        scen: dict = {"seeds": seeds, "metrics": {}, "camping": camping}
-        for metric, sign in METRICS.items():
-            if metric not in values["feature"]:
-                continue
-            ref = values["feature"][metric]["values"]
-            per: dict = {}
-            for pol, vals in values.items():
-                v = vals[metric]["values"]
-                entry = {"mean_ci95": mean_ci95(v)}
-                if pol != "feature":
-                    d = paired_diff_ci95(v, ref)  # other - feature
-                    entry.update(diff_vs_feature_ci95=d, verdict=_verdict(d, sign))
-                per[pol] = entry
-            scen["metrics"][metric] = per
-        result["scenarios"][name] = scen
+    for name, scen in result["scenarios"].items():
         for metric in scen["metrics"]:
             per = scen["metrics"][metric]
             cells = []
@@ -203,6 +189,57 @@ def main() -> int:
         print(f"| {name} | " + " | ".join(
             f"{c[p]['longest_repeat_median']:.0f} / {c[p]['longest_repeat_max']:.0f}, "
             f"{c[p]['zero_reward_visit_frac']:.2f}" for p in pols) + " |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--policies", default="bo,greedy,round-robin,random",
+                    help="compared with feature (default bo,greedy,round-robin,random)")
+    ap.add_argument("--model", help="the rl model, runs:/<id>/model (adds rl)")
+    ap.add_argument("--tuned", help="the [policy.feature] snippet steer tune wrote")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--scenarios", default=None, help="default: every experiments/suite file")
+    ap.add_argument("--runs-dir", default="runs")
+    ap.add_argument("--work", default=None, help="keep (and reuse) the comparisons here")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "suite.json"))
+    ap.add_argument("--update", metavar="SUITE_JSON",
+                    help="rerun only feature and --policies and replace their entries in this "
+                         "scorecard (the other policies' are kept: same nights, feature checked "
+                         "unchanged); written to --out")
+    args = ap.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="steer-suite-"))
+    work.mkdir(parents=True, exist_ok=True)
+    policies = ["feature", *[p for p in args.policies.split(",") if p and p != "feature"]]
+    if args.model and "rl" not in policies:
+        policies.append("rl")
+    names = (args.scenarios.split(",") if args.scenarios
+             else sorted(p.stem for p in SUITE.glob("*.toml")))
+    result: dict = {"model": args.model, "seeds": args.seeds, "scenarios": {}}
+    if args.tuned:
+        result["tuned"] = Path(args.tuned).read_text()
+    pols = [*policies, *(["tuned-feature"] if args.tuned else [])]
+    for name in names:
+        seeds, values, camping = _scenario(name, policies, args, work)
+        scen: dict = {"seeds": seeds, "metrics": {}, "camping": camping}
+        for metric, sign in METRICS.items():
+            if metric not in values["feature"]:
+                continue
+            ref = values["feature"][metric]["values"]
+            per: dict = {}
+            for pol, vals in values.items():
+                v = vals[metric]["values"]
+                entry = {"mean_ci95": mean_ci95(v)}
+                if pol != "feature":
+                    d = paired_diff_ci95(v, ref)  # other - feature
+                    entry.update(diff_vs_feature_ci95=d, verdict=_verdict(d, sign))
+                per[pol] = entry
+            scen["metrics"][metric] = per
+        result["scenarios"][name] = scen
+    if args.update:
+        result = _merge(json.loads(Path(args.update).read_text()), result,
+                        [p for p in pols if p != "feature"])
+        pols = list(next(iter(result["scenarios"].values()))["camping"])
+    _print(result, pols)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(f"wrote {args.out}")
     return 0

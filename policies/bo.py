@@ -87,22 +87,28 @@ class BOPolicy(BasePolicy):
             what it tells about the coming nights too, which favours slowly
             evolving targets (transients) that tonight's grid alone calls
             known. For campaigns; 0 (default): tonight only.
-        amplitude_bins: 1 (default): each (target, time scale) takes its most
-            probable variability amplitude. More: the amplitude is integrated
-            over, in this many ranges of its grid, each a component of the
-            average (costs this many times the posterior's time), so a target
-            whose few measurements agree is not taken for a known constant.
+        amplitude_bins: The variability amplitude is integrated over, in this
+            many ranges of its grid, each a component of the average (costs
+            this many times the posterior's time), so a target whose few
+            measurements agree is not taken for a known constant. 1: each
+            (target, time scale) takes its most probable amplitude (version
+            3). Default (``None``): 3 with ``lengthscales_d`` (version 4), 1
+            without (version 2).
     """
 
     name = "bo"
     version = "2"
+    #: The settings that restore an earlier version (``steer replay`` of its runs).
+    earlier_versions = {"3": {"amplitude_bins": 1}}
 
     def __init__(self, lengthscale_d: float = 0.08,
                  lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
                  mean_prior_std_mag: float = 0.5, refit_every: int = 25,
                  conditions_window: int = 40, max_obs_per_target: int = 40,
                  posterior: str = "cached", horizon_d: int = 0,
-                 amplitude_bins: int = 1) -> None:
+                 amplitude_bins: int | None = None) -> None:
+        if amplitude_bins is None:
+            amplitude_bins = 3 if lengthscales_d else 1
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
@@ -136,7 +142,7 @@ class BOPolicy(BasePolicy):
         self.lengthscale_d = float(lengthscale_d)
         self.lengthscales_d = [float(v) for v in lengthscales_d]
         self.bma = bool(self.lengthscales_d)
-        self.version = "3" if self.bma else "2"
+        self.version = ("4" if self.amplitude_bins > 1 else "3") if self.bma else "2"
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)

@@ -326,7 +326,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Re-run a logged run and check that every decision is identical."""
     from steer.config import load_experiment, parse_experiment
-    from steer.runs import load_local_run, load_logged_run
+    from steer.runs import as_logged_version, load_local_run, load_logged_run
     from steer.session import play, presenter_for, set_threads
 
     set_threads(1)
@@ -345,6 +345,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         seed = logged.seed
     if args.seed is not None:
         seed = args.seed
+    if not args.config:  # the logged experiment, as the policy version that ran it
+        config, note = as_logged_version(config, logged)
+        if note:
+            print(note)
     nights, night = int(logged.params.get("nights", 1)), int(logged.params.get("night", 0))
     with tempfile.TemporaryDirectory() as tmp:
         honour = logged.records if seed == logged.seed else ()  # its operator, its ToOs

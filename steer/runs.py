@@ -15,7 +15,7 @@ from steer.errors import SteerError, TrackingError
 from steer.records import DecisionRecord, read_journal
 from steer.store import mlflow_client, store_errors
 
-__all__ = ["LoggedRun", "load_logged_run", "list_runs", "mark_dead_runs", "load_local_run",
+__all__ = ["LoggedRun", "as_logged_version", "load_logged_run", "list_runs", "mark_dead_runs", "load_local_run",
            "local_run_files", "pid_alive"]
 
 
@@ -234,3 +234,42 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
             "key_value": data.metrics.get(key) if key else None,
         })
     return out
+
+
+def as_logged_version(config: Any, logged: LoggedRun) -> tuple[Any, str]:
+    """The configuration under which the run's policy behaves as the version that made it.
+
+    A policy whose behaviour changed names, in ``earlier_versions``, the settings
+    that restore each earlier version (``{"3": {"amplitude_bins": 1}}``); the
+    version a run was made by is in its decision records.
+
+    Args:
+        config: The run's :class:`~steer.config.ExperimentConfig`.
+        logged: The run read back.
+
+    Returns:
+        The configuration to replay with (``config`` itself when nothing
+        changed) and a one-line note for the user ("" when nothing changed).
+    """
+    import dataclasses
+
+    from steer.policies import make_policy, policy_class
+
+    name = logged.policy
+    was = next((r.policy_version for r in logged.records if r.policy == name), None)
+    earlier = getattr(policy_class(name), "earlier_versions", None)
+    if was is None or earlier is None:  # only policies that declare their history
+        return config, ""
+    params = config.policy_params(name)
+    now = str(make_policy(name, **params).version)
+    if was == now:
+        return config, ""
+    restore = earlier.get(was)
+    if restore is None:
+        return config, (f"note: the run was made by {name} version {was}, this steer's is {now}; "
+                        "its decisions may differ")
+    kwargs = {**config.policy_kwargs, name: {**params, **restore}}
+    settings = ", ".join(f"{k} = {v!r}" for k, v in restore.items())
+    return (dataclasses.replace(config, policy_kwargs=kwargs),
+            f"the run was made by {name} version {was} (this steer's is {now}): "
+            f"replaying with [policy.{name}] {settings}")

@@ -111,8 +111,8 @@ def test_bo_time_scale_weights_follow_the_data():
         policy.bank.obs[i] = [(float(a), float(b + rng.normal(0, 0.01)), 1e-4)
                               for a, b in zip(t, y, strict=True)]
     policy._fit(refit=True)
-    w = policy.bank.weights.numpy()
-    assert np.allclose(w.sum(1), 1.0)
+    assert np.allclose(policy.bank.weights.numpy().sum(1), 1.0)
+    w = [policy.bank.scale_weights(i).numpy() for i in (0, 1)]  # per time scale
     ells = np.asarray(policy.lengthscales_d)
     assert ells[np.argmax(w[0])] <= 0.08
     assert ells[np.argmax(w[1])] >= 1.0
