@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from steer.errors import ConfigError, ReplayMismatchError, SteerError
+from steer.errors import ConfigError, Interrupted, ReplayMismatchError, SteerError
 
 __all__ = ["main"]
 
@@ -538,8 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     except SteerError as exc:
         print(f"steer: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("steer: interrupted; every decision so far is in the journal", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"steer: interrupted: {exc}" if isinstance(exc, Interrupted) and str(exc) else
+              "steer: interrupted; every decision so far is in the journal", file=sys.stderr)
         return 130
 
 

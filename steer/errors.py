@@ -20,6 +20,7 @@ __all__ = [
     "ReplayMismatchError",
     "ResumeMismatchError",
     "MissingDependencyError",
+    "Interrupted",
 ]
 
 
@@ -80,3 +81,11 @@ class ResumeMismatchError(SteerError):
 
 class MissingDependencyError(SteerError):
     """An optional dependency is needed but not installed."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, saying what the interrupted command finished and what it lost.
+
+    Not a :class:`SteerError` (nothing was wrong); the CLI prints the message
+    and exits 130.
+    """

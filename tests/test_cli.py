@@ -139,3 +139,38 @@ def test_replay_of_a_run_made_by_an_earlier_bo_restores_that_version(tmp_path, t
     # the same file given by hand is replayed as written, by today's bo: it differs
     diff = steer("replay", run_id, "--config", str(tiny), "--seed", "1", cwd=tmp_path, check=1)
     assert "differs" in diff.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_compare_says_which_episodes_were_lost(tmp_path, tiny):
+    """Episodes in flight on Ray workers are not journaled: Ctrl-C must say so, by name."""
+    import signal
+    import time
+
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "steer.cli", "compare", str(tiny), "--policies", "feature,bo",
+         "--seeds", "6", "--workers", "1"], cwd=tmp_path, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    journals = tmp_path / "runs" / "journals"
+    deadline = time.monotonic() + 300
+    while not any(p.stat().st_size for p in journals.glob("*.jsonl")) if journals.is_dir() \
+            else True:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends the foreground process
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    line = err.strip().splitlines()[-1]
+    finished = int(line.split("steer: interrupted: ")[1].split(" of 12 episodes")[0])
+    assert 1 <= finished < 12 and "marked FAILED" in line and "not journaled" in line, line
+    client = _client(tmp_path)
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    status = [r.info.status for r in runs if r.data.tags.get("steer.kind") != "comparison"]
+    assert status.count("FINISHED") == finished and status.count("FAILED") == 12 - finished
+    assert not any(r.data.tags.get("steer.kind") == "comparison" for r in runs)
+    # the lost ones are named: every FAILED run's (policy, seed) is in the line
+    for r in runs:
+        if r.info.status == "FAILED":
+            assert r.data.params["policy"] in line
