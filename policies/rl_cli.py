@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from steer.errors import ConfigError
+from steer.errors import ConfigError, Interrupted
 
 __all__ = ["add_parser", "cmd_train", "resolve_model"]
 
@@ -130,6 +130,18 @@ def _train_logged(args: argparse.Namespace, config: Any, make_vec: Any,
                        resume_from=resume_ckpt, make_vec=make_vec,
                        extra={"experiment": config.name, "algo": args.algo,
                               "seed": args.seed, "run_id": run_id})
+    except KeyboardInterrupt as exc:
+        bar.close()
+        sink.close()
+        ckpt = out_dir / "checkpoint.zip"
+        saved = (f"its last checkpoint (saved at each evaluation, every {args.eval_every} "
+                 f"steps) is {ckpt}" if ckpt.is_file() else "no checkpoint was saved yet")
+        raise Interrupted(
+            f"training run {run_id} stopped at step {bar.n} of {args.timesteps}; {saved}; "
+            f"continue with: steer train {args.experiment} --resume {run_id} (same options)"
+            if ckpt.is_file() else
+            f"training run {run_id} stopped at step {bar.n} of {args.timesteps}; {saved} "
+            "(the first evaluation saves one): rerun the command") from exc
     except BaseException:
         bar.close()
         sink.close()

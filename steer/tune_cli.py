@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from steer.errors import ConfigError
+from steer.errors import ConfigError, Interrupted
 
 __all__ = ["add_parser", "cmd_tune"]
 
@@ -51,8 +51,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     bar = tqdm(total=args.trials + 1, desc=f"tune {args.policy}", unit="trial", leave=False,
                file=sys.stderr, disable=None)
     best = [float("-inf")]
+    scored: list[dict] = []
 
     def on_trial(t: dict) -> None:
+        scored.append(t)
         best[0] = max(best[0], t["objective"])
         sink.log_step_metrics({f"trial_{args.metric}": t["objective"],
                                f"best_{args.metric}": best[0],
@@ -64,6 +66,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
     try:
         result = tune(config, args.policy, args.trials, tune_seeds, holdout, args.metric,
                       q=args.q, address=args.address, on_trial=on_trial, seed=args.seed)
+    except KeyboardInterrupt as exc:
+        bar.close()
+        sink.close()
+        top = max(scored, key=lambda t: t["objective"], default=None)
+        so_far = ("" if top is None else
+                  f"; the best so far, trial {top['trial']}: " + ", ".join(
+                      f"{k} = {v:.6g}" for k, v in top["params"].items())
+                  + f" ({args.metric} {top['objective']:.4g})")
+        raise Interrupted(
+            f"tuning run {sink.run_id} stopped with {len(scored)} of {args.trials + 1} "
+            f"settings scored (logged to MLflow){so_far}; the nights in flight were lost and "
+            "the held-out comparison was not made; a tuning does not resume: rerun it") from exc
     except BaseException:
         bar.close()
         sink.close()

@@ -170,3 +170,37 @@ def test_suggest_ranks_with_an_rl_model_and_refuses_one_for_other_exposures(tmp_
     out = _steer(*base, "--model", str(rl_model), cwd=tmp_path)  # trained on 30/60 s only
     assert out.returncode == 2 and "exposures (s) [30.0, 60.0]" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_train_names_the_checkpoint_and_resume_finishes(tmp_path):
+    """Ctrl-C mid-training: exit 130 with the command that continues it, which works."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(TINY_EXPERIMENT)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    args = ["--eval-every", "256", "--eval-nights", "1", "--envs", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "steer.cli", "train", str(tiny),
+                             "--timesteps", "100000", *args], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((tmp_path / "runs" / "train").glob("*/checkpoint.zip")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    run_id = out.split("MLflow run id: ")[1].split()[0]
+    line = err.strip().splitlines()[-1]
+    assert f"--resume {run_id}" in line and "checkpoint.zip" in line, line
+    done = _steer("train", str(tiny), "--timesteps", "2048", "--resume", run_id, *args,
+                  cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trained 2048 steps" in done.stdout
