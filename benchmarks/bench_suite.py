@@ -135,6 +135,7 @@ def _merge(old: dict, new: dict, replaced: list[str]) -> dict:
     Sound only on the same nights with ``feature`` unchanged (every paired
     difference is against it): both are checked, else SystemExit.
     """
+    new = json.loads(json.dumps(new))  # tuples as JSON lists, like ``old``
     for name, scen in new["scenarios"].items():
         was = old["scenarios"].get(name)
         if was is None or was["seeds"] != scen["seeds"]:
