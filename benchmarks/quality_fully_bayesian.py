@@ -92,13 +92,13 @@ def main() -> int:
                      "mean_ask_s_after_init": r["mean_ask_s_after_init"],
                      "wall_s": time.perf_counter() - t0})
         print(rows[-1], flush=True)
-    result = {"function": "hartmann6", "budget": 40, "noise_std": 0.0,
-              "settings": {**bq.BO_PARAMS, "model": "FullyBayesianSingleTaskGP (NUTS)",
-                           "warmup": args.warmup, "samples": args.samples,
-                           "thinning": args.thinning},
-              "in_global_basin": sum(r["global_basin"] for r in rows), "runs": len(rows),
-              "rows": rows}
-    Path(args.out).write_text(json.dumps(result, indent=1))
+        result = {"function": "hartmann6", "budget": 40, "noise_std": 0.0,
+                  "settings": {**bq.BO_PARAMS, "model": "FullyBayesianSingleTaskGP (NUTS)",
+                               "warmup": args.warmup, "samples": args.samples,
+                               "thinning": args.thinning},
+                  "in_global_basin": sum(r["global_basin"] for r in rows), "runs": len(rows),
+                  "rows": rows}
+        Path(args.out).write_text(json.dumps(result, indent=1))  # after every seed
     print(f"global basin {result['in_global_basin']} of {len(rows)}; wrote {args.out}")
     return 0
 
