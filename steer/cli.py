@@ -116,6 +116,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         runs_dir, uri = _tracking(args)
         resume = resume_state(runs_dir, args.resume, config.source_text)
         config, policy_name, seed = resume.config, resume.policy, resume.seed
+        from steer.runs import as_logged_version
+
+        config, note = as_logged_version(config, policy_name, resume.records)
+        if note:
+            print(note, flush=True)
     else:
         policy_name = args.policy or config.policy
         seed = config.seed if args.seed is None else args.seed
@@ -346,7 +351,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.seed is not None:
         seed = args.seed
     if not args.config:  # the logged experiment, as the policy version that ran it
-        config, note = as_logged_version(config, logged)
+        config, note = as_logged_version(config, logged.policy, logged.records)
         if note:
             print(note)
     nights, night = int(logged.params.get("nights", 1)), int(logged.params.get("night", 0))

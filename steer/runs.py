@@ -15,8 +15,8 @@ from steer.errors import SteerError, TrackingError
 from steer.records import DecisionRecord, read_journal
 from steer.store import mlflow_client, store_errors
 
-__all__ = ["LoggedRun", "as_logged_version", "load_logged_run", "list_runs", "mark_dead_runs", "load_local_run",
-           "local_run_files", "pid_alive"]
+__all__ = ["LoggedRun", "as_logged_version", "load_logged_run", "list_runs", "mark_dead_runs",
+           "load_local_run", "local_run_files", "pid_alive"]
 
 
 @dataclass
@@ -236,16 +236,19 @@ def list_runs(tracking_uri: str, experiment_name: str | None = None,
     return out
 
 
-def as_logged_version(config: Any, logged: LoggedRun) -> tuple[Any, str]:
-    """The configuration under which the run's policy behaves as the version that made it.
+def as_logged_version(config: Any, name: str, records: list[DecisionRecord]
+                      ) -> tuple[Any, str]:
+    """The configuration under which a run's policy behaves as the version that made it.
 
     A policy whose behaviour changed names, in ``earlier_versions``, the settings
     that restore each earlier version (``{"3": {"amplitude_bins": 1}}``); the
-    version a run was made by is in its decision records.
+    version a run was made by is in its decision records. For ``steer replay``
+    and ``steer run --resume``.
 
     Args:
         config: The run's :class:`~steer.config.ExperimentConfig`.
-        logged: The run read back.
+        name: The run's policy.
+        records: The run's decision records.
 
     Returns:
         The configuration to replay with (``config`` itself when nothing
@@ -255,8 +258,7 @@ def as_logged_version(config: Any, logged: LoggedRun) -> tuple[Any, str]:
 
     from steer.policies import make_policy, policy_class
 
-    name = logged.policy
-    was = next((r.policy_version for r in logged.records if r.policy == name), None)
+    was = next((r.policy_version for r in records if r.policy == name), None)
     earlier = getattr(policy_class(name), "earlier_versions", None)
     if was is None or earlier is None:  # only policies that declare their history
         return config, ""
