@@ -8,12 +8,10 @@ only one process writes the tracking store.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -27,6 +25,7 @@ import numpy as np
 
 from steer.config import ExperimentConfig, parse_experiment
 from steer.errors import Interrupted, SteerError
+from steer.interrupts import interrupt_deferred, lost_episodes
 from steer.stats import mean_ci95, paired_diff_ci95
 
 __all__ = ["compare", "format_table", "summarise"]
@@ -279,7 +278,7 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 raise
             t_got = time.perf_counter()
             key = (out["policy"], out["seed"])
-            with _interrupt_deferred():  # an episode in hand is written whole, then Ctrl-C
+            with interrupt_deferred():  # an episode in hand is written whole, then Ctrl-C
                 if nights > 1:
                     _log_campaign(tracking_uri, config, out, sinks[key], children[key],
                                   journal_dir, progress)
@@ -292,7 +291,7 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                     progress(out)
     except KeyboardInterrupt as exc:
         _shutdown_ray(ray)
-        raise Interrupted(_lost(policies, seeds, results, nights)) from exc
+        raise Interrupted(lost_episodes(policies, seeds, results, nights)) from exc
     except BaseException:
         _shutdown_ray(ray)
         raise
@@ -320,53 +319,6 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                          "episode_compute_s": float(sum(
                              results[k].get("wall_s", 0.0) for k in results))}
     return summary
-
-
-@contextlib.contextmanager
-def _interrupt_deferred() -> Any:
-    """Hold Ctrl-C (SIGINT) until the block is done, then raise it (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    hit: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: hit.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if hit:
-        raise KeyboardInterrupt
-
-
-def _lost(policies: list[str], seeds: list[int], results: dict[tuple[str, int], Any],
-          nights: int) -> str:
-    """What an interrupted comparison finished and what it lost, in one line."""
-    what = "campaigns" if nights > 1 else "episodes"
-    total = len(policies) * len(seeds)
-    lost = {p: [s for s in seeds if (p, s) not in results] for p in policies}
-    lost = {p: ss for p, ss in lost.items() if ss}
-    if not lost:
-        return (f"all {total} {what} finished and are logged; the comparison's summary "
-                "was not: rerun the command")
-    missing = "; ".join(f"{p} seeds {_ranges(ss)}" for p, ss in lost.items())
-    return (f"{len(results)} of {total} {what} finished and are logged; "
-            f"{total - len(results)} did not ({missing}): their MLflow runs are marked FAILED "
-            "and their decisions were not journaled (they ran on Ray workers); "
-            "no comparison summary was written: rerun the command")
-
-
-def _ranges(values: list[int]) -> str:
-    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
-    out: list[str] = []
-    start = prev = values[0]
-    for v in [*values[1:], None]:
-        if v is not None and v == prev + 1:
-            prev = v
-            continue
-        out.append(f"{start}-{prev}" if prev > start else f"{start}")
-        if v is not None:
-            start = prev = v
-    return ", ".join(out)
 
 
 def _log_campaign(tracking_uri: str, config: ExperimentConfig, out: dict[str, Any],
