@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 import warnings
@@ -45,6 +46,7 @@ def main() -> int:
     ap.add_argument("--thinning", type=int, default=16)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"
                                          / "quality-fully-bayesian.json"))
+    ap.add_argument("--one-seed", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     try:
         import numpyro  # noqa: F401
@@ -83,14 +85,23 @@ def main() -> int:
     bc._hyperparameters = lambda m: {}
     bc.BOContinuousPolicy._posterior_at = lambda self, x: [{} for _ in range(len(x))]
     params = {**bq.BO_PARAMS, "noise_std": 0.0}
+    if args.one_seed is not None:  # a child: one run, its row on stdout
+        t0 = time.perf_counter()
+        r = bq.run_one("bo-continuous", "hartmann6", 40, args.one_seed, 0.0, params)
+        print(json.dumps({"seed": args.one_seed, "final_simple_regret": r["final_simple_regret"],
+                          "global_basin": r["final_simple_regret"] < 0.1,
+                          "mean_ask_s_after_init": r["mean_ask_s_after_init"],
+                          "wall_s": time.perf_counter() - t0}))
+        return 0
     rows: list[dict[str, Any]] = []
     for seed in bq.parse_seed_list(args.seed_list):
-        t0 = time.perf_counter()
-        r = bq.run_one("bo-continuous", "hartmann6", 40, seed, 0.0, params)
-        rows.append({"seed": seed, "final_simple_regret": r["final_simple_regret"],
-                     "global_basin": r["final_simple_regret"] < 0.1,
-                     "mean_ask_s_after_init": r["mean_ask_s_after_init"],
-                     "wall_s": time.perf_counter() - t0})
+        # one process per seed: JAX compiles anew for every data size and, after a few
+        # hundred compilations in one process, LLVM cannot allocate executable memory
+        out = subprocess.run([sys.executable, __file__, "--one-seed", str(seed),
+                              "--warmup", str(args.warmup), "--samples", str(args.samples),
+                              "--thinning", str(args.thinning)], capture_output=True,
+                             text=True, check=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
         result = {"function": "hartmann6", "budget": 40, "noise_std": 0.0,
                   "settings": {**bq.BO_PARAMS, "model": "FullyBayesianSingleTaskGP (NUTS)",
