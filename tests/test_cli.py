@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from steer.envs.testing import TINY_EXPERIMENT
+from tests.cli import steer_started
 
 
 def steer(*args, cwd, check=None):
@@ -147,12 +148,8 @@ def test_ctrl_c_of_compare_says_which_episodes_were_lost(tmp_path, tiny):
     import signal
     import time
 
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "steer.cli", "compare", str(tiny), "--policies", "feature,bo",
-         "--seeds", "6", "--workers", "1"], cwd=tmp_path, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = steer_started("compare", str(tiny), "--policies", "feature,bo", "--seeds", "6",
+                         "--workers", "1", cwd=tmp_path)
     journals = tmp_path / "runs" / "journals"
     deadline = time.monotonic() + 300
     while not any(p.stat().st_size for p in journals.glob("*.jsonl")) if journals.is_dir() \

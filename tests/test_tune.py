@@ -5,7 +5,7 @@ import tomllib
 import pytest
 
 from steer.envs.testing import TINY_EXPERIMENT
-from tests.cli import steer_cli
+from tests.cli import steer_cli, steer_started
 
 _steer = steer_cli
 
@@ -52,3 +52,32 @@ def test_a_policy_without_tunable_settings_is_a_one_line_error(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "declares no tunable settings" in lines[0] and "feature" in lines[0]
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_tune_says_how_far_it_got(tmp_path):
+    """Ctrl-C mid-tuning: exit 130, the settings scored so far and the best of them."""
+    import os
+    import signal
+    import time
+
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(TINY_EXPERIMENT)
+    proc = steer_started("tune", str(tiny), "--policy", "feature", "--trials", "60", "--seeds",
+                         "2", "--holdout", "2", cwd=tmp_path)
+    run_id = proc.stdout.readline().split("MLflow run id: ")[1].strip()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    deadline = time.monotonic() + 300
+    while not client.get_metric_history(run_id, "trial_science_score"):  # one setting scored
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    line = err.strip().splitlines()[-1]
+    scored = int(line.split("stopped with ")[1].split(" of 61 settings scored")[0])
+    assert 1 <= scored < 61 and "the best so far, trial" in line and "does not resume" in line
+    logged = len(client.get_metric_history(run_id, "trial_science_score"))
+    assert scored - 1 <= logged <= scored  # (Ctrl-C may land between counting and logging)

@@ -15,7 +15,7 @@ from steer.policies import make_policy
 from steer.policies.rl_net import NetConfig, SetScorer, load_model
 from steer.session import make_env
 from steer.testing import ListSink
-from tests.cli import steer_cli
+from tests.cli import steer_cli, steer_started
 
 from .conftest import train_tiny
 
@@ -177,19 +177,12 @@ def test_ctrl_c_of_train_names_the_checkpoint_and_resume_finishes(tmp_path):
     """Ctrl-C mid-training: exit 130 with the command that continues it, which works."""
     import os
     import signal
-    import subprocess
-    import sys
     import time
 
     tiny = tmp_path / "tiny.toml"
     tiny.write_text(TINY_EXPERIMENT)
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    env.pop("MLFLOW_TRACKING_URI", None)
     args = ["--eval-every", "256", "--eval-nights", "1", "--envs", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "steer.cli", "train", str(tiny),
-                             "--timesteps", "100000", *args], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = steer_started("train", str(tiny), "--timesteps", "100000", *args, cwd=tmp_path)
     deadline = time.monotonic() + 300
     while not list((tmp_path / "runs" / "train").glob("*/checkpoint.zip")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
