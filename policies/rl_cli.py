@@ -134,14 +134,12 @@ def _train_logged(args: argparse.Namespace, config: Any, make_vec: Any,
         bar.close()
         sink.close()
         ckpt = out_dir / "checkpoint.zip"
-        saved = (f"its last checkpoint (saved at each evaluation, every {args.eval_every} "
-                 f"steps) is {ckpt}" if ckpt.is_file() else "no checkpoint was saved yet")
-        raise Interrupted(
-            f"training run {run_id} stopped at step {bar.n} of {args.timesteps}; {saved}; "
-            f"continue with: steer train {args.experiment} --resume {run_id} (same options)"
-            if ckpt.is_file() else
-            f"training run {run_id} stopped at step {bar.n} of {args.timesteps}; {saved} "
-            "(the first evaluation saves one): rerun the command") from exc
+        then = (f"its last checkpoint (saved at each evaluation, every {args.eval_every} steps) "
+                f"is {ckpt}; continue with: steer train {args.experiment} --resume {run_id} "
+                "(same options)" if ckpt.is_file() else
+                "no checkpoint was saved yet (the first evaluation saves one): rerun the command")
+        raise Interrupted(f"training run {run_id} stopped at step {bar.n} of {args.timesteps}; "
+                          f"{then}") from exc
     except BaseException:
         bar.close()
         sink.close()

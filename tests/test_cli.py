@@ -152,8 +152,7 @@ def test_ctrl_c_of_compare_says_which_episodes_were_lost(tmp_path, tiny):
                          "--workers", "1", cwd=tmp_path)
     journals = tmp_path / "runs" / "journals"
     deadline = time.monotonic() + 300
-    while not any(p.stat().st_size for p in journals.glob("*.jsonl")) if journals.is_dir() \
-            else True:
+    while not any(p.stat().st_size for p in journals.glob("*.jsonl")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends the foreground process
