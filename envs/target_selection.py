@@ -27,6 +27,7 @@ from gymnasium import spaces
 
 from steer.envs.campaign import CampaignNights, CampaignState, campaign_options
 from steer.envs.context import CatalogContext
+from steer.envs.night_actions import SATURATION_MARGIN_MAG, NightActions
 from steer.envs.night_features import (
     _G_HIGH,
     _G_LOW,
@@ -34,6 +35,7 @@ from steer.envs.night_features import (
     _T_LOW,
     GLOBAL_FEATURES,
     TARGET_FEATURES,
+    NightObservation,
     check_observable,
 )
 from steer.envs.night_view import NightPresenter
@@ -42,21 +44,13 @@ from steer.envs.science import efficiency_metrics, science_metrics
 from steer.errors import ConfigError, UnsafeActionError
 from steer.instruments.telescope import Action, Measurement
 
-__all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES"]
+__all__ = ["TargetSelectionEnv", "TARGET_FEATURES", "GLOBAL_FEATURES", "SATURATION_MARGIN_MAG"]
 
-_NEVER_H = 720.0  # "hours since visit" for targets never observed (30 days)
 _WAIT_S = 300.0  # clock step while the dome is closed or nothing is observable
 _REJECT_COST_S = 30.0  # time lost when a refused action reaches the environment
 
 
-def _clip(x: Any, lo: Any, hi: Any) -> np.ndarray:
-    """``np.clip`` without its dispatch overhead (same values, NaN kept)."""
-    return np.minimum(np.maximum(x, lo), hi)
-#: Catalog magnitudes this much fainter than the saturation limit count as safe.
-SATURATION_MARGIN_MAG = 0.3
-
-
-class TargetSelectionEnv(CampaignNights, gym.Env):
+class TargetSelectionEnv(NightObservation, NightActions, CampaignNights, gym.Env):
     """Choose which catalog target to observe next, and for how long.
 
     Args:
@@ -284,15 +278,6 @@ class TargetSelectionEnv(CampaignNights, gym.Env):
         info["history"] = {k: np.asarray(v).copy() for k, v in hist.items()}
         return self._obs(), info
 
-    def _min_airmass_tonight(self) -> np.ndarray:
-        best = np.full(self.n_targets, -90.0)
-        for t in np.linspace(self.observatory.night_start_mjd, self.end_mjd, 24):
-            alt, _ = self.observatory.targets_altaz(t)
-            best = np.maximum(best, alt)
-        from steer.instruments.sim import airmass
-
-        return np.clip(airmass(np.maximum(best, 1.0)), 1.0, 10.0)
-
     def add_target(self, target_id: str, ra_deg: float, dec_deg: float, priority: float = 5.0,
                    mag: float = 17.0, band: str = "r") -> int:
         """Take a target of opportunity into tonight's catalog (``steer inject``).
@@ -333,151 +318,7 @@ class TargetSelectionEnv(CampaignNights, gym.Env):
             night_start_mjd=float(o.night_start_mjd), night_end_mjd=float(self.end_mjd),
             grid_points=self.grid_points, history=self.history)
 
-    # ----------------------------------------------------------- observation
-    def features(self) -> np.ndarray:
-        """Return the `N x F` per-target feature matrix (float64, named columns)."""
-        o = self.observatory
-        alt, az = o.targets_altaz()
-        am = np.clip(o.airmass(), 1.0, 10.0)
-        default_t = self.exptimes_s[self.default_exptime_index]
-        m5 = o.predicted_m5(default_t, self.last_seeing_arcsec, self.last_transparency)
-        if getattr(self, "_band_k_n", -1) != self.n_targets:  # once a night (and per ToO)
-            self._band_k = np.array([self.config.k_ext[b] for b in self.catalog.band])
-            self._band_k_n = self.n_targets
-        loss = self._band_k * (am - self._min_airmass) + 1.5 * np.log10(am / self._min_airmass)
-        since_h = _clip((o.mjd - self.last_visit_mjd) * 24.0, 0.0, _NEVER_H)
-        return np.stack([
-            alt, az, am, o.moon_sep_deg(), _clip(m5 - self.catalog.mag, -40, 40),
-            _clip(loss, 0, 20), since_h, self.priority, np.sqrt(self.public.ipv),
-            _clip(o.overhead_s(), 0, 3600), self.feasible_mask().astype(float),
-        ], axis=1)
-
-    def feasible_mask(self) -> np.ndarray:
-        """Targets observable right now (night, limits, Moon, dome)."""
-        if self.observatory.mjd >= self.end_mjd:
-            return np.zeros(self.n_targets, bool)
-        return np.asarray(self.observatory.feasible_mask(), bool)
-
-    def _globals(self) -> np.ndarray:
-        o, alm = self.observatory, self.observatory.almanac
-        span = self.end_mjd - o.night_start_mjd
-        moon_alt, _ = alm.moon_altaz_deg(o.mjd)
-        return np.array([
-            min(max((o.mjd - o.night_start_mjd) / span, 0.0), 1.0),
-            min(max((self.end_mjd - o.mjd) * 24.0, 0.0), 24.0), float(moon_alt),
-            float(alm.moon_illumination(o.mjd)), self.last_seeing_arcsec, self.last_transparency,
-            float(o.weather.dome_open(o.mjd)),
-        ])
-
-    def night_fraction(self) -> float:
-        """Fraction of the observing window already elapsed (0 at dusk, 1 at the end)."""
-        return float(self._globals()[0])
-
-    def progress_fraction(self) -> float:
-        """Fraction of the episode done: :meth:`night_fraction`."""
-        return self.night_fraction()
-
-    def is_over(self) -> bool:
-        """Whether the observing window is over."""
-        return bool(self.observatory.mjd >= self.end_mjd)
-
-    def record_summary(self, observation: dict[str, np.ndarray],
-                       info: dict[str, Any]) -> dict[str, Any]:
-        """The clock (``mjd``, ``elapsed_s`` since dusk), feasible targets and global features."""
-        mjd = float(info.get("mjd", np.nan))
-        out: dict[str, Any] = {
-            "mjd": mjd, "n_feasible": int(np.sum(info.get("action_mask", []))),
-            "elapsed_s": (mjd - float(self.observatory.night_start_mjd)) * 86400.0}
-        g = observation.get("globals")
-        if g is not None:
-            out.update({name: float(v) for name, v in zip(GLOBAL_FEATURES, g, strict=False)})
-        return out
-
-    def measurement_of(self, info: dict[str, Any]) -> Measurement | None:
-        """The :class:`~steer.types.Measurement` of a step (``None`` if refused)."""
-        return info.get("measurement")
-
-    def _obs(self) -> dict[str, np.ndarray]:
-        t = _clip(self.features(), _T_LOW, _T_HIGH).astype(np.float32)
-        g = _clip(self._globals(), _G_LOW, _G_HIGH).astype(np.float32)
-        return {"targets": t, "globals": g}
-
-    def exposure_mask(self, feasible: np.ndarray | None = None) -> np.ndarray:
-        """`N x E`: feasible targets at the exposures predicted not to saturate.
-
-        The prediction is public: the catalog magnitude against the preset's
-        saturation limit at that exposure (``sat_30s + 2.5 log10(t / 30 s)``,
-        as the simulator has it), with :data:`SATURATION_MARGIN_MAG` for the
-        variability the catalog does not show. A target every exposure of which
-        saturates keeps none.
-        """
-        feasible = self.feasible_mask() if feasible is None else feasible
-        if getattr(self, "_sat_n", -1) != self.n_targets:
-            sat = self.config.saturation_mag_30s
-            self._sat30 = np.array([sat[b] for b in np.asarray(self.catalog.band)], float)
-            self._cat_mag = np.asarray(self.catalog.mag, float)
-            self._sat_n = self.n_targets
-        limit = self._sat30[:, None] + 2.5 * np.log10(np.asarray(self.exptimes_s) / 30.0)
-        return feasible[:, None] & (self._cat_mag[:, None] > limit + SATURATION_MARGIN_MAG)
-
-    def _info(self) -> dict[str, Any]:
-        feasible = self.feasible_mask()
-        return {"action_mask": feasible, "exposure_mask": self.exposure_mask(feasible),
-                "mjd": float(self.observatory.mjd),
-                "night_start_mjd": float(self.observatory.night_start_mjd),
-                "night_end_mjd": self.end_mjd, "exptimes_s": self.exptimes_s,
-                "default_exptime_index": self.default_exptime_index}
-
     # ------------------------------------------------------------------ step
-    def make_action(self, target_index: int, exptime_index: int) -> Action:
-        """Build the :class:`Action` for a (target, exposure) pair."""
-        return Action(int(target_index), self.exptimes_s[int(exptime_index)],
-                      str(self.catalog.target_id[int(target_index)]))
-
-    def observe(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """The observation and info now, without letting time pass (after a ToO joined)."""
-        return self._obs(), self._info()
-
-    def action_from_dict(self, data: dict[str, Any]) -> Action:
-        """The action a journal record holds (to honour a journaled operator decision)."""
-        return Action(int(data["target_index"]), float(data["exptime_s"]),
-                      str(data.get("target_id", "")))
-
-    def env_action(self, action: Action) -> np.ndarray:
-        """The ``(target_index, exptime_index)`` array ``step`` takes for an :class:`Action`.
-
-        Raises:
-            UnsafeActionError: not an Action, or an exposure time not offered.
-        """
-        try:
-            return np.array([action.target_index, self.exptimes_s.index(action.exptime_s)])
-        except (AttributeError, ValueError) as exc:
-            raise UnsafeActionError(f"action {action!r} is not a target with an exposure time "
-                                    f"from {list(self.exptimes_s)} s",
-                                    "propose an Action built by make_action()") from exc
-
-    def check_action(self, action: Action | np.ndarray) -> None:
-        """Raise UnsafeActionError if ``action`` would violate a limit (no side effects).
-
-        Args:
-            action: An :class:`Action`, or the ``(target_index, exptime_index)``
-                array of :meth:`env_action`.
-        """
-        if not isinstance(action, Action):
-            try:
-                target, e_idx = (int(v) for v in np.asarray(action).reshape(-1))
-                if not (0 <= target < self.n_targets and 0 <= e_idx < len(self.exptimes_s)):
-                    raise IndexError
-            except (TypeError, ValueError, IndexError) as exc:
-                raise UnsafeActionError(
-                    f"action {action!r} is not a (target index < {self.n_targets}, "
-                    f"exposure index < {len(self.exptimes_s)}) pair",
-                    "pass env_action(Action)") from exc
-            action = self.make_action(target, e_idx)
-        if self.observatory.mjd >= self.end_mjd:
-            raise UnsafeActionError("the observing window is over", "end the night")
-        self.observatory.check(action)
-
     def idle(self, seconds: float) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Let time pass without observing (used when every proposal was refused)."""
         self.observatory.wait(float(seconds))

@@ -72,7 +72,7 @@ def report_of_run(run_id: str, tracking_uri: str) -> str:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report of ``args.run_id`` and print where it is."""
-    from steer.cli import _tracking
+    from steer.cli_common import tracking as _tracking
     from steer.report import write_report
 
     runs_dir, uri = _tracking(args)
