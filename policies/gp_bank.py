@@ -70,15 +70,20 @@ class TimeSeriesGPBank:
         """Padded `R x n` times, values and noise variances of targets ``rows`` (all: None)."""
         n_max = n_cap or max(1, max(len(o[-self.max_obs:]) for o in self.obs))
         rows = list(range(self.n)) if rows is None else rows
-        x = torch.full((len(rows), n_max), self.pad_t, dtype=_DT)
-        y = torch.zeros((len(rows), n_max), dtype=_DT)
-        v = torch.full((len(rows), n_max), self.pad_var, dtype=_DT)
-        for r, i in enumerate(rows):
+        targets = list(dict.fromkeys(rows))  # each target once (rows repeat it per component)
+        x = torch.full((len(targets), n_max), self.pad_t, dtype=_DT)
+        y = torch.zeros((len(targets), n_max), dtype=_DT)
+        v = torch.full((len(targets), n_max), self.pad_var, dtype=_DT)
+        for r, i in enumerate(targets):
             o = self.obs[i][-self.max_obs:]
             if o:
                 a = torch.tensor(o, dtype=_DT)
                 x[r, :len(a)], y[r, :len(a)], v[r, :len(a)] = a[:, 0], a[:, 1], a[:, 2]
-        return x, y, v
+        if len(targets) == len(rows):
+            return x, y, v
+        pos = {t: r for r, t in enumerate(targets)}
+        take = torch.tensor([pos[i] for i in rows])
+        return x[take], y[take], v[take]
 
     def kernel(self, s: torch.Tensor, ell: torch.Tensor, a: torch.Tensor, b: torch.Tensor
                ) -> torch.Tensor:
