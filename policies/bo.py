@@ -47,6 +47,7 @@ __all__ = ["BOPolicy"]
 #: Candidate light-curve time scales (days) averaged over by default.
 DEFAULT_LENGTHSCALES_D: tuple[float, ...] = (0.03, 0.08, 0.25, 1.0, 5.0)
 _AMPLITUDE_GRID_MAG2 = np.geomspace(1e-4, 1.0, 25)  # amplitude grid per time scale
+_POSTERIOR_CHUNK = 1024  # targets per batch of the cached posterior (bounds memory)
 
 
 def _mag_error(mag: np.ndarray, m5: np.ndarray) -> np.ndarray:
@@ -311,15 +312,19 @@ class BOPolicy(BasePolicy):
         t_star = now_d + (overhead[:, None] + exps[None, :] / 2.0) / 86400.0  # `N x E`
         g = len(self.grid_d)
         if self.posterior_mode == "cached":
-            # the posterior of feasible targets only (the others score -inf anyway);
-            # the rest keep the prior's zero mean, unit variance and no covariance
+            # the posterior of feasible targets only (the others score -inf anyway), in
+            # equal chunks of at most _POSTERIOR_CHUNK targets so that memory stays bounded
+            # at catalog scale; the rest keep the prior's zero mean, unit variance and no
+            # covariance
             feas = np.flatnonzero(mask)
-            part = [a.numpy() for a in self.bank.posterior(
-                torch.tensor(t_star[feas], dtype=torch.float64), torch.from_numpy(feas))]
             n_l = self.bank.n_l
-            cov_ge = np.zeros((n_l, self.n, g, len(exps)))
+            msq_ge = np.zeros((n_l, self.n, len(exps)))  # grid-averaged squared covariance
             var_e, mean_e = np.ones((n_l, self.n, len(exps))), np.zeros((n_l, self.n, len(exps)))
-            cov_ge[:, feas], var_e[:, feas], mean_e[:, feas] = part
+            chunks = np.array_split(feas, -(-len(feas) // _POSTERIOR_CHUNK)) if len(feas) else []
+            for rows in chunks:
+                cov, var_e[:, rows], mean_e[:, rows] = (a.numpy() for a in self.bank.posterior(
+                    torch.tensor(t_star[rows], dtype=torch.float64), torch.from_numpy(rows)))
+                msq_ge[:, rows] = np.mean(cov**2, axis=2)
         else:
             xt = torch.cat([self.grid_d.expand(self.n, g),
                             torch.tensor(t_star, dtype=torch.float64)], dim=1).unsqueeze(-1)
@@ -327,7 +332,7 @@ class BOPolicy(BasePolicy):
                 post = self.model.posterior(xt)
                 cov = post.mvn.covariance_matrix  # `N x (G+E) x (G+E)`
                 mean = post.mean.squeeze(-1)
-            cov_ge = cov[None, :, :g, g:].numpy()  # `1 x N x G x E`
+            msq_ge = np.mean(cov[None, :, :g, g:].numpy() ** 2, axis=2)  # `1 x N x E`
             var_e = torch.diagonal(cov[:, g:, g:], dim1=-2, dim2=-1).numpy()[None]  # `1 x N x E`
             mean_e = mean[None, :, g:].numpy()
         w = self.bank.weights.numpy().T[:, :, None]  # `L x N x 1` posterior weights of time scales
@@ -341,7 +346,7 @@ class BOPolicy(BasePolicy):
         sat = np.array([self.sat_mag_30s[b] for b in band])[:, None] + 2.5 * np.log10(
             exps[None, :] / 30.0)
         # expected IPV reduction, averaged over the time scales' posterior weights
-        gain = (w * (np.mean(cov_ge**2, axis=2) / (var_e + sigma**2))).sum(0)
+        gain = (w * (msq_ge / (var_e + sigma**2))).sum(0)
         gain = np.where(exp_mag > sat + 0.3, gain, 0.0)  # saturated frames teach nothing
         seen_saturated = exps[None, :] >= self.saturated_from_s[:, None]
         gain = np.where(seen_saturated, 0.0, gain)

@@ -12,6 +12,7 @@ import torch
 __all__ = ["TimeSeriesGPBank"]
 
 _DT = torch.float64
+_FACTOR_CHUNK = 8192  # components factored per batch by refactor_all (bounds memory)
 
 
 class TimeSeriesGPBank:
@@ -135,8 +136,16 @@ class TimeSeriesGPBank:
 
     def refactor_all(self) -> None:
         """Factor every component (after a refit, or when a target outgrows the cache)."""
-        self._cap = max(1, max(len(o[-self.max_obs:]) for o in self.obs)) + 8
-        self._x, self._chol, self._a, self._beta = self._factor(None, self._cap)
+        self._cap = cap = max(1, max(len(o[-self.max_obs:]) for o in self.obs)) + 8
+        rows, g = self.n_l * self.n, len(self.grid)
+        self._x, self._beta = torch.empty((rows, cap), dtype=_DT), torch.empty((rows, cap),
+                                                                              dtype=_DT)
+        self._chol = torch.empty((rows, cap, cap), dtype=_DT)
+        self._a = torch.empty((rows, cap, g), dtype=_DT)
+        for lo in range(0, rows, _FACTOR_CHUNK):  # bounded temporaries; same numbers per row
+            part = list(range(lo, min(lo + _FACTOR_CHUNK, rows)))
+            (self._x[lo:lo + len(part)], self._chol[lo:lo + len(part)],
+             self._a[lo:lo + len(part)], self._beta[lo:lo + len(part)]) = self._factor(part, cap)
 
     def add(self, i: int, t: float, y: float, noise_var: float) -> None:
         """Record one observation of target ``i`` (no refactoring: see :meth:`refactor`)."""

@@ -196,3 +196,27 @@ def test_bo_learns_from_a_saturated_frame_and_its_saturation_limit_grows_with_ex
     assert again[0].action.target_index != i
     assert again[0].explanation["targets_seen_saturated"] == 1
     env.close()
+
+
+def test_bo_decides_the_same_whatever_the_chunk_sizes(monkeypatch):
+    """Posterior and refactoring run in chunks of targets to bound memory at catalog scale:
+    tiny chunks (many of them, on the tiny night) give the same decisions, and the same
+    scores to rounding (a batch's size can change the last bits of torch's results)."""
+    import steer.policies.bo as bo_module
+    import steer.policies.gp_bank as bank_module
+
+    def decisions():
+        _, records = _episode("bo", seed=2, max_decisions=30)
+        return ([r.decision_key for r in records],
+                [[r.proposal["score"], *(u["score"] for u in
+                                         r.proposal["explanation"]["runners_up"])]
+                 for r in records])
+
+    keys, scores = decisions()
+    monkeypatch.setattr(bo_module, "_POSTERIOR_CHUNK", 4)
+    monkeypatch.setattr(bank_module, "_FACTOR_CHUNK", 50)
+    chunked_keys, chunked_scores = decisions()
+    assert chunked_keys == keys
+    assert len(chunked_scores) == len(scores) > 20
+    for a, b in zip(chunked_scores, scores, strict=True):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-15)
