@@ -8,9 +8,9 @@ observations) through the real loop, journal included, in a fresh process
 the time ``bo`` takes per decision (p50, p95, the p95 over the last tenth
 of the decisions: does it grow as observations accumulate?, and the slowest:
 a refit of the time scales, every ``refit_every`` decisions), the peak
-resident memory, the memory of the GP bank's cached factors and the padded
-observation count ``cap`` they are sized for (against the median target's
-observation count). Writes
+resident memory, the memory of the GP bank's cached factors and the sizes
+they are padded to per target (against the median target's observation count
+and the model's ``cap``). Writes
 ``benchmarks/results/bo_scale.json``::
 
     .venv/bin/python benchmarks/bench_bo_scale.py [--targets 1000,5000,10000]
@@ -57,7 +57,7 @@ def _one(n_targets: int, decisions: int, seed: int) -> dict:
     ms = np.asarray(res.episode.decision_ms)
     bank = policy.bank
     counts = [min(len(o), bank.max_obs) for o in bank.obs]
-    cached = sum(t.numel() * t.element_size() for t in (bank._x, bank._chol, bank._a, bank._beta))
+    sizes = bank._factors.size_of.tolist()
     tail = ms[-max(1, len(ms) // 10):]
     return {"targets": n_targets, "decisions": len(ms), "wall_s": wall,
             "decision_ms_p50": float(np.percentile(ms, 50)),
@@ -67,7 +67,8 @@ def _one(n_targets: int, decisions: int, seed: int) -> dict:
             "refit_every": policy.refit_every,
             "components": bank.n_l, "cap": int(bank._cap),
             "median_observations": float(np.median(counts)), "max_observations": max(counts),
-            "bank_cached_mb": cached / 2**20,
+            "padded_size_median": float(np.median(sizes)), "padded_size_max": max(sizes),
+            "bank_cached_mb": bank.cached_bytes() / 2**20,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
@@ -92,8 +93,9 @@ def main() -> int:
         print(f"{n:>6} targets: {r['decisions']} decisions, p50 {r['decision_ms_p50']:.0f} ms, "
               f"p95 {r['decision_ms_p95']:.0f} ms (last tenth {r['decision_ms_p95_last_tenth']:.0f}"
               f" ms), max {r['decision_ms_max']:.0f} ms (a refit); cached factors "
-              f"{r['bank_cached_mb']:.0f} MB for cap {r['cap']} (median target "
-              f"{r['median_observations']:.0f} observations); peak RSS {r['peak_rss_mb']:.0f} MB",
+              f"{r['bank_cached_mb']:.0f} MB (median target {r['median_observations']:.0f} "
+              f"observations, padded to {r['padded_size_median']:.0f}; the model's cap "
+              f"{r['cap']}); peak RSS {r['peak_rss_mb']:.0f} MB",
               flush=True)
     Path(args.out).write_text(json.dumps({
         "experiment": str(EXPERIMENT.relative_to(REPO)), "seed": args.seed,

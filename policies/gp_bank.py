@@ -26,8 +26,11 @@ class TimeSeriesGPBank:
     (``c``: prior variance of the target's mean; ``s_ji``: its variability
     amplitude) and each observation's own noise variance. All ``L x N``
     components are batched: their Cholesky factors and grid cross terms are
-    cached and only the observed target's ``L`` rows are refactored when a
-    measurement arrives. With several time scales, :meth:`fit_time_scales`
+    cached (:class:`~steer.policies.gp_cache.PaddedFactors`, sized per target)
+    and only the observed target's ``L`` rows are refactored when a
+    measurement arrives. The model pads every target's data to ``cap`` (the
+    most observed target's count plus 8) with observations at ``pad_t`` of
+    variance ``pad_var``. With several time scales, :meth:`fit_time_scales`
     sets each component's amplitude and each target's posterior weights over
     the time scales (Bayesian model averaging, empirical-Bayes prior).
 
@@ -42,7 +45,7 @@ class TimeSeriesGPBank:
             number of time scales times this.
     """
 
-    pad_t, pad_var = -1000.0, 1e4  # padding observations: far away and uninformative
+    pad_t, pad_var = -1000.0, 1e4  # padding observations: far away, nearly uninformative
 
     def __init__(self, n_targets: int, grid: torch.Tensor, mean_prior_var: float,
                  lengthscales: list[float], max_obs: int, amplitude_bins: int = 1) -> None:
@@ -95,30 +98,6 @@ class TimeSeriesGPBank:
         d.mul_(ell.reciprocal()[:, None, None]).square_().mul_(-0.5).exp_()
         return d.mul_(s[:, None, None]).add_(self.c)
 
-    def _factor(self, rows: list[int] | None, n_cap: int) -> tuple[torch.Tensor, ...]:
-        """Factors of components ``rows`` (index ``j * N + i``: time scale j, target i)."""
-        rows = list(range(self.n_l * self.n)) if rows is None else rows
-        x, y, v = self.tensors(n_cap, [r % self.n for r in rows])
-        s, ell = self.outputscale[rows], self.ell[rows]
-        if len(rows) > 64:  # identical components (targets never observed) factored once
-            key = torch.cat([x, y, v, s[:, None], ell[:, None]], 1)
-            uniq, inv = torch.unique(key, dim=0, return_inverse=True)
-            if len(uniq) < 0.8 * len(rows):
-                n = x.shape[1]
-                xu, yu, vu = uniq[:, :n], uniq[:, n:2 * n], uniq[:, 2 * n:3 * n]
-                return (x, *(t[inv] for t in self._solve(xu, yu, vu, uniq[:, -2],
-                                                            uniq[:, -1])))
-        return (x, *self._solve(x, y, v, s, ell))
-
-    def _solve(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, s: torch.Tensor,
-               ell: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Cholesky factor, grid cross term and whitened values of components."""
-        chol = torch.linalg.cholesky(self.kernel(s, ell, x, x) + torch.diag_embed(v))
-        a = torch.linalg.solve_triangular(
-            chol, self.kernel(s, ell, x, self.grid.expand(len(x), -1)), upper=False)
-        beta = torch.linalg.solve_triangular(chol, y.unsqueeze(-1), upper=False)[..., 0]
-        return chol, a, beta
-
     def add_target(self) -> None:
         """One more target with no observations (a target of opportunity).
 
@@ -136,16 +115,18 @@ class TimeSeriesGPBank:
 
     def refactor_all(self) -> None:
         """Factor every component (after a refit, or when a target outgrows the cache)."""
-        self._cap = cap = max(1, max(len(o[-self.max_obs:]) for o in self.obs)) + 8
-        rows, g = self.n_l * self.n, len(self.grid)
-        self._x, self._beta = torch.empty((rows, cap), dtype=_DT), torch.empty((rows, cap),
-                                                                              dtype=_DT)
-        self._chol = torch.empty((rows, cap, cap), dtype=_DT)
-        self._a = torch.empty((rows, cap, g), dtype=_DT)
-        for lo in range(0, rows, _FACTOR_CHUNK):  # bounded temporaries; same numbers per row
-            part = list(range(lo, min(lo + _FACTOR_CHUNK, rows)))
-            (self._x[lo:lo + len(part)], self._chol[lo:lo + len(part)],
-             self._a[lo:lo + len(part)], self._beta[lo:lo + len(part)]) = self._factor(part, cap)
+        from steer.policies.gp_cache import PaddedFactors
+
+        self._cap = max(1, max(self.count(i) for i in range(self.n))) + 8
+        self._factors = PaddedFactors(self, self._cap, _FACTOR_CHUNK)
+
+    def count(self, i: int) -> int:
+        """Observations of target ``i`` the model keeps (the most recent ``max_obs``)."""
+        return len(self.obs[i][-self.max_obs:])
+
+    def cached_bytes(self) -> int:
+        """Memory of the cached factors."""
+        return self._factors.nbytes()
 
     def add(self, i: int, t: float, y: float, noise_var: float) -> None:
         """Record one observation of target ``i`` (no refactoring: see :meth:`refactor`)."""
@@ -153,12 +134,8 @@ class TimeSeriesGPBank:
 
     def refactor(self, i: int) -> None:
         """Refactor only target ``i``'s components after it was observed."""
-        if len(self.obs[i][-self.max_obs:]) > self._cap:
+        if not self._factors.refactor(i):
             self.refactor_all()
-            return
-        rows = [j * self.n + i for j in range(self.n_l)]
-        x, chol, a, beta = self._factor(rows, self._cap)
-        self._x[rows], self._chol[rows], self._a[rows], self._beta[rows] = x, chol, a, beta
 
     def posterior(self, t_star: torch.Tensor, targets: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, ...]:
@@ -171,22 +148,8 @@ class TimeSeriesGPBank:
         Returns:
             ``L x M x G x E``, ``L x M x E`` and ``L x M x E`` tensors.
         """
-        m = self.n if targets is None else len(targets)
-        rows = (slice(None) if targets is None else
-                (torch.arange(self.n_l)[:, None] * self.n + targets[None, :]).reshape(-1))
-        s, ell = self.outputscale[rows], self.ell[rows]
-        t_star = t_star.repeat(self.n_l, 1)
-        b = torch.linalg.solve_triangular(self._chol[rows], self.kernel(s, ell, self._x[rows],
-                                                                        t_star),
-                                          upper=False)  # `LM x n x E`
-        grid = self.grid.expand(len(b), -1)
-        cov = self.kernel(s, ell, grid, t_star) - self._a[rows].transpose(-1, -2) @ b
-        var = self.c + s[:, None] - (b * b).sum(1)
-        mean = (b * self._beta[rows].unsqueeze(-1)).sum(1)
-        shape = (self.n_l, m)
-        n_e = t_star.shape[-1]
-        return (cov.reshape(*shape, *cov.shape[1:]), var.reshape(*shape, n_e),
-                mean.reshape(*shape, n_e))
+        targets = torch.arange(self.n) if targets is None else torch.as_tensor(targets)
+        return self._factors.posterior(t_star, targets)
 
     def fit_time_scales(self, amplitudes: torch.Tensor, log_prior: torch.Tensor,
                         chunk: int = 32) -> None:

@@ -55,3 +55,64 @@ def test_integrating_the_amplitude_keeps_a_star_with_two_agreeing_visits_uncerta
     """The most probable amplitude calls it constant; the amplitude's posterior does not."""
     map_var, marginal_var = _bma_variance(1), _bma_variance(3)
     assert marginal_var > 3 * map_var
+
+
+def _model_posterior(b, i, j, t_star):
+    """The bank's model written out: target i's data padded to cap with pad observations."""
+    import numpy as np
+
+    obs = b.obs[i][-b.max_obs:]
+    k_pad = b._cap - len(obs)
+    x = np.array([o[0] for o in obs] + [b.pad_t] * k_pad)
+    y = np.array([o[1] for o in obs] + [0.0] * k_pad)
+    v = np.array([o[2] for o in obs] + [b.pad_var] * k_pad)
+    s, ell = float(b.outputscale[j * b.n + i]), float(b.ell[j * b.n + i])
+
+    def k(p, q):
+        return b.c + s * np.exp(-0.5 * (p[:, None] - q[None, :]) ** 2 / ell**2)
+
+    kxx = k(x, x) + np.diag(v)
+    ts, grid = np.asarray(t_star, float), b.grid.numpy()
+    ks = k(x, ts)
+    cov = k(grid, ts) - k(grid, x) @ np.linalg.solve(kxx, ks)
+    var = b.c + s - np.sum(ks * np.linalg.solve(kxx, ks), 0)
+    return cov, var, ks.T @ np.linalg.solve(kxx, y)
+
+
+def test_factors_sized_per_target_keep_the_padded_model_through_bucket_moves():
+    """Targets sit in buckets by their own count (not the most observed one's), the one
+    padding slot stands exactly for the model's cap - n padding observations, and a target
+    that outgrows its bucket moves without changing anyone's posterior."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    b = TimeSeriesGPBank(6, torch.linspace(0.0, 0.2, 12), 0.25, [0.03, 0.3], 40)
+    b.outputscale = torch.tensor(rng.uniform(0.01, 0.3, 12), dtype=torch.float64)
+    for i, n in enumerate((0, 1, 3, 4, 7, 12)):
+        for t in np.sort(rng.uniform(-3, 0.1, n)):
+            b.add(i, float(t), float(rng.normal(0, 0.2)), float(rng.uniform(1e-4, 4e-3)))
+    b.refactor_all()
+    assert b._cap == 20
+    assert b._factors.size_of.tolist() == [4, 4, 4, 8, 8, 16]
+    uniform = 2 * 6 * (20 * 20 + 20 * 12 + 2 * 20) * 8  # every target padded to cap
+    assert b.cached_bytes() < 0.6 * uniform
+    t_star = torch.tensor(rng.uniform(0.0, 0.2, (6, 3)), dtype=torch.float64)
+
+    def check():
+        cov, var, mean = b.posterior(t_star)
+        for j in range(2):
+            for i in range(6):
+                ref = _model_posterior(b, i, j, t_star[i].numpy())
+                for got, want in zip((cov[j, i], var[j, i], mean[j, i]), ref, strict=True):
+                    assert np.allclose(got.numpy(), want, rtol=1e-8, atol=1e-10)
+
+    check()
+    for i, t in ((2, 0.12), (2, 0.13), (0, 0.14), (3, 0.15)):  # 3 -> 5 moves 4 -> 8, ...
+        b.add(i, t, 0.05, 1e-3)
+        b.refactor(i)
+    assert b._factors.size_of.tolist() == [4, 4, 8, 8, 8, 16]
+    check()
+    some = torch.tensor([5, 2, 0])
+    part = b.posterior(t_star[some], some)
+    assert all(torch.allclose(p, f[:, some]) for p, f in zip(part, b.posterior(t_star),
+                                                              strict=True))

@@ -125,9 +125,15 @@ def test_bo_incremental_cache_equals_a_fresh_factorisation():
     sink = ListSink()
     run_episode(env, policy, 4, [sink], "t", max_decisions=8)
     bank = policy.bank
-    cached = [c.clone() for c in (bank._chol, bank._a, bank._beta)]
+    import torch
+
+    t_star = torch.linspace(0.01, 0.15, bank.n * 2, dtype=torch.float64).reshape(bank.n, 2)
+    cap, moved = bank._cap, bank._factors.size_of.clone()
+    incremental = bank.posterior(t_star)
     bank.refactor_all()
-    for a, b in zip(cached, (bank._chol, bank._a, bank._beta), strict=True):
+    assert bank._cap == cap
+    assert not torch.equal(moved, torch.full_like(moved, int(moved[0])))  # several buckets
+    for a, b in zip(incremental, bank.posterior(t_star), strict=True):
         assert a.shape == b.shape
         assert np.allclose(a.numpy(), b.numpy(), atol=1e-9)
 
