@@ -48,6 +48,7 @@ __all__ = ["BOPolicy"]
 DEFAULT_LENGTHSCALES_D: tuple[float, ...] = (0.03, 0.08, 0.25, 1.0, 5.0)
 _AMPLITUDE_GRID_MAG2 = np.geomspace(1e-4, 1.0, 25)  # amplitude grid per time scale
 _POSTERIOR_CHUNK = 1024  # targets per batch of the cached posterior (bounds memory)
+_EXTINCTION_CHUNK = 256  # targets per call of the extinction GP (its test x test kernel)
 
 
 def _mag_error(mag: np.ndarray, m5: np.ndarray) -> np.ndarray:
@@ -284,9 +285,10 @@ class BOPolicy(BasePolicy):
         r = (90.0 - alt_deg) / 90.0
         x = np.stack([r * np.sin(np.radians(az_deg)), r * np.cos(np.radians(az_deg)),
                       np.full_like(r, hours)], axis=1)
-        with torch.no_grad():
-            post = self.cond_model.posterior(torch.tensor(x, dtype=torch.float64))
-        return post.mean.squeeze(-1).numpy()
+        x = torch.tensor(x, dtype=torch.float64)
+        with torch.no_grad():  # in chunks: gpytorch builds the joint kernel of train and test
+            return torch.cat([self.cond_model.posterior(x[lo:lo + _EXTINCTION_CHUNK]).mean
+                              for lo in range(0, len(x), _EXTINCTION_CHUNK)]).squeeze(-1).numpy()
 
     def _suggest(self, observation: dict[str, np.ndarray], info: dict[str, Any],
                  n: int) -> list[Proposal]:
