@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from steer.policies.gp_cache import PaddedFactors
+
 __all__ = ["TimeSeriesGPBank"]
 
 _DT = torch.float64
@@ -74,20 +76,15 @@ class TimeSeriesGPBank:
         """Padded `R x n` times, values and noise variances of targets ``rows`` (all: None)."""
         n_max = n_cap or max(1, max(len(o[-self.max_obs:]) for o in self.obs))
         rows = list(range(self.n)) if rows is None else rows
-        targets = list(dict.fromkeys(rows))  # each target once (rows repeat it per component)
-        x = torch.full((len(targets), n_max), self.pad_t, dtype=_DT)
-        y = torch.zeros((len(targets), n_max), dtype=_DT)
-        v = torch.full((len(targets), n_max), self.pad_var, dtype=_DT)
-        for r, i in enumerate(targets):
+        x = torch.full((len(rows), n_max), self.pad_t, dtype=_DT)
+        y = torch.zeros((len(rows), n_max), dtype=_DT)
+        v = torch.full((len(rows), n_max), self.pad_var, dtype=_DT)
+        for r, i in enumerate(rows):
             o = self.obs[i][-self.max_obs:]
             if o:
                 a = torch.tensor(o, dtype=_DT)
                 x[r, :len(a)], y[r, :len(a)], v[r, :len(a)] = a[:, 0], a[:, 1], a[:, 2]
-        if len(targets) == len(rows):
-            return x, y, v
-        pos = {t: r for r, t in enumerate(targets)}
-        take = torch.tensor([pos[i] for i in rows])
-        return x[take], y[take], v[take]
+        return x, y, v
 
     def kernel(self, s: torch.Tensor, ell: torch.Tensor, a: torch.Tensor, b: torch.Tensor
                ) -> torch.Tensor:
@@ -115,8 +112,6 @@ class TimeSeriesGPBank:
 
     def refactor_all(self) -> None:
         """Factor every component (after a refit, or when a target outgrows the cache)."""
-        from steer.policies.gp_cache import PaddedFactors
-
         self._cap = max(1, max(self.count(i) for i in range(self.n))) + 8
         self._factors = PaddedFactors(self, self._cap, _FACTOR_CHUNK)
 
