@@ -49,6 +49,7 @@ DEFAULT_LENGTHSCALES_D: tuple[float, ...] = (0.03, 0.08, 0.25, 1.0, 5.0)
 _AMPLITUDE_GRID_MAG2 = np.geomspace(1e-4, 1.0, 25)  # amplitude grid per time scale
 _POSTERIOR_CHUNK = 1024  # targets per batch of the cached posterior (bounds memory)
 _EXTINCTION_CHUNK = 256  # targets per call of the extinction GP (its test x test kernel)
+_FAINT_ERROR_MAG = 0.36  # a frame with a larger error (SNR < 3), or no magnitude, is faint
 
 
 def _mag_error(mag: np.ndarray, m5: np.ndarray) -> np.ndarray:
@@ -56,6 +57,14 @@ def _mag_error(mag: np.ndarray, m5: np.ndarray) -> np.ndarray:
     g = 0.039
     x = 10.0 ** (0.4 * (mag - m5))
     return np.sqrt(np.maximum((0.04 - g) * x + g * x * x, 1e-8))
+
+
+def _mag_of_error(error_mag: float, m5: float) -> float:
+    """The magnitude whose :func:`_mag_error` at depth ``m5`` is ``error_mag`` (its inverse)."""
+    g = 0.039
+    b = 0.04 - g
+    x = (-b + np.sqrt(b * b + 4.0 * g * error_mag**2)) / (2.0 * g)
+    return float(m5 + 2.5 * np.log10(x))
 
 
 class BOPolicy(BasePolicy):
@@ -96,26 +105,48 @@ class BOPolicy(BasePolicy):
             (target, time scale) takes its most probable amplitude (version
             3). Default (``None``): 3 with ``lengthscales_d`` (version 4), 1
             without (version 2).
+        faint_memory_d: For this many days after a frame of a target came back
+            faint (no magnitude, or an error above 0.36 mag: SNR < 3; not
+            saturated), the target is predicted at the brightness that frame
+            implies (the magnitude at which the error model gives the measured
+            error at the frame's depth; a non-detection without an error: the
+            frame's depth) when that is fainter than its light-curve model
+            says, so a target that has faded (a transient long after its peak)
+            is not asked for again and again at a predicted error it does not
+            deliver. A frame with SNR >= 3 ends it. 0: off (version 4).
+            Default (``None``): 0.5 day (the night of the frame; a transient
+            may have brightened by the next) with ``lengthscales_d`` (version
+            5), 0 without.
     """
 
     name = "bo"
     version = "2"
     #: The settings that restore an earlier version (``steer replay`` of its runs).
-    earlier_versions = {"3": {"amplitude_bins": 1}}
+    earlier_versions = {"3": {"amplitude_bins": 1, "faint_memory_d": 0},
+                        "4": {"faint_memory_d": 0}}
 
     def __init__(self, lengthscale_d: float = 0.08,
                  lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
                  mean_prior_std_mag: float = 0.5, refit_every: int = 25,
                  conditions_window: int = 40, max_obs_per_target: int = 40,
                  posterior: str = "cached", horizon_d: int = 0,
-                 amplitude_bins: int | None = None) -> None:
+                 amplitude_bins: int | None = None,
+                 faint_memory_d: float | None = None) -> None:
         if amplitude_bins is None:
             amplitude_bins = 3 if lengthscales_d else 1
+        if faint_memory_d is None:
+            faint_memory_d = 0.5 if lengthscales_d else 0.0
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
                          max_obs_per_target=max_obs_per_target, posterior=posterior,
-                         horizon_d=horizon_d, amplitude_bins=amplitude_bins)
+                         horizon_d=horizon_d, amplitude_bins=amplitude_bins,
+                         faint_memory_d=faint_memory_d)
+        if (isinstance(faint_memory_d, bool) or not isinstance(faint_memory_d, int | float)
+                or not (np.isfinite(faint_memory_d) and faint_memory_d >= 0)):
+            raise ConfigError(f"faint_memory_d = {faint_memory_d!r} is not a number of days >= 0",
+                              "e.g. faint_memory_d = 1, or 0 to turn it off")
+        self.faint_memory_d = float(faint_memory_d)
         if (isinstance(amplitude_bins, bool) or not isinstance(amplitude_bins, int)
                 or not 1 <= amplitude_bins <= len(_AMPLITUDE_GRID_MAG2)):
             raise ConfigError(f"amplitude_bins = {amplitude_bins!r} is not a whole number "
@@ -145,6 +176,8 @@ class BOPolicy(BasePolicy):
         self.lengthscales_d = [float(v) for v in lengthscales_d]
         self.bma = bool(self.lengthscales_d)
         self.version = ("4" if self.amplitude_bins > 1 else "3") if self.bma else "2"
+        if self.faint_memory_d > 0:
+            self.version = "5"
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)
@@ -183,6 +216,8 @@ class BOPolicy(BasePolicy):
         # shortest exposure (s) that came back saturated, per target: that one and longer
         # ones would again (a saturated frame is ingested as this, not as a magnitude)
         self.saturated_from_s = np.full(self.n, np.inf)
+        # the brightness the last faint frame of each target implied, and when it was taken
+        self.faint_mag, self.faint_mjd = np.full(self.n, -np.inf), np.full(self.n, -np.inf)
         self._fit(refit=True)
 
     def _context_changed(self, old: Any) -> None:
@@ -190,6 +225,8 @@ class BOPolicy(BasePolicy):
         self.cat_mag = np.asarray(self.context.catalog.mag, float)
         grow = len(self.cat_mag) - self.n
         self.saturated_from_s = np.append(self.saturated_from_s, np.full(grow, np.inf))
+        self.faint_mag = np.append(self.faint_mag, np.full(grow, -np.inf))
+        self.faint_mjd = np.append(self.faint_mjd, np.full(grow, -np.inf))
         for _ in range(grow):
             self.bank.add_target()
         self.n = len(self.cat_mag)
@@ -342,6 +379,10 @@ class BOPolicy(BasePolicy):
         var_bma = (var_e[0] if self.bank.n_l == 1
                    else (w * (var_e + mean_e**2)).sum(0) - mean_bma**2)
         exp_mag = self.cat_mag[:, None] + mean_bma
+        faint = (float(info["mjd"]) - self.faint_mjd) < self.faint_memory_d  # `N`
+        if faint.any():  # what a recent faint frame says the target is now, if fainter
+            exp_mag = np.where(faint[:, None], np.maximum(exp_mag, self.faint_mag[:, None]),
+                               exp_mag)
         m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
         sigma = _mag_error(exp_mag, m5)
         band = np.asarray(ctx.catalog.band)
@@ -360,6 +401,9 @@ class BOPolicy(BasePolicy):
                "saturation": "no exposure predicted to saturate (limit + 0.3 mag), nor one "
                              "as long as one that did",
                "targets_seen_saturated": int(np.isfinite(self.saturated_from_s).sum()),
+               "faint": f"a target whose frame of the last {self.faint_memory_d:g} d came back "
+                        "at SNR < 3 is predicted no brighter than that frame implies",
+               "targets_seen_faint": int(faint.sum()),
                "hyperparameters": {
                    "lengthscales_d": self.lengthscales_d or [self.lengthscale_d],
                    "lengthscale_prior": [round(float(v), 4) for v in self.bank.scale_prior()],
@@ -379,10 +423,24 @@ class BOPolicy(BasePolicy):
                       "lengthscale_weights": [round(float(v), 4)
                                               for v in self.bank.scale_weights(i)],
                       "cost_s": float(cost[i, e])}
+            if faint[i]:
+                detail["faint_frame_mag"] = float(self.faint_mag[i])
             out.append(Proposal(p.action, p.score, {**p.explanation, **detail}))
         return out
 
     # -------------------------------------------------------------- learning
+    def _note_faint(self, i: int, m: Measurement) -> None:
+        """Remember what a faint frame of target ``i`` implies; a good frame forgets it."""
+        err = float(m.error_mag) if m.error_mag is not None else np.nan
+        if np.isfinite(m.value_mag) and np.isfinite(err) and 0 < err <= _FAINT_ERROR_MAG:
+            self.faint_mjd[i] = -np.inf
+            return
+        m5 = float(m.conditions.get("m5_mag", np.nan))
+        if not np.isfinite(m5):  # no depth known: nothing to infer
+            return
+        self.faint_mag[i] = _mag_of_error(err, m5) if np.isfinite(err) and err > 0 else m5
+        self.faint_mjd[i] = float(m.mjd_mid)
+
     def _ingest(self, action: Action, measurement: Measurement | None, reward: float) -> None:
         self.decisions += 1
         if measurement is None:
@@ -398,6 +456,8 @@ class BOPolicy(BasePolicy):
                               ext))
         if m.saturated:
             self.saturated_from_s[i] = min(self.saturated_from_s[i], float(m.exptime_s))
+        elif self.faint_memory_d > 0:
+            self._note_faint(i, m)
         if np.isfinite(m.value_mag) and np.isfinite(m.error_mag) and m.error_mag > 0:
             self.bank.add(i, m.mjd_mid - self.t_ref, m.value_mag - self.cat_mag[i],
                           m.error_mag**2)

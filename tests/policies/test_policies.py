@@ -204,6 +204,53 @@ def test_bo_learns_from_a_saturated_frame_and_its_saturation_limit_grows_with_ex
     env.close()
 
 
+def _bo_after_a_faint_frame(**params):
+    """bo on the tiny night after its first choice came back faint (SNR ~0.2, no magnitude)."""
+    from steer.envs.testing import tiny_config
+    from steer.instruments.telescope import Measurement
+    from steer.loop import start_policy
+    from steer.session import make_env, set_threads
+
+    set_threads(1)
+    config = tiny_config()
+    env = make_env(config)
+    obs, info = env.reset(seed=0)
+    policy = make_policy("bo", **config.policy_params("bo"), **params)
+    start_policy(policy, env, 0)
+    best = policy.suggest(obs, info, n=1)[0]
+    m5 = best.explanation["predicted_m5_mag"]
+    policy.ingest(best.action, Measurement(float("nan"), 5.0, float(info["mjd"]),
+                                           best.action.exptime_s, {"m5_mag": m5}), 0.0)
+    return env, policy, obs, info, best
+
+
+def test_bo_learns_from_a_faint_frame_instead_of_asking_again():
+    """A frame that came back at SNR ~0.2 (a faded transient) says the target is ~3.7 mag
+    fainter than the depth: bo predicts that, not its light-curve model's brightness, and
+    asks for someone else; a good frame later ends it. Version 4 (off) asks again."""
+    from steer.instruments.telescope import Measurement
+
+    env, policy, obs, info, best = _bo_after_a_faint_frame()
+    i = best.action.target_index
+    again = policy.suggest(obs, info, n=200)
+    assert again[0].action.target_index != i
+    assert again[0].explanation["targets_seen_faint"] == 1
+    mine = [p for p in again if p.action.target_index == i]
+    assert mine and all(p.explanation["faint_frame_mag"] > best.explanation["predicted_m5_mag"] + 3
+                        for p in mine)
+    assert max(p.score for p in mine) < 0.1 * best.score
+    assert policy.version == "5"
+    policy.ingest(best.action, Measurement(18.0, 0.05, float(info["mjd"]) + 0.01,
+                                           best.action.exptime_s, {"m5_mag": 21.0}), 0.0)
+    assert policy.suggest(obs, info, n=1)[0].explanation["targets_seen_faint"] == 0
+    env.close()
+
+    env, policy, obs, info, best = _bo_after_a_faint_frame(faint_memory_d=0)
+    assert policy.version == "4"
+    assert policy.suggest(obs, info, n=1)[0].action.target_index == best.action.target_index
+    env.close()
+
+
 def test_bo_decides_the_same_whatever_the_chunk_sizes(monkeypatch):
     """Posterior and refactoring run in chunks of targets to bound memory at catalog scale:
     tiny chunks (many of them, on the tiny night) give the same decisions, and the same
