@@ -176,8 +176,8 @@ class BOPolicy(BasePolicy):
         self.lengthscales_d = [float(v) for v in lengthscales_d]
         self.bma = bool(self.lengthscales_d)
         self.version = ("4" if self.amplitude_bins > 1 else "3") if self.bma else "2"
-        if self.faint_memory_d > 0:
-            self.version = "5"
+        if self.faint_memory_d > 0:  # version 5 is version 4 with it; else a named variant
+            self.version = "5" if self.version == "4" else f"{self.version}+faint"
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)
