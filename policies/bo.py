@@ -52,16 +52,19 @@ _EXTINCTION_CHUNK = 256  # targets per call of the extinction GP (its test x tes
 _FAINT_ERROR_MAG = 0.36  # a frame with a larger error (SNR < 3), or no magnitude, is faint
 
 
+_GAMMA = 0.039  # the Rubin error model's gamma (physics.md)
+
+
 def _mag_error(mag: np.ndarray, m5: np.ndarray) -> np.ndarray:
     """Rubin photometric error (physics.md): sigma^2 = (0.04 - g) x + g x^2."""
-    g = 0.039
+    g = _GAMMA
     x = 10.0 ** (0.4 * (mag - m5))
     return np.sqrt(np.maximum((0.04 - g) * x + g * x * x, 1e-8))
 
 
 def _mag_of_error(error_mag: float, m5: float) -> float:
     """The magnitude whose :func:`_mag_error` at depth ``m5`` is ``error_mag`` (its inverse)."""
-    g = 0.039
+    g = _GAMMA
     b = 0.04 - g
     x = (-b + np.sqrt(b * b + 4.0 * g * error_mag**2)) / (2.0 * g)
     return float(m5 + 2.5 * np.log10(x))
@@ -145,7 +148,7 @@ class BOPolicy(BasePolicy):
         if (isinstance(faint_memory_d, bool) or not isinstance(faint_memory_d, int | float)
                 or not (np.isfinite(faint_memory_d) and faint_memory_d >= 0)):
             raise ConfigError(f"faint_memory_d = {faint_memory_d!r} is not a number of days >= 0",
-                              "e.g. faint_memory_d = 1, or 0 to turn it off")
+                              "e.g. faint_memory_d = 0.5 (one night), or 0 to turn it off")
         self.faint_memory_d = float(faint_memory_d)
         if (isinstance(amplitude_bins, bool) or not isinstance(amplitude_bins, int)
                 or not 1 <= amplitude_bins <= len(_AMPLITUDE_GRID_MAG2)):
