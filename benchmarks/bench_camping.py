@@ -68,10 +68,16 @@ def main() -> int:
     args = ap.parse_args()
     name = Path(args.experiment).stem
     out_path = Path(args.out or REPO / "benchmarks" / "results" / f"camping-{name}.json")
+    with tempfile.TemporaryDirectory(prefix="steer-bench-camping-") as folder:
+        return _camping(args, out_path, Path(folder))
+
+
+def _camping(args: argparse.Namespace, out_path: Path, tmp: Path) -> int:
+    """Run (or read) the comparison, its runs in ``tmp`` unless ``--runs-dir``; write."""
+    name = Path(args.experiment).stem
     if args.source:
         cmp, runs_dir = json.loads(Path(args.source).read_text()), Path(args.runs_dir)
     else:
-        tmp = Path(tempfile.mkdtemp(prefix="steer-bench-camping-"))
         runs_dir = Path(args.runs_dir or tmp / "runs")
         cmd = [str(REPO / ".venv" / "bin" / "steer"), "compare", args.experiment, "--policies",
                args.policies, "--seeds", str(args.seeds), "--runs-dir", str(runs_dir),

@@ -37,6 +37,12 @@ def main() -> int:
     ap.add_argument("--out", default="benchmarks/results/live_safety.json")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="steer-bench-live-") as folder:
+        return _drill(args, Path(folder))
+
+
+def _drill(args: argparse.Namespace, tmp: Path) -> int:
+    """The drill, with its journals and the simulators' state in ``tmp`` (removed after)."""
     from astropy.time import Time
 
     from steer.cli import main as steer_main
@@ -50,7 +56,6 @@ def main() -> int:
     set_threads(1)
     live = ROOT / "experiments" / "alpaca-live.toml"
     catalog = str(ROOT / "experiments" / "catalogs" / "live-demo.csv")
-    tmp = Path(tempfile.mkdtemp(prefix="steer-bench-live-"))
     text = live.read_text(encoding="utf-8").replace(
         "\nstart_server = true\n", f"\nstart_server = true\nrun_dir = {json.dumps(str(tmp / 'srv'))}\n")
     text = text.replace('"experiments/catalogs/live-demo.csv"', json.dumps(catalog))

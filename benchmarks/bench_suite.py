@@ -208,7 +208,12 @@ def main() -> int:
                          "scorecard (the other policies' are kept: same nights, feature checked "
                          "unchanged); written to --out")
     args = ap.parse_args()
-    work = Path(args.work or tempfile.mkdtemp(prefix="steer-suite-"))
+    with tempfile.TemporaryDirectory(prefix="steer-suite-") as folder:
+        return _suite(args, Path(args.work or folder))
+
+
+def _suite(args: argparse.Namespace, work: Path) -> int:
+    """Every scenario's comparisons (kept in ``work``), the scorecard written."""
     work.mkdir(parents=True, exist_ok=True)
     policies = ["feature", *[p for p in args.policies.split(",") if p and p != "feature"]]
     if args.model and "rl" not in policies:

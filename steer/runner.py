@@ -165,6 +165,20 @@ def _shutdown_ray(ray: Any) -> None:
         shutil.rmtree(_EMBEDDED_TMP.pop(), ignore_errors=True)
 
 
+# Ray's unix sockets live in <temp>/session_<date>_<time>_<pid>/sockets/plasma_store,
+# which must fit in 107 bytes: 62 of them are Ray's, 19 the folder's name
+_RAY_SOCKET_SUFFIX = 62 + 19
+
+
+def _ray_temp_dir() -> str:
+    """A new folder for the embedded Ray: in the temporary folder, or in /tmp when the
+    temporary folder's path is too long for Ray's unix sockets."""
+    base = tempfile.gettempdir()
+    if len(base) + _RAY_SOCKET_SUFFIX > 107 and os.path.isdir("/tmp"):
+        base = "/tmp"
+    return tempfile.mkdtemp(prefix="steer-ray-", dir=base)
+
+
 def _init_ray(address: str | None, workers: int | None = None) -> Any:
     if address and "RAY_AUTH_MODE" not in os.environ and (
             Path.home() / ".ray" / "auth_token").is_file():
@@ -192,10 +206,13 @@ def _init_ray(address: str | None, workers: int | None = None) -> Any:
         # the variables here (restored at shutdown) instead of in a runtime_env, so the
         # workers Ray prestarts serve the first tasks (a runtime_env makes Ray start new
         # ones: about 2 s of every `steer compare`).
+        _EMBEDDED_TMP[:] = [_ray_temp_dir()]
+        # the workers' temporary folders go inside Ray's, removed at shutdown: a worker
+        # killed mid-episode leaves nothing behind
+        env_vars["TMPDIR"] = _EMBEDDED_TMP[0]
         for name, value in env_vars.items():
             _ENV_BEFORE.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        _EMBEDDED_TMP[:] = [tempfile.mkdtemp(prefix="steer-ray-")]
         kwargs.update(num_cpus=workers or os.cpu_count() or 2, include_dashboard=False,
                       _temp_dir=_EMBEDDED_TMP[0])
     try:

@@ -46,8 +46,9 @@ def cluster(tmp_path: Path):
     subprocess.run(["ip", "netns", "add", ns], check=True)
     subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
     inside = ["ip", "netns", "exec", ns]
-    cluster_env = {**_env(), "RAY_AUTH_MODE": "token"}
     temp = tempfile.mkdtemp(prefix="sr-", dir="/tmp")  # short: Ray's unix sockets live here
+    # the workers' temporary folders (a killed one's is left behind) go in there too
+    cluster_env = {**_env(), "RAY_AUTH_MODE": "token", "TMPDIR": temp}
     try:
         subprocess.run([*inside, str(BIN / "ray"), "start", "--head", "--port=6399",
                         "--num-cpus=1", "--include-dashboard=false",
