@@ -7,6 +7,8 @@ engine of ``bo-pool`` is :mod:`steer.policies.engine`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from steer.policies.gp_cache import PaddedFactors
@@ -85,6 +87,36 @@ class TimeSeriesGPBank:
                 a = torch.tensor(o, dtype=_DT)
                 x[r, :len(a)], y[r, :len(a)], v[r, :len(a)] = a[:, 0], a[:, 1], a[:, 2]
         return x, y, v
+
+    def _fit_batches(self, chunk: int
+                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The model's data for :meth:`fit_time_scales`, targets grouped by their count.
+
+        The model pads every target to the most observed one's count ``n_max``;
+        those ``m = n_max - n`` padding observations (one time, one variance,
+        value 0) are, for the marginal likelihood, one observation of variance
+        ``pad_var / m`` times a factor that depends on neither the time scale
+        nor the amplitude, so every comparison the fit makes (per target, over
+        time scales and amplitudes) is the padded model's while each target's
+        matrices are only ``n + 1`` wide. Chunks of targets bound the memory
+        at what ``chunk`` fully padded targets cost.
+
+        Yields:
+            ``(rows, x, y, v)``: target indices and their `B x w` times, values
+            and noise variances.
+        """
+        counts = torch.tensor([self.count(i) for i in range(self.n)])
+        n_max = max(1, int(counts.max()))
+        for n in torch.unique(counts).tolist():
+            members = torch.nonzero(counts == n).flatten()
+            width = n + (n < n_max)
+            step = max(chunk, chunk * n_max**2 // width**2)
+            for lo in range(0, len(members), step):
+                rows = members[lo:lo + step]
+                x, y, v = self.tensors(n_cap=width, rows=rows.tolist())
+                if n < n_max:
+                    v[:, n] = self.pad_var / (n_max - n)
+                yield rows, x, y, v
 
     def kernel(self, s: torch.Tensor, ell: torch.Tensor, a: torch.Tensor, b: torch.Tensor
                ) -> torch.Tensor:
@@ -170,35 +202,32 @@ class TimeSeriesGPBank:
             amplitudes: `A` candidate amplitudes ``s`` (mag^2), increasing.
             log_prior: `A` log prior densities of those amplitudes.
         """
-        x, y, v = self.tensors()
         bins = self.bins
         ells = self.ell[::self.n * bins]  # each time scale once
         n_l = len(ells)
         scores = torch.empty(self.n, n_l * bins, dtype=_DT)
         best_amp = torch.empty(self.n, n_l * bins, dtype=_DT)
         edges = torch.linspace(0, len(amplitudes), bins + 1).round().long().tolist()
-        for lo in range(0, self.n, chunk):
-            xs, ys, vs = x[lo:lo + chunk], y[lo:lo + chunk], v[lo:lo + chunk]
-            d2 = (xs.unsqueeze(-1) - xs.unsqueeze(-2)) ** 2  # `B x n x n`
+        for rows, x, y, v in self._fit_batches(chunk):
+            d2 = (x.unsqueeze(-1) - x.unsqueeze(-2)) ** 2  # `B x n x n`
             rbf = torch.exp(-0.5 * d2[:, None] / ells[None, :, None, None] ** 2)
             k = (self.c + amplitudes[None, None, :, None, None] * rbf[:, :, None]
-                 + torch.diag_embed(vs)[:, None, None])  # `B x L x A x n x n`
+                 + torch.diag_embed(v)[:, None, None])  # `B x L x A x n x n`
             chol = torch.linalg.cholesky(k)
-            rhs = ys[:, None, None, :, None].expand(-1, n_l, len(amplitudes), -1, -1)
+            rhs = y[:, None, None, :, None].expand(-1, n_l, len(amplitudes), -1, -1)
             alpha = torch.linalg.solve_triangular(chol, rhs, upper=False)[..., 0]
             logml = (-0.5 * (alpha**2).sum(-1)
                      - torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1))
             if bins == 1:
                 best, arg = (logml + log_prior).max(dim=-1)  # `B x L`
-                scores[lo:lo + chunk], best_amp[lo:lo + chunk] = best, amplitudes[arg]
+                scores[rows], best_amp[rows] = best, amplitudes[arg]
                 continue
             lp = logml + log_prior + torch.log(amplitudes)  # mass on a geometric grid
             for k in range(bins):
                 part = lp[..., edges[k]:edges[k + 1]]  # `B x L x A_k`
                 w = torch.softmax(part, -1)
-                scores[lo:lo + chunk, k::bins] = torch.logsumexp(part, -1)
-                best_amp[lo:lo + chunk, k::bins] = (w * amplitudes[edges[k]:edges[k + 1]]
-                                                    ).sum(-1)
+                scores[rows, k::bins] = torch.logsumexp(part, -1)
+                best_amp[rows, k::bins] = (w * amplitudes[edges[k]:edges[k + 1]]).sum(-1)
         log_pi = torch.log(self.ell_prior)
         for _ in range(50):  # EM for the catalog's mixture weights over time scales
             log_pi = torch.log(torch.softmax(scores + log_pi, -1).mean(0).clamp_min(1e-12))

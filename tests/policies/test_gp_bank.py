@@ -116,3 +116,33 @@ def test_factors_sized_per_target_keep_the_padded_model_through_bucket_moves():
     part = b.posterior(t_star[some], some)
     assert all(torch.allclose(p, f[:, some]) for p, f in zip(part, b.posterior(t_star),
                                                               strict=True))
+
+
+def test_time_scale_fit_on_targets_grouped_by_count_is_the_padded_models():
+    """Each target fitted at its own width (one padding slot of variance pad_var / m for
+    the model's m pads) scores time scales and amplitudes as the fully padded model does."""
+    amps = torch.tensor([1e-4 * 10 ** (k / 6) for k in range(25)], dtype=torch.float64)
+    prior = torch.distributions.Gamma(torch.tensor(2.0, dtype=torch.float64),
+                                      torch.tensor(20.0, dtype=torch.float64)).log_prob(amps)
+    fits = []
+    for grouped in (False, True):
+        rng = torch.Generator().manual_seed(3)  # the same data for both
+        b = TimeSeriesGPBank(40, torch.linspace(0.0, 0.2, 12), 0.25, [0.03, 0.25, 1.0], 40,
+                             amplitude_bins=2)
+        for i in range(40):  # 0 to 13 observations, a slow or a fast light curve
+            n = int(torch.randint(0, 14, (1,), generator=rng))
+            t = torch.sort(torch.rand(n, generator=rng, dtype=torch.float64) * 3.0).values
+            y = 0.3 * torch.sin(t / (0.05 if i % 2 else 1.5))
+            for tk, yk in zip(t.tolist(), y.tolist(), strict=True):
+                b.add(i, tk, yk + 0.01 * float(torch.randn(1, generator=rng)), 1e-4)
+        if not grouped:  # the padded model itself: every target n_max wide, one batch
+            b._fit_batches = lambda chunk, b=b: iter([(torch.arange(b.n), *b.tensors())])
+        b.fit_time_scales(amps, prior, chunk=4)
+        fits.append(b)
+    padded, grouped = fits
+    assert len({padded.count(i) for i in range(40)}) > 8  # many widths were fitted
+    torch.testing.assert_close(grouped.weights, padded.weights, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(grouped.outputscale, padded.outputscale, rtol=1e-9, atol=1e-15)
+    torch.testing.assert_close(grouped.ell_prior, padded.ell_prior, rtol=1e-9, atol=1e-12)
+    fast = grouped.scale_weights(1)
+    assert fast[0] > 0.5  # the fast light curve prefers the shortest time scale
