@@ -14,6 +14,11 @@ fraction is measured two ways: from the speed-up (Amdahl, ``s = 2 T2 / T1 -
 1``) and from the driver's own serial seconds over the 1-worker wall time;
 Amdahl's law then projects the speed-up at 8, 16 and 100 workers.
 
+With ``--cluster`` (root and iproute2 needed) each run instead joins a cluster
+started beforehand with ``ray start --head --num-cpus=W`` in a network
+namespace of its own (loopback only), as a cluster's users run ``steer compare
+--address``: Ray's start is then not part of the command (its join is).
+
 Run it with nothing else busy (the machine has 2 cores: 2 workers and the
 driver share them).
 """
@@ -21,29 +26,68 @@ driver share them).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STEER = str(REPO / ".venv" / "bin" / "steer")
 
 
-def _run(policies: str, seeds: int, workers: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="steer-scaling-") as tmp:
+def _env() -> dict[str, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+    return env
+
+
+@contextlib.contextmanager
+def _cluster(workers: int) -> Iterator[tuple[list[str], str]]:
+    """A ``ray start --head --num-cpus=workers`` cluster in a network namespace of its own
+    (only loopback there); yields the command prefix that runs inside it and the address.
+    Every process of the namespace is stopped by its PID and the folder removed after."""
+    ns = f"steer-scaling-{os.getpid()}"
+    inside = ["ip", "netns", "exec", ns]
+    temp = tempfile.mkdtemp(prefix="ss-", dir="/tmp")  # short: Ray's unix sockets live here
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run([*inside, "ip", "link", "set", "lo", "up"], check=True)
+        subprocess.run([*inside, str(REPO / ".venv" / "bin" / "ray"), "start", "--head",
+                        "--port=6399", f"--num-cpus={workers}", "--include-dashboard=false",
+                        f"--temp-dir={temp}"], check=True, capture_output=True, timeout=120,
+                       env={**_env(), "RAY_AUTH_MODE": "token", "TMPDIR": temp})
+        yield inside, "127.0.0.1:6399"
+    finally:
+        for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                                  text=True).stdout.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _run(policies: str, seeds: int, workers: int, cluster: bool) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="steer-scaling-") as tmp, \
+            (_cluster(workers) if cluster else contextlib.nullcontext(([], None))) as (inside,
+                                                                                 address):
         out = Path(tmp) / "summary.json"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
-        env.pop("MLFLOW_TRACKING_URI", None)
+        where = ["--address", address] if address else ["--workers", str(workers)]
         t0 = time.perf_counter()
-        subprocess.run([STEER, "compare", str(REPO / "experiments" / "demo.toml"), "--policies",
-                        policies, "--seeds", str(seeds), "--workers", str(workers),
+        subprocess.run([*inside, STEER, "compare", str(REPO / "experiments" / "demo.toml"),
+                        "--policies", policies, "--seeds", str(seeds), *where,
                         "--runs-dir", str(Path(tmp) / "runs"), "--json", str(out)],
-                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       check=True, env=_env(), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
         command_s = time.perf_counter() - t0
         timing = json.loads(out.read_text())["timing"]
     return {"workers": workers, "command_s": command_s, **timing}
@@ -54,16 +98,22 @@ def main() -> int:
     ap.add_argument("--policies", default="bo,feature")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scaling.json"))
+    ap.add_argument("--cluster", action="store_true",
+                    help="join a `ray start` cluster of W CPUs instead of the embedded Ray")
+    ap.add_argument("--out", default=None,
+                    help="default benchmarks/results/scaling.json (scaling-cluster.json)")
     args = ap.parse_args()
+    args.out = args.out or str(REPO / "benchmarks" / "results" /
+                               ("scaling-cluster.json" if args.cluster else "scaling.json"))
     rows = []
     for w in (int(v) for v in args.workers.split(",")):
-        r = _run(args.policies, args.seeds, w)
+        r = _run(args.policies, args.seeds, w, args.cluster)
         rows.append(r)
         print(f"{w} worker(s): compare {r['wall_s']:.1f} s (command {r['command_s']:.1f} s): "
-              f"Ray start {r['ray_start_s']:.1f}, episodes {r['episodes_s']:.1f} (driver "
-              f"logging {r['driver_logging_s']:.1f} of it), comparison logging "
-              f"{r['comparison_logging_s']:.1f}; episodes computed {r['episode_compute_s']:.1f} s",
+              f"Ray {'join' if args.cluster else 'start'} {r['ray_start_s']:.1f}, "
+              f"episodes {r['episodes_s']:.1f} (driver logging {r['driver_logging_s']:.1f} "
+              f"of it), comparison logging {r['comparison_logging_s']:.1f}; episodes "
+              f"computed {r['episode_compute_s']:.1f} s",
               flush=True)
     one, two = rows[0], rows[-1]
     speedup = one["wall_s"] / two["wall_s"]
@@ -75,6 +125,7 @@ def main() -> int:
         return 1.0 / (s + (1.0 - s) / n)
 
     out = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+           "ray": "ray start cluster, --address" if args.cluster else "embedded",
            "policies": args.policies, "episodes": args.seeds * len(args.policies.split(",")),
            "runs": rows, "speedup_2_over_1": speedup,
            "serial_fraction_from_speedup": serial_amdahl,
