@@ -26,13 +26,44 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 STORE_HINT = "pass --tracking-uri with a reachable store, or choose a writable --runs-dir"
 
 
+_OPENED: set[str] = set()  # the SQLite stores this process has opened
+
+
 def mlflow_client(tracking_uri: str) -> Any:
-    """Import MLflow (telemetry off) and return an ``MlflowClient`` for ``tracking_uri``."""
+    """Import MLflow (telemetry off) and return an ``MlflowClient`` for ``tracking_uri``.
+
+    A SQLite store is opened once per process under an exclusive lock on its
+    folder: MLflow creates (and migrates) a store's tables on first use, and
+    two commands doing that at once in a new run folder collide (``table
+    _alembic_tmp_... already exists``); the second now waits for the first.
+    """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    db = sqlite_db_path(tracking_uri)
+    if db is None or tracking_uri in _OPENED or not db.parent.is_dir():
+        return MlflowClient(tracking_uri=tracking_uri)
+    with _folder_lock(db.parent):  # the client opens (creates) the store
+        client = MlflowClient(tracking_uri=tracking_uri)
+    _OPENED.add(tracking_uri)
+    return client
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` (other processes wait); no file is made."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager

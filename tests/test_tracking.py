@@ -285,3 +285,32 @@ def test_resolve_tracking_uri_precedence(tmp_path: Path, monkeypatch: pytest.Mon
     assert sqlite_db_path(uri) == tmp_path / "runs" / "mlflow.db"
     monkeypatch.chdir(tmp_path)
     assert default_runs_dir() == tmp_path / "runs"
+
+
+_OPEN_AND_LOG = """
+import sys, time
+from steer.tracking import MLflowSink
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # every process opens the new store at once
+sink = MLflowSink(sys.argv[1], f"exp-{sys.argv[3]}", f"run-{sys.argv[3]}", {"k": 1})
+sink.finish({"x": 1.0})
+"""
+
+
+def test_commands_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """Four processes opening one new SQLite store at the same instant (MLflow creates its
+    tables on first use: unserialised, all but one failed with 'table ... already exists')."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    uri = resolve_tracking_uri(None, tmp_path / "runs")
+    start = time.time() + 6.0  # after every interpreter has imported MLflow
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AND_LOG, uri, str(start), str(k)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-600:] for _, err in outs]
+    assert sorted(r["run_name"] for r in list_runs(uri)) == [f"run-{k}" for k in range(4)]
