@@ -35,6 +35,9 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--algo {args.algo!r} is not available", f"use {', '.join(ALGOS)}")
     if args.address and not args.workers:
         args.workers = args.envs  # joining a cluster means rollouts on it
+    from steer.runner import check_ray_address
+
+    check_ray_address(args.address)
     if args.workers < 0 or args.workers > args.envs:
         raise ConfigError(f"--workers {args.workers} must be between 0 and --envs {args.envs}",
                           "each worker steps at least one environment; 0 steps them here")

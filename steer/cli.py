@@ -59,7 +59,7 @@ def _parse_policies(text: str) -> list[str]:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Every policy on the same seeded nights, on Ray."""
     from steer.config import load_experiment
-    from steer.runner import compare, format_table
+    from steer.runner import check_ray_address, compare, format_table
     from steer.session import presenter_for, validate_experiment
 
     config = load_experiment(args.experiment)
@@ -75,6 +75,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     nights = check_nights(config, args.nights)
     seeds = list(range(config.seed, config.seed + args.seeds))
+    check_ray_address(args.address)
     runs_dir, uri = tracking(args)
     if args.json:
         out = Path(args.json)

@@ -28,7 +28,7 @@ from steer.errors import Interrupted, SteerError
 from steer.interrupts import interrupt_deferred, lost_episodes
 from steer.stats import mean_ci95, paired_diff_ci95
 
-__all__ = ["compare", "format_table", "summarise"]
+__all__ = ["check_ray_address", "compare", "format_table", "summarise"]
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,32 @@ def _ray_temp_dir() -> str:
     return tempfile.mkdtemp(prefix="steer-ray-", dir=base)
 
 
+def check_ray_address(address: str | None, timeout_s: float = 3.0) -> None:
+    """Fail fast if nothing listens at a Ray cluster's ``HOST:PORT`` (or ``ray://HOST:PORT``).
+
+    Ray itself retries a wrong address for minutes, printing C++ warnings.
+    ``None`` (the embedded Ray) and ``auto`` are not checked.
+
+    Raises:
+        SteerError: The address is malformed or nothing answers there.
+    """
+    import socket
+
+    if not address or address == "auto":
+        return
+    hint = ("start the cluster first (`ray start --head` prints its address), fix --address, "
+            "or omit it for a local Ray")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise SteerError(f"--address {address!r} is not HOST:PORT", hint)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise SteerError(f"nothing answers at the Ray address {address!r} "
+                         f"({exc.strerror or exc})", hint) from exc
+
+
 def _init_ray(address: str | None, workers: int | None = None) -> Any:
     if address and "RAY_AUTH_MODE" not in os.environ and (
             Path.home() / ".ray" / "auth_token").is_file():
@@ -190,6 +216,7 @@ def _init_ray(address: str | None, workers: int | None = None) -> Any:
             from ray._raylet import Config
 
             Config.initialize("")
+    check_ray_address(address)
     if not address:
         _loopback_only()
     import ray

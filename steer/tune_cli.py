@@ -16,7 +16,7 @@ __all__ = ["add_parser", "cmd_tune"]
 def cmd_tune(args: argparse.Namespace) -> int:
     """Tune, print the held-out comparison, write the TOML snippet, log it all to MLflow."""
     from steer.config import load_experiment
-    from steer.runner import format_table, summarise
+    from steer.runner import check_ray_address, format_table, summarise
     from steer.session import presenter_for, validate_experiment
     from steer.store import resolve_tracking_uri
     from steer.tune import snippet, tunable_settings, tune
@@ -36,6 +36,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     tune_seeds = list(range(config.seed, config.seed + args.seeds))
     first = max(args.holdout_from, config.seed + args.seeds)
     holdout = list(range(first, first + args.holdout))
+    check_ray_address(args.address)
     runs_dir = Path(args.runs_dir).resolve()
     uri = resolve_tracking_uri(args.tracking_uri, runs_dir)
     from tqdm import tqdm

@@ -82,6 +82,13 @@ def test_run_logs_every_decision_and_replays_identically(tmp_path, tiny):
      ["compare", "t.toml", "--policies", "feature,bogus"], "unknown policy 'bogus'"),
     (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT),
      ["compare", "t.toml", "--policies", "feature", "--seeds", "0"], "--seeds 0"),
+    # a wrong cluster address: Ray would retry it for minutes
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT),
+     ["compare", "t.toml", "--policies", "feature", "--address", "127.0.0.1:9"],
+     "nothing answers at the Ray address '127.0.0.1:9'"),
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT),
+     ["compare", "t.toml", "--policies", "feature", "--address", "headnode"],
+     "--address 'headnode' is not HOST:PORT"),
 ])
 def test_user_mistakes_get_one_clear_line(tmp_path, setup, args, needle):
     setup(tmp_path)
@@ -90,6 +97,7 @@ def test_user_mistakes_get_one_clear_line(tmp_path, setup, args, needle):
     assert "Traceback" not in proc.stderr
     assert needle in proc.stderr
     assert proc.stderr.strip().startswith("steer: error:")
+    assert not (tmp_path / "runs").exists()  # nothing written
 
 
 @pytest.mark.slow
