@@ -120,7 +120,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.run_id.endswith(".jsonl"):  # a local journal (a night that never finished)
         logged = load_local_run(args.run_id)
     else:
-        runs_dir, uri = tracking(args)
+        runs_dir, uri = tracking(args, existing=True)
         logged = load_logged_run(args.run_id, uri)
     if args.config:
         config = load_experiment(args.config)
@@ -172,7 +172,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError(f"--limit {args.limit} must be at least 1", "e.g. --limit 20")
-    _, uri = tracking(args)
+    _, uri = tracking(args, existing=True)
     runs = list_runs(uri, args.experiment, max_results=args.limit)
     if not runs:
         print(f"no runs in {uri}" + (f" for experiment {args.experiment!r}"
@@ -207,7 +207,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """Serve the MLflow UI on 127.0.0.1 over the default store."""
     from steer.ui import ui_command
 
-    _, uri = tracking(args)
+    _, uri = tracking(args, existing=True)
     return ui_command(args.port, uri)
 
 

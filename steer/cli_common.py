@@ -41,11 +41,25 @@ def check_server(uri: str, timeout_s: float = 5.0) -> None:
                             "to use the local store under --runs-dir") from exc
 
 
-def tracking(args: argparse.Namespace) -> tuple[Path, str]:
-    """The run folder and the tracking URI of ``--runs-dir`` / ``--tracking-uri`` (checked)."""
+def tracking(args: argparse.Namespace, existing: bool = False) -> tuple[Path, str]:
+    """The run folder and the tracking URI of ``--runs-dir`` / ``--tracking-uri`` (checked).
+
+    Args:
+        existing: The command only reads runs (``runs``, ``replay``, ``report``,
+            ``ui``): the default store must already exist, and no folder is made
+            (a mistyped ``--runs-dir`` is an error, not a new empty store).
+    """
+    import os
+
+    from steer.errors import TrackingError
     from steer.store import resolve_tracking_uri
 
     runs_dir = Path(args.runs_dir).resolve()
+    default = not args.tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if existing and default and not (runs_dir / "mlflow.db").is_file():
+        raise TrackingError(f"no runs in {str(runs_dir)!r}: it holds no MLflow store "
+                            "(mlflow.db)", "pass the --runs-dir your runs were written to "
+                            "(default: ./runs), or --tracking-uri")
     uri = resolve_tracking_uri(args.tracking_uri, runs_dir)
     if uri.startswith(("http://", "https://")):
         check_server(uri)

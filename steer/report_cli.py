@@ -75,7 +75,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from steer.cli_common import tracking as _tracking
     from steer.report import write_report
 
-    runs_dir, uri = _tracking(args)
+    runs_dir, uri = _tracking(args, existing=True)
     out = Path(args.out) if args.out else runs_dir / "reports" / f"{args.run_id}.html"
     t0 = time.perf_counter()
     html = report_of_run(args.run_id, uri)

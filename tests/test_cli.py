@@ -89,6 +89,10 @@ def test_run_logs_every_decision_and_replays_identically(tmp_path, tiny):
     (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT),
      ["compare", "t.toml", "--policies", "feature", "--address", "headnode"],
      "--address 'headnode' is not HOST:PORT"),
+    # commands that only read runs make no store where there is none (a mistyped folder)
+    (lambda d: None, ["runs"], "no runs in"),
+    (lambda d: None, ["ui"], "no runs in"),
+    (lambda d: None, ["replay", "0123abcd"], "no runs in"),
 ])
 def test_user_mistakes_get_one_clear_line(tmp_path, setup, args, needle):
     setup(tmp_path)
