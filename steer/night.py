@@ -21,6 +21,7 @@ from typing import Any
 
 from steer.config import ExperimentConfig, parse_experiment
 from steer.errors import ConfigError, TrackingError
+from steer.operator import night_process
 from steer.records import DecisionRecord, read_journal
 from steer.runs import local_run_files, mark_dead_runs
 from steer.session import (
@@ -148,11 +149,12 @@ def start_night(config: ExperimentConfig, policy_name: str, seed: int, runs_dir:
         files = _save_start(runs_dir, sink.run_id, config, policy_name, seed)
     try:
         sink.log_artifact("config.toml", files["config"])
-        if announce is not None:
-            announce(sink.run_id, files["journal"])
-        result = play(config, policy_name, seed, runs_dir / "journals", extra_sinks=[sink],
-                      run_id=sink.run_id, progress=progress, env=env, policy=policy,
-                      callbacks=callbacks, resume=resume.records if resume else ())
+        with night_process(runs_dir, sink.run_id):  # operator commands reach it meanwhile
+            if announce is not None:
+                announce(sink.run_id, files["journal"])
+            result = play(config, policy_name, seed, runs_dir / "journals", extra_sinks=[sink],
+                          run_id=sink.run_id, progress=progress, env=env, policy=policy,
+                          callbacks=callbacks, resume=resume.records if resume else ())
     except BaseException:
         sink.close()
         raise

@@ -13,16 +13,23 @@ Two loop callbacks (:mod:`steer.callbacks`):
   the loop reads it at the next decision boundary. A paused night waits
   (polling the file) before its next decision; a stopped night ends there,
   and can be resumed with ``steer run --resume``.
+
+A running ``steer run`` night keeps ``runs/journals/<run id>.process.json``
+(its PID and host; :func:`night_process`) while it runs, so that a command
+for a night that ended or whose process died is refused instead of queued
+for nobody.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
+import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +38,7 @@ from steer.errors import ConfigError
 from steer.types import Proposal
 
 __all__ = ["ApprovalGate", "ControlChannel", "write_control", "control_path", "require_night",
-           "COMMANDS"]
+           "night_process", "COMMANDS"]
 
 #: What ``steer pause|continue|stop`` may ask.
 COMMANDS = ("pause", "continue", "stop")
@@ -42,11 +49,44 @@ def control_path(runs_dir: Path, run_id: str) -> Path:
     return Path(runs_dir) / "control" / f"{run_id}.json"
 
 
+def _process_path(runs_dir: Path, run_id: str) -> Path:
+    return Path(runs_dir) / "journals" / f"{run_id}.process.json"
+
+
+@contextlib.contextmanager
+def night_process(runs_dir: Path, run_id: str) -> Iterator[None]:
+    """While inside, the night ``run_id`` is marked running by this process (PID, host)."""
+    path = _process_path(runs_dir, run_id)
+    path.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                "since_unix": time.time()}), encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def require_night(runs_dir: Path, run_id: str) -> None:
-    """Raise :class:`ConfigError` unless ``run_id`` has a journal in ``runs_dir``."""
+    """Raise :class:`ConfigError` unless ``run_id`` is a ``steer run`` night running now.
+
+    A journal without a running process (the night ended, was stopped or
+    killed, or belongs to a comparison or a campaign) would never read the
+    command.
+    """
+    from steer.runs import pid_alive
+
     if not (Path(runs_dir) / "journals" / f"{run_id}.jsonl").exists():
         raise ConfigError(f"no night {run_id!r} in {str(runs_dir)!r}",
                           "pass the run id steer run printed and its --runs-dir")
+    hint = (f"resume an interrupted night with `steer run EXPERIMENT --resume {run_id}`; "
+            "`steer runs` shows which are RUNNING")
+    path = _process_path(runs_dir, run_id)
+    if not path.is_file():
+        raise ConfigError(f"night {run_id!r} is not running (it ended, was stopped, or "
+                          "belongs to a comparison or a campaign): nothing would read it", hint)
+    proc = json.loads(path.read_text(encoding="utf-8"))
+    if proc.get("host") == socket.gethostname() and not pid_alive(int(proc.get("pid", 0))):
+        raise ConfigError(f"night {run_id!r} is not running: its process {proc.get('pid')} is "
+                          "gone (killed?)", hint)
 
 
 def write_control(runs_dir: Path, run_id: str, command: str) -> Path:

@@ -101,6 +101,11 @@ def test_pause_continue_stop_at_decision_boundaries(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "stopped before its end" in err
     assert "--resume " + run_id in err
+    # the stopped night reads no more commands: refused, with how to resume it
+    late = subprocess.run([*STEER, "continue", "--run", run_id, "--runs-dir", str(runs)],
+                          capture_output=True, text=True, env=_env())
+    assert late.returncode == 2 and "is not running" in late.stderr, late.stderr
+    assert "--resume " + run_id in late.stderr
     bad = subprocess.run([*STEER, "stop", "--run", "nope", "--runs-dir", str(runs)],
                          capture_output=True, text=True, env=_env())
     assert bad.returncode == 2 and "no night 'nope'" in bad.stderr

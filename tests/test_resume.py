@@ -71,6 +71,11 @@ def test_kill_9_then_resume_is_decision_identical(tmp_path: Path) -> None:
     before = len(_keys(journal))
     assert 12 <= before < len(reference)
     assert _status(runs, run_id) == "KILLED"  # the dead process is seen and said so
+    # an operator's command for the dead night is refused, not queued for nobody
+    pause = subprocess.run([*STEER, "pause", "--run", run_id, "--runs-dir", str(runs)],
+                           capture_output=True, text=True, env=_env())
+    assert pause.returncode == 2 and "is gone" in pause.stderr, pause.stderr
+    assert not (runs / "control").exists()
 
     # the local journal replays without the MLflow run having finished
     rep = subprocess.run([*STEER, "replay", str(journal)], capture_output=True, text=True,
@@ -84,6 +89,7 @@ def test_kill_9_then_resume_is_decision_identical(tmp_path: Path) -> None:
     after = _keys(journal)
     assert after == reference  # nothing lost, nothing duplicated, every decision identical
     assert _status(runs, run_id) == "FINISHED"
+    assert not (runs / "journals" / f"{run_id}.process.json").exists()  # ended: not running
 
     from mlflow.tracking import MlflowClient
 

@@ -23,7 +23,7 @@ import pytest
 
 from steer.callbacks import LoopCallback
 from steer.envs.testing import TINY_EXPERIMENT, tiny_config
-from steer.operator import ApprovalGate
+from steer.operator import ApprovalGate, night_process
 from steer.session import play, set_threads
 from steer.too import TooInbox, inbox_path, inject
 from tests.test_contract import DIAL
@@ -66,8 +66,9 @@ def _night(tmp_path: Path, policy: str, config_text: str = NIGHT, step: int = 5)
 
     config = parse_experiment(config_text, "<too>")
     injector = InjectAt(runs, run_id, step)
-    result = play(config, policy, 0, runs / "journals", run_id=run_id,
-                  callbacks=[injector, TooInbox(inbox_path(runs, run_id))])
+    with night_process(runs, run_id):  # running, as steer run marks it
+        result = play(config, policy, 0, runs / "journals", run_id=run_id,
+                      callbacks=[injector, TooInbox(inbox_path(runs, run_id))])
     return config, result, injector
 
 
@@ -108,11 +109,12 @@ def test_an_env_without_new_targets_journals_the_too_refused(tmp_path: Path) -> 
     runs = tmp_path / "runs"
     (runs / "journals").mkdir(parents=True)
     (runs / "journals" / "dial.jsonl").touch()
-    inject(runs, "dial", {"target_id": "X", "ra_deg": 10.0, "dec_deg": 5.0, "priority": 5.0,
-                          "mag": 17.0, "band": "r"})
     config = parse_experiment(DIAL, "<dial>")
-    records = play(config, "random-pool", 0, runs / "journals", run_id="dial",
-                   callbacks=[TooInbox(inbox_path(runs, "dial"))]).episode.records
+    with night_process(runs, "dial"):  # running, as steer run marks it
+        inject(runs, "dial", {"target_id": "X", "ra_deg": 10.0, "dec_deg": 5.0,
+                              "priority": 5.0, "mag": 17.0, "band": "r"})
+        records = play(config, "random-pool", 0, runs / "journals", run_id="dial",
+                       callbacks=[TooInbox(inbox_path(runs, "dial"))]).episode.records
     events = [e for r in records for e in (r.events or [])]
     assert len(events) == 1 and "takes no targets of opportunity" in events[0]["refused"]
     assert records[0].events == events  # journaled with the first decision
