@@ -63,7 +63,7 @@ def _run(mode: str, timesteps: int, envs: int, out: Path) -> dict:
     from steer.policies.rl_net import load_model
     from steer.policies.rl_ray import RayVecEnv
     from steer.policies.rl_train import FlatActions, train
-    from steer.runner import _init_ray, _shutdown_ray
+    from steer.ray_setup import init_ray, shutdown_ray
     from steer.session import make_env
 
     cfg = load_experiment(REPO / "experiments" / "demo.toml")
@@ -75,7 +75,7 @@ def _run(mode: str, timesteps: int, envs: int, out: Path) -> dict:
             return cls([lambda: FlatActions(make_env(cfg)) for _ in range(n)])
     else:
         workers = int(mode.split()[1])
-        ray = _init_ray(None, workers)
+        ray = init_ray(None, workers)
         cls = _timed(RayVecEnv)
 
         def make_vec(n: int):  # noqa: ANN202
@@ -88,7 +88,7 @@ def _run(mode: str, timesteps: int, envs: int, out: Path) -> dict:
                     log=lambda m, s: None, on_progress=lambda s, e: None, make_vec=make_vec)
     finally:
         if ray is not None:
-            _shutdown_ray(ray)
+            shutdown_ray(ray)
     wall = time.perf_counter() - t0
     weights = torch.cat([p.flatten() for p in load_model(res.model_dir).state_dict().values()])
     return {"mode": mode, "timesteps": res.timesteps, "wall_s": wall,

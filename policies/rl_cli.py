@@ -35,7 +35,7 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--algo {args.algo!r} is not available", f"use {', '.join(ALGOS)}")
     if args.address and not args.workers:
         args.workers = args.envs  # joining a cluster means rollouts on it
-    from steer.runner import check_ray_address
+    from steer.ray_setup import check_ray_address
 
     check_ray_address(args.address)
     if args.workers < 0 or args.workers > args.envs:
@@ -79,9 +79,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     ray, make_vec = None, None
     if args.workers:  # before the MLflow run: a cluster that cannot be joined leaves none
         from steer.policies.rl_ray import RayVecEnv
-        from steer.runner import _init_ray
+        from steer.ray_setup import init_ray
 
-        ray = _init_ray(args.address, args.workers)
+        ray = init_ray(args.address, args.workers)
 
         def make_vec(n: int) -> Any:
             return RayVecEnv(config.source_text, config.source_path, n, args.workers, ray)
@@ -91,9 +91,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                              runs_dir, uri)
     finally:
         if ray is not None:
-            from steer.runner import _shutdown_ray
+            from steer.ray_setup import shutdown_ray
 
-            _shutdown_ray(ray)
+            shutdown_ray(ray)
 
 
 def _train_logged(args: argparse.Namespace, config: Any, make_vec: Any,

@@ -59,7 +59,8 @@ def _parse_policies(text: str) -> list[str]:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Every policy on the same seeded nights, on Ray."""
     from steer.config import load_experiment
-    from steer.runner import check_ray_address, compare, format_table
+    from steer.ray_setup import check_ray_address
+    from steer.runner import compare, format_table
     from steer.session import presenter_for, validate_experiment
 
     config = load_experiment(args.experiment)

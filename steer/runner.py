@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -26,9 +24,10 @@ import numpy as np
 from steer.config import ExperimentConfig, parse_experiment
 from steer.errors import Interrupted, SteerError
 from steer.interrupts import interrupt_deferred, lost_episodes
+from steer.ray_setup import init_ray, shutdown_ray
 from steer.stats import mean_ci95, paired_diff_ci95
 
-__all__ = ["check_ray_address", "compare", "format_table", "summarise"]
+__all__ = ["compare", "format_table", "summarise"]
 
 log = logging.getLogger(__name__)
 
@@ -121,137 +120,6 @@ def _open_store(tracking_uri: str) -> None:
         mlflow_client(tracking_uri).search_experiments(max_results=1)
 
 
-def _loopback_only() -> None:
-    """Make the embedded Ray's node address 127.0.0.1, so that it listens on loopback only.
-
-    Ray takes the machine's address as the node's (``ray.init(_node_ip_address=
-    "127.0.0.1")`` is turned back into it), and its GCS, raylet, workers and
-    agents then listen on every interface. With single-machine mode, the
-    setting Ray documents for macOS and Windows
-    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), the node's address is loopback
-    and every one of them binds 127.0.0.1. It is read when Ray is imported:
-    set both the variable (for the processes Ray starts) and, if Ray is
-    already imported, the constant it was read into.
-    """
-    _ENV_BEFORE.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER",
-                           os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"))
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    if "ray" in sys.modules:
-        from ray._private import ray_constants
-
-        ray_constants.ENABLE_RAY_CLUSTER = False
-
-
-_EMBEDDED_TMP: list[str] = []  # the embedded Ray's session folder, removed at shutdown
-_ENV_BEFORE: dict[str, str | None] = {}  # variables set for the embedded Ray, restored after
-
-
-def _restore_env() -> None:
-    """Put back the variables set for the embedded Ray (a later `ray start` in this
-    process's children must not inherit single-machine mode)."""
-    for name, value in _ENV_BEFORE.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    _ENV_BEFORE.clear()
-
-
-def _shutdown_ray(ray: Any) -> None:
-    """Stop Ray; remove the embedded Ray's temporary folder (a cluster's is its own)."""
-    ray.shutdown()
-    _restore_env()
-    while _EMBEDDED_TMP:
-        shutil.rmtree(_EMBEDDED_TMP.pop(), ignore_errors=True)
-
-
-# Ray's unix sockets live in <temp>/session_<date>_<time>_<pid>/sockets/plasma_store,
-# which must fit in 107 bytes: 62 of them are Ray's, 19 the folder's name
-_RAY_SOCKET_SUFFIX = 62 + 19
-
-
-def _ray_temp_dir() -> str:
-    """A new folder for the embedded Ray: in the temporary folder, or in /tmp when the
-    temporary folder's path is too long for Ray's unix sockets."""
-    base = tempfile.gettempdir()
-    if len(base) + _RAY_SOCKET_SUFFIX > 107 and os.path.isdir("/tmp"):
-        base = "/tmp"
-    return tempfile.mkdtemp(prefix="steer-ray-", dir=base)
-
-
-def check_ray_address(address: str | None, timeout_s: float = 3.0) -> None:
-    """Fail fast if nothing listens at a Ray cluster's ``HOST:PORT`` (or ``ray://HOST:PORT``).
-
-    Ray itself retries a wrong address for minutes, printing C++ warnings.
-    ``None`` (the embedded Ray) and ``auto`` are not checked.
-
-    Raises:
-        SteerError: The address is malformed or nothing answers there.
-    """
-    import socket
-
-    if not address or address == "auto":
-        return
-    hint = ("start the cluster first (`ray start --head` prints its address), fix --address, "
-            "or omit it for a local Ray")
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise SteerError(f"--address {address!r} is not HOST:PORT", hint)
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        raise SteerError(f"nothing answers at the Ray address {address!r} "
-                         f"({exc.strerror or exc})", hint) from exc
-
-
-def _init_ray(address: str | None, workers: int | None = None) -> Any:
-    if address and "RAY_AUTH_MODE" not in os.environ and (
-            Path.home() / ".ray" / "auth_token").is_file():
-        # Ray 2.60 clusters use token authentication with the token in ~/.ray/auth_token,
-        # but ray.init(address=HOST:PORT) only sends it when token mode is on (address
-        # "auto" turns it on by itself): turn it on, before Ray reads its config.
-        os.environ["RAY_AUTH_MODE"] = "token"
-        if "ray" in sys.modules:
-            from ray._raylet import Config
-
-            Config.initialize("")
-    check_ray_address(address)
-    if not address:
-        _loopback_only()
-    import ray
-
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    env_vars = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0",
-                "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
-    if address:
-        kwargs["address"] = address
-        kwargs["runtime_env"] = {"env_vars": env_vars}  # a cluster's workers: set per job
-    else:
-        # The embedded Ray's workers inherit the raylet's environment, which is ours: set
-        # the variables here (restored at shutdown) instead of in a runtime_env, so the
-        # workers Ray prestarts serve the first tasks (a runtime_env makes Ray start new
-        # ones: about 2 s of every `steer compare`).
-        _EMBEDDED_TMP[:] = [_ray_temp_dir()]
-        # the workers' temporary folders go inside Ray's, removed at shutdown: a worker
-        # killed mid-episode leaves nothing behind
-        env_vars["TMPDIR"] = _EMBEDDED_TMP[0]
-        for name, value in env_vars.items():
-            _ENV_BEFORE.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
-        kwargs.update(num_cpus=workers or os.cpu_count() or 2, include_dashboard=False,
-                      _temp_dir=_EMBEDDED_TMP[0])
-    try:
-        ray.init(**kwargs)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        _restore_env()
-        raise SteerError(f"cannot start or join Ray (address={address!r}): {exc}",
-                         "omit --address for a local Ray, or pass a running cluster's "
-                         "address such as ray://HOST:10001") from exc
-    return ray
-
-
 def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], runs_dir: Path,
             tracking_uri: str, address: str | None = None, progress: Any = None,
             max_retries: int = 2, workers: int | None = None,
@@ -285,11 +153,11 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
     with ThreadPoolExecutor(1, thread_name_prefix="steer-store") as pool:
         store = pool.submit(_open_store, tracking_uri)
         try:
-            ray = _init_ray(address, workers)
+            ray = init_ray(address, workers)
         finally:
             store_error = store.exception()
     if store_error is not None:
-        _shutdown_ray(ray)
+        shutdown_ray(ray)
         raise store_error
     t_ray = time.perf_counter()
     driver_s = 0.0  # the serial part: the driver's journaling and MLflow logging
@@ -334,16 +202,16 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                 if progress is not None and nights == 1:
                     progress(out)
     except KeyboardInterrupt as exc:
-        _shutdown_ray(ray)
+        shutdown_ray(ray)
         raise Interrupted(lost_episodes(policies, seeds, results, nights)) from exc
     except BaseException:
-        _shutdown_ray(ray)
+        shutdown_ray(ray)
         raise
     finally:
         for sink in [*sinks.values(), *(c for cs in children.values() for c in cs)]:
             sink.close()  # FAILED if it never finished (a no-op for finished runs)
     # every result is in: Ray stops (1-2 s) while the comparison is logged
-    stopping = threading.Thread(target=_shutdown_ray, args=(ray,), name="steer-ray-stop")
+    stopping = threading.Thread(target=shutdown_ray, args=(ray,), name="steer-ray-stop")
     stopping.start()
     t_episodes = time.perf_counter()
     try:

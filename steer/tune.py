@@ -95,7 +95,7 @@ def tune(config: ExperimentConfig, policy: str, trials: int, tune_seeds: list[in
     from steer.envs.context import BoxContext
     from steer.policies import policy_class
     from steer.policies.bo_continuous import BOContinuousPolicy
-    from steer.runner import _init_ray, _shutdown_ray
+    from steer.ray_setup import init_ray, shutdown_ray
 
     space = tunable_settings(policy)
     names = list(space)
@@ -107,7 +107,7 @@ def tune(config: ExperimentConfig, policy: str, trials: int, tune_seeds: list[in
     opt = BOContinuousPolicy()
     opt.reset(BoxContext(kind="point", action_space=box, observation_space=None, low=low,
                          high=high, observation_names=(), objective_name=metric), seed)
-    ray = _init_ray(address)
+    ray = init_ray(address)
     night = ray.remote(num_cpus=1, max_retries=2)(_night)
     text, path = config.source_text, config.source_path
 
@@ -149,7 +149,7 @@ def tune(config: ExperimentConfig, policy: str, trials: int, tune_seeds: list[in
         best = max(history, key=lambda t: t["objective"])
         default_h, tuned_h = run([defaults, best["params"]], holdout_seeds)
     finally:
-        _shutdown_ray(ray)
+        shutdown_ray(ray)
     return {"space": space, "metric": metric, "tune_seeds": tune_seeds,
             "holdout_seeds": holdout_seeds, "trials": history, "best": best,
             "defaults": defaults, "holdout": {"default": default_h, "tuned": tuned_h}}

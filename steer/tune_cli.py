@@ -16,7 +16,8 @@ __all__ = ["add_parser", "cmd_tune"]
 def cmd_tune(args: argparse.Namespace) -> int:
     """Tune, print the held-out comparison, write the TOML snippet, log it all to MLflow."""
     from steer.config import load_experiment
-    from steer.runner import check_ray_address, format_table, summarise
+    from steer.ray_setup import check_ray_address
+    from steer.runner import format_table, summarise
     from steer.session import presenter_for, validate_experiment
     from steer.store import resolve_tracking_uri
     from steer.tune import snippet, tunable_settings, tune

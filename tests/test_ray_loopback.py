@@ -11,10 +11,10 @@ pytestmark = pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (ip
 
 
 def test_embedded_ray_binds_every_server_to_loopback():
-    from steer.runner import _EMBEDDED_TMP, _init_ray, _shutdown_ray
+    from steer.ray_setup import EMBEDDED_TMP, init_ray, shutdown_ray
 
-    ray = _init_ray(None)
-    session_dir = _EMBEDDED_TMP[0]
+    ray = init_ray(None)
+    session_dir = EMBEDDED_TMP[0]
     try:
         @ray.remote(num_cpus=1)
         def one() -> int:
@@ -24,7 +24,7 @@ def test_embedded_ray_binds_every_server_to_loopback():
         lines = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True,
                                check=True).stdout.splitlines()[1:]
     finally:
-        _shutdown_ray(ray)
+        shutdown_ray(ray)
     assert not os.path.exists(session_dir)  # the embedded Ray's folder is removed with it
     ours = [ln for ln in lines if any(k in ln for k in ("gcs_server", "raylet", "ray::",
                                                           f"pid={os.getpid()},"))]

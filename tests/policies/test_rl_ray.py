@@ -28,10 +28,10 @@ def _train(tmp_path, make_vec=None):
 
 def test_ray_workers_train_the_same_model_as_dummy_vec_env(tmp_path):
     from steer.policies.rl_ray import RayVecEnv
-    from steer.runner import _init_ray, _shutdown_ray
+    from steer.ray_setup import init_ray, shutdown_ray
 
     here, here_log = _train(tmp_path / "here")
-    ray = _init_ray(None, 2)
+    ray = init_ray(None, 2)
     try:
         made: list[RayVecEnv] = []
 
@@ -45,7 +45,7 @@ def test_ray_workers_train_the_same_model_as_dummy_vec_env(tmp_path):
         with pytest.raises(SteerError, match="at least as many --envs"):
             RayVecEnv(TINY_EXPERIMENT, "tiny.toml", 1, 2, ray)
     finally:
-        _shutdown_ray(ray)
+        shutdown_ray(ray)
     assert there.timesteps == here.timesteps == 384  # 3 envs x 64 steps x 2 rollouts
     from steer.policies.rl_net import load_model
 
@@ -63,9 +63,9 @@ def test_ray_workers_train_the_same_model_as_dummy_vec_env(tmp_path):
 def test_vec_env_plumbing_over_ray(tmp_path):
     from steer.policies.rl_ray import RayVecEnv
     from steer.policies.rl_train import FlatActions
-    from steer.runner import _init_ray, _shutdown_ray
+    from steer.ray_setup import init_ray, shutdown_ray
 
-    ray = _init_ray(None, 2)
+    ray = init_ray(None, 2)
     try:
         vec = RayVecEnv(TINY_EXPERIMENT, "tiny.toml", 2, 2, ray)
         vec.seed(11)
@@ -90,4 +90,4 @@ def test_vec_env_plumbing_over_ray(tmp_path):
         assert done.any()
         vec.close()
     finally:
-        _shutdown_ray(ray)
+        shutdown_ray(ray)
