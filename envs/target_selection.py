@@ -431,6 +431,9 @@ class TargetSelectionEnv(NightObservation, NightActions, CampaignNights, gym.Env
         idx, mjd, mag, err, tonight = self.measurements()
         out = {"science_score": float(self.science_score), "idle_s": float(self.idle_s),
                "rejected": float(self.rejected)}
+        unanswered = getattr(o, "unanswered_s", None)  # instruments that can go silent
+        if unanswered is not None:
+            out["instrument_unanswered_s"] = float(unanswered(self.end_mjd))
         out.update(efficiency_metrics(lg, (self.end_mjd - o.night_start_mjd) * 86400.0,
                                       self.dome_closed_s))
         if getattr(o, "truth_known", True):  # a real sky: no hidden truth to judge against

@@ -142,7 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if night.result.episode.stopped:
         print(f"steer: the night was stopped before its end; continue it with "
               f"steer run {args.experiment} --resume {night.run_id}", file=sys.stderr)
-    return _lost_decisions_status(night.result.episode.records, night.run_id)
+    return max(_lost_decisions_status(night.result.episode.records, night.run_id),
+               _lost_time_status(night.result.episode.metrics))
 
 
 def _run_campaign(args: argparse.Namespace, config: Any, policy_name: str, seed: int,
@@ -193,6 +194,18 @@ def _run_campaign(args: argparse.Namespace, config: Any, policy_name: str, seed:
               "campaigns cannot be resumed yet", file=sys.stderr)
         status = max(status, 3)
     return status
+
+
+def _lost_time_status(metrics: dict[str, float]) -> int:
+    """0 unless the instrument stopped answering for part of the night; then say how
+    long (no observation could be made then) and return 3."""
+    lost_s = float(metrics.get("instrument_unanswered_s", 0.0) or 0.0)
+    if lost_s <= 0.0:
+        return 0
+    print(f"steer: the instrument did not answer for {lost_s / 3600.0:.2f} h of the night "
+          f"({lost_s:.0f} s): the night waited, observing nothing then; its idle time "
+          "above includes it (check the server and its address)", file=sys.stderr)
+    return 3
 
 
 def _lost_decisions_status(records: list[Any], run_id: str) -> int:

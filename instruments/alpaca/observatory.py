@@ -292,13 +292,24 @@ class AlpacaObservatory(HardwareNight):
                 safe = self.safety.verdict()
             except InstrumentError as exc2:
                 safe, reason = False, f"no answer: {exc2 or exc}"
-        if not self.safety_log or self.safety_log[-1]["safe"] != safe:
+        last = self.safety_log[-1] if self.safety_log else None
+        if last is None or last["safe"] != safe or bool(last["reason"]) != bool(reason):
             self.safety_log.append({"mjd": self.mjd, "unix": time.time(), "safe": safe,
                                     "reason": reason})
             log.log(logging.INFO if safe else logging.WARNING, "safety monitor: %s",
                     "safe" if safe else f"UNSAFE, the night waits {reason}".rstrip())
         self._safe = (now, safe)
         return safe
+
+    def unanswered_s(self, until_mjd: float | None = None) -> float:
+        """Seconds of the observing window (to ``until_mjd``, default now) during which
+        the devices did not answer (the safety monitor's verdict could not be read, so
+        the night waited, observing nothing): time lost to the instrument, not the sky."""
+        log_, start = self.safety_log, float(self.night_start_mjd)
+        end = float(self.mjd if until_mjd is None else min(until_mjd, self.mjd))
+        ends = [e["mjd"] for e in log_[1:]] + [end]
+        return float(sum(max(0.0, min(stop, end) - max(e["mjd"], start)) * 86400.0
+                         for e, stop in zip(log_, ends, strict=True) if e["reason"]))
 
     def feasible_mask(self, *args: Any, **kwargs: Any) -> np.ndarray:
         """The simulation's feasibility, all False while the safety monitor says unsafe."""

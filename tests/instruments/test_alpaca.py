@@ -283,3 +283,33 @@ def test_a_band_the_wheel_lacks_is_refused_before_anything_is_sent(alpaca) -> No
         assert len(alpaca.link.commands) == n_cmd and alpaca.mjd == mjd0
     finally:
         alpaca.filterwheel._names = loaded
+
+
+def test_a_night_whose_server_never_answers_says_so_and_exits_3(tmp_path: Path) -> None:
+    """A live night pointed at a port where no Alpaca server runs: the unanswered
+    safety monitor keeps the night waiting (nothing is observed), and the night ends
+    saying how long the instrument did not answer, exit 3 (it ended with exit 0 and
+    only 'idle' in the summary)."""
+    import os
+    import socket
+    import sys
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    live = EXPERIMENT.with_name("alpaca-live.toml")
+    text = live.read_text(encoding="utf-8").replace(
+        "\nstart_server = true\n", f"\nstart_server = false\nport = {port}\n")
+    text = text.replace("max_night_hours = 2.0", "max_night_hours = 0.1")
+    text = text.replace('"experiments/catalogs/live-demo.csv"',
+                        json.dumps(str(live.parents[0] / "catalogs" / "live-demo.csv")))
+    exp = tmp_path / "silent.toml"
+    exp.write_text(text, encoding="utf-8")
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    out = subprocess.run([sys.executable, "-m", "steer.cli", "run", str(exp), "--runs-dir",
+                          str(tmp_path / "runs")], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 3, out.stdout + out.stderr[-2000:]
+    assert "the instrument did not answer for 0.10 h of the night" in out.stderr
+    assert "visits                          0" in out.stdout
