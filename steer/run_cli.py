@@ -48,6 +48,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from steer.session import presenter_for, set_threads, validate_experiment
 
     config = load_experiment(args.experiment)
+    if args.approve and not sys.stdin.isatty():
+        # at the end of its input the gate could only accept every proposal unseen
+        raise ConfigError("--approve needs an operator at a terminal, and standard input is "
+                          "not one", "run it in a terminal, or drop --approve (steer pause, "
+                          "continue and stop act on a running night)")
     resume = None
     if args.resume:
         if args.policy or args.seed is not None or args.nights is not None:

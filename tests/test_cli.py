@@ -16,7 +16,8 @@ def steer(*args, cwd, check=None):
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.run([sys.executable, "-m", "steer.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL)
     if check is not None:
         assert proc.returncode == check, proc.stdout + proc.stderr
     return proc
@@ -93,6 +94,9 @@ def test_run_logs_every_decision_and_replays_identically(tmp_path, tiny):
     (lambda d: None, ["runs"], "no runs in"),
     (lambda d: None, ["ui"], "no runs in"),
     (lambda d: None, ["replay", "0123abcd"], "no runs in"),
+    # no terminal to answer on: the gate would accept every proposal unseen
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT), ["run", "t.toml", "--approve"],
+     "--approve needs an operator at a terminal"),
 ])
 def test_user_mistakes_get_one_clear_line(tmp_path, setup, args, needle):
     setup(tmp_path)
