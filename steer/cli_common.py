@@ -70,7 +70,10 @@ def with_model(args: argparse.Namespace, config: Any) -> Any:
     """The experiment with ``--model`` as its ``[policy.rl] model`` (a local copy)."""
     from steer.policies.rl_cli import resolve_model
 
-    runs_dir, uri = tracking(args)
+    if args.model.strip().startswith("runs:/"):  # read from the store, which must exist
+        runs_dir, uri = tracking(args, existing=True)
+    else:  # a local folder: nothing to open, nothing to create
+        runs_dir, uri = Path(args.runs_dir).resolve(), ""
     return resolve_model(config, args.model, runs_dir, uri)
 
 
