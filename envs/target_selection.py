@@ -141,8 +141,10 @@ class TargetSelectionEnv(NightObservation, NightActions, CampaignNights, gym.Env
         self.grid_points = int(grid_points)
         self.render_mode = render_mode
         self.instrument = str(instrument)
+        from steer.instruments import check_instrument_options
         from steer.instruments.wall_clock import check_live_options
 
+        check_instrument_options(self.instrument, dict(instrument_options or {}))
         self.instrument_options = check_live_options(clock, time_factor, start, self.instrument,
                                                      dict(instrument_options or {}))
         self.clock, self.time_factor, self.start = clock, float(time_factor), start

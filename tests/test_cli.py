@@ -94,6 +94,16 @@ def test_run_logs_every_decision_and_replays_identically(tmp_path, tiny):
     (lambda d: None, ["runs"], "no runs in"),
     (lambda d: None, ["ui"], "no runs in"),
     (lambda d: None, ["replay", "0123abcd"], "no runs in"),
+    # instrument options are checked before the night's run is created
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT.replace(
+        "[env]", '[env]\ninstrument = "alpaca"') + "\n[env.instrument_options]\nprot = 1\n"),
+     ["run", "t.toml"], "'prot' is not an option of the 'alpaca' instrument"),
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT.replace(
+        "[env]", '[env]\ninstrument = "indi"') + "\n[env.instrument_options]\nport = 7624\n"),
+     ["run", "t.toml"], "the simulators' sky has no path"),
+    (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT + "\n[env.instrument_options]\n"
+                                         "port = 1\n"),
+     ["run", "t.toml"], "apply only to a real instrument"),
     # a model that is not there: refused before a run folder is made
     (lambda d: (d / "t.toml").write_text(TINY_EXPERIMENT),
      ["compare", "t.toml", "--policies", "rl,feature", "--model", "nowhere"],

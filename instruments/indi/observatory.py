@@ -93,6 +93,17 @@ class IndiObservatory(HardwareNight):
             the defaults are the INDI simulators'.
     """
 
+    @staticmethod
+    def check_options(options: dict[str, Any]) -> None:
+        """Refuse, before the night starts, options that cannot say where the server's
+        ``gsc`` reads the served sky (a ``port`` alone)."""
+        if not options.get("start_server") and options.get("run_dir") is None \
+                and options.get("gsc_state_path") is None:
+            raise ConfigError("[env.instrument_options] of 'indi' name no run_dir, "
+                              "gsc_state_path or start_server: the simulators' sky has no path",
+                              "pass run_dir (the folder `steer indi-sim start --run-dir` used), "
+                              "or start_server = true")
+
     def __init__(self, sim_observatory: Any, host: str = "127.0.0.1", port: int | None = None,
                  run_dir: str | None = None, start_server: bool = False,
                  gsc_state_path: str | None = None, timeout_s: float = 10.0,
