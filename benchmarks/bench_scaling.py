@@ -30,14 +30,13 @@ import contextlib
 import json
 import os
 import platform
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from steer.ray_setup import loopback_cluster
 
 REPO = Path(__file__).resolve().parents[1]
 STEER = str(REPO / ".venv" / "bin" / "steer")
@@ -51,36 +50,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def _cluster(workers: int) -> Iterator[tuple[list[str], str]]:
-    """A ``ray start --head --num-cpus=workers`` cluster in a network namespace of its own
-    (only loopback there); yields the command prefix that runs inside it and the address.
-    Every process of the namespace is stopped by its PID and the folder removed after."""
-    ns = f"steer-scaling-{os.getpid()}"
-    inside = ["ip", "netns", "exec", ns]
-    temp = tempfile.mkdtemp(prefix="ss-", dir="/tmp")  # short: Ray's unix sockets live here
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    try:
-        subprocess.run([*inside, "ip", "link", "set", "lo", "up"], check=True)
-        subprocess.run([*inside, str(REPO / ".venv" / "bin" / "ray"), "start", "--head",
-                        "--port=6399", f"--num-cpus={workers}", "--include-dashboard=false",
-                        f"--temp-dir={temp}"], check=True, capture_output=True, timeout=120,
-                       env={**_env(), "RAY_AUTH_MODE": "token", "TMPDIR": temp})
-        yield inside, "127.0.0.1:6399"
-    finally:
-        for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
-                                  text=True).stdout.split():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
-        subprocess.run(["ip", "netns", "del", ns], check=False)
-        shutil.rmtree(temp, ignore_errors=True)
-
-
 def _run(policies: str, seeds: int, workers: int, cluster: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="steer-scaling-") as tmp, \
-            (_cluster(workers) if cluster else contextlib.nullcontext(([], None))) as (inside,
-                                                                                 address):
+            (loopback_cluster(_env(), head_cpus=workers) if cluster
+             else contextlib.nullcontext({"inside": [], "address": None})) as cluster_at:
         out = Path(tmp) / "summary.json"
+        inside, address = cluster_at["inside"], cluster_at["address"]
         where = ["--address", address] if address else ["--workers", str(workers)]
         t0 = time.perf_counter()
         subprocess.run([*inside, STEER, "compare", str(REPO / "experiments" / "demo.toml"),

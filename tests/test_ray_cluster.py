@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -42,32 +41,10 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture
 def cluster(tmp_path: Path):
-    ns = f"steer-ray-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-    inside = ["ip", "netns", "exec", ns]
-    temp = tempfile.mkdtemp(prefix="sr-", dir="/tmp")  # short: Ray's unix sockets live here
-    # the workers' temporary folders (a killed one's is left behind) go in there too
-    cluster_env = {**_env(), "RAY_AUTH_MODE": "token", "TMPDIR": temp}
-    try:
-        subprocess.run([*inside, str(BIN / "ray"), "start", "--head", "--port=6399",
-                        "--num-cpus=1", "--include-dashboard=false",
-                        f"--temp-dir={temp}"], check=True, env=cluster_env,
-                       capture_output=True, timeout=120)
-        subprocess.run([*inside, str(BIN / "ray"), "start", "--address=127.0.0.1:6399",
-                        "--num-cpus=1"], check=True, env=cluster_env, capture_output=True,
-                       timeout=120)
-        yield {"ns": ns, "inside": inside, "address": "127.0.0.1:6399"}
-    finally:
-        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
-                              text=True).stdout.split()
-        for pid in pids:  # every process of the cluster, by PID
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        subprocess.run(["ip", "netns", "del", ns], check=False)
-        shutil.rmtree(temp, ignore_errors=True)
+    from steer.ray_setup import loopback_cluster
+
+    with loopback_cluster(_env(), head_cpus=1, worker_nodes=1) as c:  # head + a worker node
+        yield c
 
 
 def _listening_outside_loopback(ns: str) -> list[str]:
