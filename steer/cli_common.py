@@ -49,18 +49,16 @@ def tracking(args: argparse.Namespace, existing: bool = False) -> tuple[Path, st
             ``ui``): the default store must already exist, and no folder is made
             (a mistyped ``--runs-dir`` is an error, not a new empty store).
     """
-    import os
-
     from steer.errors import TrackingError
-    from steer.store import resolve_tracking_uri
+    from steer.store import resolve_tracking_uri, sqlite_db_path
 
     runs_dir = Path(args.runs_dir).resolve()
-    default = not args.tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    if existing and default and not (runs_dir / "mlflow.db").is_file():
+    db = sqlite_db_path(resolve_tracking_uri(args.tracking_uri, runs_dir, create=False))
+    if existing and db == runs_dir / "mlflow.db" and not db.is_file():  # the default store
         raise TrackingError(f"no runs in {str(runs_dir)!r}: it holds no MLflow store "
                             "(mlflow.db)", "pass the --runs-dir your runs were written to "
                             "(default: ./runs), or --tracking-uri")
-    uri = resolve_tracking_uri(args.tracking_uri, runs_dir)
+    uri = resolve_tracking_uri(args.tracking_uri, runs_dir)  # the run folder made, checked
     if uri.startswith(("http://", "https://")):
         check_server(uri)
     return runs_dir, uri

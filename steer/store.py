@@ -101,7 +101,7 @@ def sqlite_db_path(tracking_uri: str) -> Path | None:
     return Path(os.path.abspath(path))
 
 
-def resolve_tracking_uri(uri: str | None, runs_dir: Path) -> str:
+def resolve_tracking_uri(uri: str | None, runs_dir: Path, create: bool = True) -> str:
     """Choose the MLflow tracking URI.
 
     Precedence: an explicit ``uri``, then ``$MLFLOW_TRACKING_URI``, then a
@@ -110,6 +110,8 @@ def resolve_tracking_uri(uri: str | None, runs_dir: Path) -> str:
     Args:
         uri: URI given by the user (``--tracking-uri``), or ``None``.
         runs_dir: Run folder for the default SQLite store.
+        create: Create ``runs_dir`` (and check that it is writable) for the
+            default store; ``False`` only names it.
 
     Returns:
         The tracking URI.
@@ -123,6 +125,8 @@ def resolve_tracking_uri(uri: str | None, runs_dir: Path) -> str:
     if env_uri:
         return env_uri
     runs_dir = Path(runs_dir).expanduser().absolute()
+    if not create:
+        return f"sqlite:///{runs_dir / 'mlflow.db'}"
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".steer-probe-", dir=runs_dir)
