@@ -39,7 +39,9 @@ import torch
 from steer.envs.context import CatalogContext, require_context
 from steer.errors import ConfigError
 from steer.instruments.telescope import Action, Measurement
-from steer.policies.base import BasePolicy
+from steer.policies.base import BasePolicy, allowed_actions
+from steer.policies.error_model import mag_error, mag_of_error
+from steer.policies.lookahead import two_step
 from steer.types import Proposal
 
 __all__ = ["BOPolicy"]
@@ -50,24 +52,6 @@ _AMPLITUDE_GRID_MAG2 = np.geomspace(1e-4, 1.0, 25)  # amplitude grid per time sc
 _POSTERIOR_CHUNK = 1024  # targets per batch of the cached posterior (bounds memory)
 _EXTINCTION_CHUNK = 256  # targets per call of the extinction GP (its test x test kernel)
 _FAINT_ERROR_MAG = 0.36  # a frame with a larger error (SNR < 3), or no magnitude, is faint
-
-
-_GAMMA = 0.039  # the Rubin error model's gamma (physics.md)
-
-
-def _mag_error(mag: np.ndarray, m5: np.ndarray) -> np.ndarray:
-    """Rubin photometric error (physics.md): sigma^2 = (0.04 - g) x + g x^2."""
-    g = _GAMMA
-    x = 10.0 ** (0.4 * (mag - m5))
-    return np.sqrt(np.maximum((0.04 - g) * x + g * x * x, 1e-8))
-
-
-def _mag_of_error(error_mag: float, m5: float) -> float:
-    """The magnitude whose :func:`_mag_error` at depth ``m5`` is ``error_mag`` (its inverse)."""
-    g = _GAMMA
-    b = 0.04 - g
-    x = (-b + np.sqrt(b * b + 4.0 * g * error_mag**2)) / (2.0 * g)
-    return float(m5 + 2.5 * np.log10(x))
 
 
 class BOPolicy(BasePolicy):
@@ -120,13 +104,22 @@ class BOPolicy(BasePolicy):
             Default (``None``): 0.5 day (the night of the frame; a transient
             may have brightened by the next) with ``lengthscales_d`` (version
             5), 0 without.
+        lookahead: The best this many targets by the rate above are scored
+            with the visit that would follow each (two-step lookahead,
+            :mod:`steer.policies.lookahead`): (value of both) / (seconds of
+            both), the next visit costed from where this one leaves the
+            telescope (slew, filter), so a target whose neighbours are far or
+            in another filter loses to one that leaves the telescope near the
+            next. 0: the myopic rate (version 5). Default (``None``): 8 with
+            ``lengthscales_d`` (version 6), 0 without.
     """
 
     name = "bo"
     version = "2"
     #: The settings that restore an earlier version (``steer replay`` of its runs).
-    earlier_versions = {"3": {"amplitude_bins": 1, "faint_memory_d": 0},
-                        "4": {"faint_memory_d": 0}}
+    earlier_versions = {"3": {"amplitude_bins": 1, "faint_memory_d": 0, "lookahead": 0},
+                        "4": {"faint_memory_d": 0, "lookahead": 0},
+                        "5": {"lookahead": 0}}
 
     def __init__(self, lengthscale_d: float = 0.08,
                  lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
@@ -134,17 +127,23 @@ class BOPolicy(BasePolicy):
                  conditions_window: int = 40, max_obs_per_target: int = 40,
                  posterior: str = "cached", horizon_d: int = 0,
                  amplitude_bins: int | None = None,
-                 faint_memory_d: float | None = None) -> None:
+                 faint_memory_d: float | None = None, lookahead: int | None = None) -> None:
         if amplitude_bins is None:
             amplitude_bins = 3 if lengthscales_d else 1
         if faint_memory_d is None:
             faint_memory_d = 0.5 if lengthscales_d else 0.0
+        if lookahead is None:
+            lookahead = 8 if lengthscales_d else 0
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
                          max_obs_per_target=max_obs_per_target, posterior=posterior,
                          horizon_d=horizon_d, amplitude_bins=amplitude_bins,
-                         faint_memory_d=faint_memory_d)
+                         faint_memory_d=faint_memory_d, lookahead=lookahead)
+        if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 0:
+            raise ConfigError(f"lookahead = {lookahead!r} is not a whole number of candidates >= 0",
+                              "e.g. lookahead = 8, or 0 for the myopic rate (version 5)")
+        self.lookahead = int(lookahead)
         if (isinstance(faint_memory_d, bool) or not isinstance(faint_memory_d, int | float)
                 or not (np.isfinite(faint_memory_d) and faint_memory_d >= 0)):
             raise ConfigError(f"faint_memory_d = {faint_memory_d!r} is not a number of days >= 0",
@@ -181,6 +180,8 @@ class BOPolicy(BasePolicy):
         self.version = ("4" if self.amplitude_bins > 1 else "3") if self.bma else "2"
         if self.faint_memory_d > 0:  # version 5 is version 4 with it; else a named variant
             self.version = "5" if self.version == "4" else f"{self.version}+faint"
+        if self.lookahead:  # version 6 is version 5 with it
+            self.version = "6" if self.version == "5" else f"{self.version}+lookahead"
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)
@@ -252,46 +253,15 @@ class BOPolicy(BasePolicy):
                 self._fit_conditions()
             bank.refactor_all()
         else:
-            self._fit_botorch(refit)
+            from steer.policies.bo_single import fit_single_scale
+
+            self.model = fit_single_scale(self.bank, self.mean_prior_var, refit)
+            if refit:
+                self._fit_conditions()
+            if self.posterior_mode == "cached":
+                self.bank.refactor_all()
         self.fitted = True
         self.fit_s = time.perf_counter() - t0
-
-    def _fit_botorch(self, refit: bool) -> None:
-        """One time scale (v2): the amplitudes by BoTorch's MLL fit of a batched model."""
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from gpytorch.kernels import ConstantKernel, RBFKernel, ScaleKernel
-        from gpytorch.means import ZeroMean
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-        from gpytorch.priors import GammaPrior
-
-        bank = self.bank
-        x, y, v = (t.unsqueeze(-1) for t in bank.tensors())
-        batch = torch.Size([self.n])
-        rbf = RBFKernel(batch_shape=batch)
-        rbf.lengthscale = bank.ell.reshape(self.n, 1, 1).clone()
-        rbf.raw_lengthscale.requires_grad_(False)
-        scale = ScaleKernel(rbf, batch_shape=batch,
-                            outputscale_prior=GammaPrior(2.0, 20.0))  # mean 0.1 mag^2
-        scale.outputscale = bank.outputscale.clone()
-        const = ConstantKernel(batch_shape=batch)
-        const.constant = torch.full((self.n, 1), self.mean_prior_var)
-        const.raw_constant.requires_grad_(False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = SingleTaskGP(x, y, v, covar_module=const + scale, mean_module=ZeroMean(),
-                                 outcome_transform=None).to(torch.float64)
-        if refit:
-            mll = ExactMarginalLogLikelihood(model.likelihood, model)
-            with warnings.catch_warnings():  # padded rows trip BoTorch's scaling checks
-                warnings.simplefilter("ignore")
-                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": 50}})
-            bank.outputscale = scale.outputscale.detach().clone()
-            self._fit_conditions()
-        model.eval()
-        self.model = model
-        if self.posterior_mode == "cached":
-            bank.refactor_all()
 
     def _fit_conditions(self) -> None:
         """Fit the extinction GP on the most recent measured conditions."""
@@ -387,7 +357,7 @@ class BOPolicy(BasePolicy):
             exp_mag = np.where(faint[:, None], np.maximum(exp_mag, self.faint_mag[:, None]),
                                exp_mag)
         m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
-        sigma = _mag_error(exp_mag, m5)
+        sigma = mag_error(exp_mag, m5)
         band = np.asarray(ctx.catalog.band)
         sat = np.array([self.sat_mag_30s[b] for b in band])[:, None] + 2.5 * np.log10(
             exps[None, :] / 30.0)
@@ -397,9 +367,21 @@ class BOPolicy(BasePolicy):
         seen_saturated = exps[None, :] >= self.saturated_from_s[:, None]
         gain = np.where(seen_saturated, 0.0, gain)
         cost = overhead[:, None] + self.readout_s + exps[None, :]
-        scores = prio[:, None] * gain / cost
+        value = prio[:, None] * gain
+        scores = value / cost
+        la = None
+        if self.lookahead:
+            la = two_step(value, cost, allowed_actions(info, len(exps)), self.lookahead,
+                          tf[:, ctx.target_feature("alt_deg")],
+                          tf[:, ctx.target_feature("az_deg")], np.asarray(ctx.catalog.band),
+                          exps, self.readout_s, ctx.instrument)
         score_s = time.perf_counter() - t_start
-        why = {"acquisition": "priority * expected IPV reduction / (slew+readout+exposure) s",
+        rule = "priority * expected IPV reduction / (slew+readout+exposure) s"
+        if la is not None:
+            rule = (f"for the {self.lookahead} best by {rule}: both visits' value / both's "
+                    "seconds, this one's and the best next one's from where it leaves the "
+                    "telescope; the others follow, by one visit's")
+        why = {"acquisition": rule,
                "fit_s": self.fit_s, "score_s": score_s,
                "saturation": "no exposure predicted to saturate (limit + 0.3 mag), nor one "
                              "as long as one that did",
@@ -413,7 +395,7 @@ class BOPolicy(BasePolicy):
                    "amplitude_bins": self.amplitude_bins,
                    "outputscale_median_mag2": float(torch.median(self.bank.outputscale)),
                    "conditions_gp": self.cond_model is not None}}
-        proposals = self.rank(scores, mask, n, why, exposure_mask=info.get("exposure_mask"))
+        proposals = self._ranked(scores, la, mask, n, why, info.get("exposure_mask"))
         out = []
         for p in proposals:
             i = p.action.target_index
@@ -428,8 +410,29 @@ class BOPolicy(BasePolicy):
                       "cost_s": float(cost[i, e])}
             if faint[i]:
                 detail["faint_frame_mag"] = float(self.faint_mag[i])
+            if la is not None and la.next_index[i] >= 0:
+                j = int(la.next_index[i])
+                detail["lookahead"] = {
+                    "myopic_score": float(la.myopic[i]),
+                    "next_target_id": str(ctx.catalog.target_id[j]),
+                    "next_exptime_s": float(exps[la.next_exposure[i]]),
+                    "next_cost_s": float(la.next_cost_s[i])}
             out.append(Proposal(p.action, p.score, {**p.explanation, **detail}))
         return out
+
+    def _ranked(self, scores: np.ndarray, la: Any, mask: np.ndarray, n: int,
+                why: dict[str, Any], exposure_mask: Any) -> list[Proposal]:
+        """The lookahead's candidates by their two-step score, then the rest by one visit's."""
+        if la is None:
+            return self.rank(scores, mask, n, why, exposure_mask=exposure_mask)
+        first = self.rank(la.scores, mask, n, why, exposure_mask=exposure_mask)
+        if len(first) >= n:
+            return first
+        rest = np.where((la.next_index >= 0)[:, None] | np.isfinite(la.myopic)[:, None],
+                        -np.inf, scores)
+        more = self.rank(rest, mask, n - len(first), why, exposure_mask=exposure_mask)
+        return first + [Proposal(p.action, p.score, {**p.explanation, "rank": len(first) + r})
+                        for r, p in enumerate(more)]
 
     # -------------------------------------------------------------- learning
     def _note_faint(self, i: int, m: Measurement) -> None:
@@ -441,7 +444,7 @@ class BOPolicy(BasePolicy):
         m5 = float(m.conditions.get("m5_mag", np.nan))
         if not np.isfinite(m5):  # no depth known: nothing to infer
             return
-        self.faint_mag[i] = _mag_of_error(err, m5) if np.isfinite(err) and err > 0 else m5
+        self.faint_mag[i] = mag_of_error(err, m5) if np.isfinite(err) and err > 0 else m5
         self.faint_mjd[i] = float(m.mjd_mid)
 
     def _ingest(self, action: Action, measurement: Measurement | None, reward: float) -> None:
