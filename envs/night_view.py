@@ -164,6 +164,11 @@ def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
     if gain is not None and cost is not None:
         words += (f": priority x expected light-curve variance reduction "
                   f"({gain:.3g} mag²) per second of slew, readout and exposure ({cost:.0f} s)")
+        ahead = expl.get("lookahead") or {}
+        next_cost = finite(ahead.get("next_cost_s"))
+        if ahead.get("next_target_id") and next_cost is not None:
+            words += (f", counted together with the visit it leaves the telescope ready for "
+                      f"({ahead['next_target_id']}, {next_cost:.0f} s from there)")
         mean, std = finite(expl.get("posterior_mean_mag")), finite(expl.get("posterior_std_mag"))
         if mean is not None and std is not None:
             words += f"; the model predicted {mean:.2f} ± {std:.2f} mag"

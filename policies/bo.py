@@ -428,8 +428,7 @@ class BOPolicy(BasePolicy):
         first = self.rank(la.scores, mask, n, why, exposure_mask=exposure_mask)
         if len(first) >= n:
             return first
-        rest = np.where((la.next_index >= 0)[:, None] | np.isfinite(la.myopic)[:, None],
-                        -np.inf, scores)
+        rest = np.where(np.isfinite(la.myopic)[:, None], -np.inf, scores)  # not candidates
         more = self.rank(rest, mask, n - len(first), why, exposure_mask=exposure_mask)
         return first + [Proposal(p.action, p.score, {**p.explanation, "rank": len(first) + r})
                         for r, p in enumerate(more)]
