@@ -14,10 +14,10 @@ kinematic constants) plus a filter change. The next visit's values are
 tonight's (the visit to ``i`` barely changes another target's), and ``i``
 itself is not its own next visit. A candidate worth nothing scores nothing
 (it does not borrow its neighbour's value). Only a few candidates are scored
-so (``bo`` takes 8): with many, a low-value target beside the best one scores
-the best one's value and the best one is put off again and again (measured:
-with 96 candidates on the fast telescope the new targets characterised in a
-night fell from 4.5 to 0.7).
+so (``bo``'s ``lookahead = 8``): with many, a low-value target beside the best
+one scores the best one's value and the best one is put off again and again
+(measured: with 96 candidates on the fast telescope the new targets
+characterised in a night fell from 4.5 to 0.7).
 """
 
 from __future__ import annotations

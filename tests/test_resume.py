@@ -111,7 +111,7 @@ def test_a_night_started_by_an_earlier_bo_resumes_as_that_version(tmp_path: Path
     today's steer: the rest of the night is played by version 3, not refused or changed."""
     plain = TINY_EXPERIMENT.replace("max_night_hours = 0.75", "max_night_hours = 1.5")
     old = tmp_path / "old.toml"
-    old.write_text(plain + "\n[policy.bo]\namplitude_bins = 1\nfaint_memory_d = 0\nlookahead = 0\n")
+    old.write_text(plain + "\n[policy.bo]\namplitude_bins = 1\nfaint_memory_d = 0\n")
     ref = subprocess.run([*STEER, "run", str(old), "--policy", "bo", "--runs-dir",
                           str(tmp_path / "ref")], capture_output=True, text=True, env=_env(),
                          check=True).stdout

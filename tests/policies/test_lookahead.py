@@ -67,25 +67,27 @@ def test_only_the_candidates_are_scored_and_a_filter_change_costs_the_next_visit
     assert not np.isfinite(none.scores).any() and (none.next_index == -1).all()
 
 
-def test_bo_explains_the_visit_it_expects_to_follow():
-    """bo (version 6) says, for its choice, which visit it costed next and from where."""
+def test_bo_with_lookahead_explains_the_visit_it_expects_to_follow(tmp_path):
+    """bo with ``lookahead = 8`` (an option) says, for each choice, which visit it costed next
+    and from where, and the decision explorer's reason says it in words."""
+    import dataclasses
+
     from steer.envs.testing import tiny_config
-    from steer.loop import start_policy
-    from steer.policies import make_policy
-    from steer.session import make_env, set_threads
+    from steer.report_explorer import explorer_data
+    from steer.session import play, presenter_for, set_threads
 
     set_threads(1)
     config = tiny_config()
-    env = make_env(config)
-    obs, info = env.reset(seed=0)
-    policy = make_policy("bo", **config.policy_params("bo"))
-    start_policy(policy, env, 0)
-    best = policy.suggest(obs, info, n=1)[0]
-    la = best.explanation["lookahead"]
-    assert policy.version == "6" and "best next one" in best.explanation["acquisition"]
-    chosen = policy.context.catalog.target_id[best.action.target_index]
-    assert la["next_target_id"] != str(chosen)
-    assert la["next_cost_s"] > la["next_exptime_s"] and best.score > 0
-    assert 0 < la["myopic_score"]
-    env.close()
-
+    config = dataclasses.replace(config, policy_kwargs={
+        **config.policy_kwargs, "bo": {**config.policy_params("bo"), "lookahead": 8}})
+    records = play(config, "bo", 0, tmp_path).episode.records
+    rows = explorer_data(records, presenter_for(config.env_id))
+    ok = [(r, d) for r, d in zip(records, rows, strict=True) if r.status == "ok"]
+    assert len(ok) >= 3
+    for record, row in ok:
+        expl = record.proposal["explanation"]
+        ahead = expl["lookahead"]
+        assert record.policy_version == "5+lookahead" and "best next one" in expl["acquisition"]
+        assert ahead["next_target_id"] != record.proposal["action"]["target_id"]
+        assert ahead["next_cost_s"] > ahead["next_exptime_s"] and ahead["myopic_score"] > 0
+        assert f"leaves the telescope ready for ({ahead['next_target_id']}, " in row["reason"]
