@@ -41,9 +41,8 @@ class Lookahead:
         next_index: Per target, the next visit's target (-1: not a candidate).
         next_exposure: Per target, the next visit's exposure index.
         next_cost_s: Per target, the next visit's cost from there (seconds).
-        myopic: The myopic rate of each candidate at its best exposure.
-        rate_per_s: The rate the rest of the night is assumed to earn (the
-            candidates' mean myopic rate): each second a plan spends costs this.
+        myopic: The myopic rate of each candidate at its best exposure (NaN
+            for the others).
     """
 
     scores: np.ndarray
@@ -51,13 +50,12 @@ class Lookahead:
     next_exposure: np.ndarray
     next_cost_s: np.ndarray
     myopic: np.ndarray
-    rate_per_s: float
 
 
 def two_step(value: np.ndarray, cost_s: np.ndarray, allowed: np.ndarray, candidates: int,
              alt_deg: np.ndarray, az_deg: np.ndarray, band: np.ndarray, exptimes_s: np.ndarray,
              readout_s: float, config: object) -> Lookahead:
-    """Two-step net values of the ``candidates`` best targets by the myopic rate.
+    """Two-step rates of the ``candidates`` best targets by the myopic rate.
 
     Args:
         value: `N x E` value of observing each target at each exposure.
@@ -86,8 +84,7 @@ def two_step(value: np.ndarray, cost_s: np.ndarray, allowed: np.ndarray, candida
     nxt, nxt_e, nxt_c = np.full(n, -1), np.full(n, -1), np.full(n, np.nan)
     myopic = np.full(n, np.nan)
     if k == 0:
-        return Lookahead(out, nxt, nxt_e, nxt_c, myopic, 0.0)
-    r_bar = float(np.mean(best[cand]))
+        return Lookahead(out, nxt, nxt_e, nxt_c, myopic)
     nv = np.flatnonzero(allowed.any(axis=1))  # the next visits worth costing
     motion, settle = slew_components_s(alt_deg[cand, None], az_deg[cand, None],
                                        alt_deg[None, nv], az_deg[None, nv], config)
@@ -107,4 +104,4 @@ def two_step(value: np.ndarray, cost_s: np.ndarray, allowed: np.ndarray, candida
     out[cand, e1] = np.where(v1 > 0, (v1 + g2) / (cost_s[cand, e1] + cost2), 0.0)
     nxt[cand] = np.where(found, nv[j_local], -1)
     nxt_e[cand], nxt_c[cand], myopic[cand] = e2, np.where(found, cost2, np.nan), best[cand]
-    return Lookahead(out, nxt, nxt_e, nxt_c, myopic, r_bar)
+    return Lookahead(out, nxt, nxt_e, nxt_c, myopic)
