@@ -142,8 +142,10 @@ def check_policy_fits(config: ExperimentConfig, policy: str) -> None:
 def validate_experiment(config: ExperimentConfig, policies: Sequence[str]) -> None:
     """Check everything that can be checked before anything is written.
 
-    The environment id, every ``[env]`` key, every ``[policy.NAME]`` key of
-    the policies to run, and that each policy drives the environment.
+    The environment id, every ``[env]`` key, every ``[policy.NAME]`` section
+    and its keys (those of policies not run too: a typo there would surface
+    only on the night that runs it), and that each policy to run drives the
+    environment.
 
     Raises:
         RegistryError: unknown environment or policy.
@@ -155,12 +157,16 @@ def validate_experiment(config: ExperimentConfig, policies: Sequence[str]) -> No
     cls = env_class(config.env_id)
     if cls is not None:
         _unknown_keys(list(config.env_kwargs), cls, "[env]", path)
-    for name in [*policies, *([config.fallback_policy] if config.fallback_policy else [])]:
+    run = [*policies, *([config.fallback_policy] if config.fallback_policy else [])]
+    for name in dict.fromkeys([*run, *config.policy_kwargs]):
         if name not in POLICIES:
-            raise RegistryError(f"unknown policy {name!r}", f"choose from {', '.join(POLICIES)}")
+            what = f"unknown policy {name!r}" if name in run else \
+                f"{path}: [policy.{name}] names no policy"
+            raise RegistryError(what, f"choose from {', '.join(POLICIES)}")
         _unknown_keys(list(config.policy_params(name)), policy_class(name),
                       f"[policy.{name}]", path)
-        check_policy_fits(config, name)
+        if name in run:
+            check_policy_fits(config, name)
 
 
 def build_policy(config: ExperimentConfig, policy_name: str) -> Any:

@@ -164,6 +164,9 @@ def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
      "unknown setting 'w_dept' in [policy.feature]"),
     (("[env]", "[policy.fearure]\nw_depth = 1.0\n\n[env]"),
      "[policy.fearure] names no registered policy"),
+    # the night runs feature: a typo in bo's section was ignored until a night ran bo
+    (("[env]", "[policy.bo]\nlookahed = 8\n\n[env]"),
+     "unknown setting 'lookahed' in [policy.bo]"),
 ])
 def test_config_mistakes_are_one_line_and_write_nothing(tmp_path: Path, edit: tuple[str, str],
                                                         needle: str) -> None:
