@@ -29,7 +29,6 @@ expected information gain per second of telescope time.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +39,7 @@ from steer.envs.context import CatalogContext, require_context
 from steer.errors import ConfigError
 from steer.instruments.telescope import Action, Measurement
 from steer.policies.base import BasePolicy, allowed_actions
+from steer.policies.conditions_gp import condition_point, fit_extinction_gp, predict_extinction
 from steer.policies.error_model import mag_error, mag_of_error
 from steer.policies.lookahead import two_step
 from steer.types import Proposal
@@ -50,7 +50,6 @@ __all__ = ["BOPolicy"]
 DEFAULT_LENGTHSCALES_D: tuple[float, ...] = (0.03, 0.08, 0.25, 1.0, 5.0)
 _AMPLITUDE_GRID_MAG2 = np.geomspace(1e-4, 1.0, 25)  # amplitude grid per time scale
 _POSTERIOR_CHUNK = 1024  # targets per batch of the cached posterior (bounds memory)
-_EXTINCTION_CHUNK = 256  # targets per call of the extinction GP (its test x test kernel)
 _FAINT_ERROR_MAG = 0.36  # a frame with a larger error (SNR < 3), or no magnitude, is faint
 
 
@@ -263,41 +262,9 @@ class BOPolicy(BasePolicy):
 
     def _fit_conditions(self) -> None:
         """Fit the extinction GP on the most recent measured conditions."""
-        data = self.cond[-self.conditions_window:]
-        if len(data) < 6:
-            self.cond_model = None
-            return
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-
-        a = torch.tensor(data, dtype=torch.float64)
-        x, y = a[:, :3], a[:, 3:4]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = SingleTaskGP(x, y)
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
-                                 optimizer_kwargs={"options": {"maxiter": 50}})
-        except Exception:  # noqa: BLE001 - a failed fit falls back to the last value
-            self.cond_model = None
-            return
-        model.eval()
-        self.cond_model = model
+        self.cond_model = fit_extinction_gp(self.cond[-self.conditions_window:])
 
     # --------------------------------------------------------------- scoring
-    def _predicted_extinction(self, alt_deg: np.ndarray, az_deg: np.ndarray,
-                              hours: float) -> np.ndarray | None:
-        if self.cond_model is None:
-            return None
-        r = (90.0 - alt_deg) / 90.0
-        x = np.stack([r * np.sin(np.radians(az_deg)), r * np.cos(np.radians(az_deg)),
-                      np.full_like(r, hours)], axis=1)
-        x = torch.tensor(x, dtype=torch.float64)
-        with torch.no_grad():  # in chunks: gpytorch builds the joint kernel of train and test
-            return torch.cat([self.cond_model.posterior(x[lo:lo + _EXTINCTION_CHUNK]).mean
-                              for lo in range(0, len(x), _EXTINCTION_CHUNK)]).squeeze(-1).numpy()
-
     def _suggest(self, observation: dict[str, np.ndarray], info: dict[str, Any],
                  n: int) -> list[Proposal]:
         t_start = time.perf_counter()
@@ -312,8 +279,8 @@ class BOPolicy(BasePolicy):
         overhead = tf[:, ctx.target_feature("overhead_s")]
         prio = tf[:, ctx.target_feature("priority")]
         m5_def = self.cat_mag + tf[:, ctx.target_feature("depth_margin_mag")]
-        ext_pred = self._predicted_extinction(tf[:, ctx.target_feature("alt_deg")],
-                                              tf[:, ctx.target_feature("az_deg")], now_d * 24.0)
+        ext_pred = predict_extinction(self.cond_model, tf[:, ctx.target_feature("alt_deg")],
+                                      tf[:, ctx.target_feature("az_deg")], now_d * 24.0)
         last_t = float(observation["globals"][ctx.global_feature("last_transparency")])
         last_ext = -2.5 * np.log10(max(last_t, 1e-3))
         if ext_pred is not None:
@@ -452,11 +419,8 @@ class BOPolicy(BasePolicy):
         c = m.conditions
         i = action.target_index
         if "transparency" in c and "alt_deg" in c and "az_deg" in c:
-            r = (90.0 - float(c["alt_deg"])) / 90.0
-            az = np.radians(float(c["az_deg"]))
-            ext = -2.5 * np.log10(max(float(c["transparency"]), 1e-3))
-            self.cond.append((r * np.sin(az), r * np.cos(az), (m.mjd_mid - self.t_ref) * 24.0,
-                              ext))
+            self.cond.append(condition_point(c["alt_deg"], c["az_deg"],
+                                             (m.mjd_mid - self.t_ref) * 24.0, c["transparency"]))
         if m.saturated:
             self.saturated_from_s[i] = min(self.saturated_from_s[i], float(m.exptime_s))
         elif self.faint_memory_d > 0:
