@@ -91,3 +91,31 @@ def test_bo_with_lookahead_explains_the_visit_it_expects_to_follow(tmp_path):
         assert ahead["next_target_id"] != record.proposal["action"]["target_id"]
         assert ahead["next_cost_s"] > ahead["next_exptime_s"] and ahead["myopic_score"] > 0
         assert f"leaves the telescope ready for ({ahead['next_target_id']}, " in row["reason"]
+
+
+def test_bo_ranks_its_candidates_by_two_steps_then_the_rest_by_one():
+    """Asked for more proposals than it looks ahead for (``steer suggest --n 20``): the
+    candidates come first by their two-step score, then the others by one visit's rate,
+    each target once per exposure, ranks 0, 1, 2..."""
+    from steer.envs.testing import tiny_config
+    from steer.loop import start_policy
+    from steer.policies import make_policy
+    from steer.session import make_env, set_threads
+
+    set_threads(1)
+    config = tiny_config()
+    env = make_env(config)
+    obs, info = env.reset(seed=0)
+    policy = make_policy("bo", **config.policy_params("bo"), lookahead=4)
+    start_policy(policy, env, 0)
+    out = policy.suggest(obs, info, n=20)
+    assert [p.explanation["rank"] for p in out] == list(range(len(out))) and len(out) > 4
+    assert all("lookahead" in p.explanation for p in out[:4])
+    assert not any("lookahead" in p.explanation for p in out[4:])
+    pairs = [(p.action.target_index, p.action.exptime_s) for p in out]
+    assert len(set(pairs)) == len(pairs)
+    assert len({p.action.target_index for p in out[:4]}) == 4
+    rest = [p.score for p in out[4:]]
+    assert rest == sorted(rest, reverse=True)
+    assert max(rest) <= min(p.explanation["lookahead"]["myopic_score"] for p in out[:4])
+    env.close()
