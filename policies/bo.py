@@ -39,6 +39,7 @@ from steer.envs.context import CatalogContext, require_context
 from steer.errors import ConfigError
 from steer.instruments.telescope import Action, Measurement
 from steer.policies.base import BasePolicy, allowed_actions
+from steer.policies.bo_single import fit_single_scale
 from steer.policies.conditions_gp import condition_point, fit_extinction_gp, predict_extinction
 from steer.policies.error_model import mag_error, mag_of_error
 from steer.policies.lookahead import two_step
@@ -250,8 +251,6 @@ class BOPolicy(BasePolicy):
                 self._fit_conditions()
             bank.refactor_all()
         else:
-            from steer.policies.bo_single import fit_single_scale
-
             self.model = fit_single_scale(self.bank, self.mean_prior_var, refit)
             if refit:
                 self._fit_conditions()
