@@ -138,7 +138,8 @@ class NightPresenter(Presenter):
 
 #: Explanation numbers the explorer lists first (posterior and expected gain of ``bo``).
 _EXPLAINED = ("posterior_mean_mag", "posterior_std_mag", "predicted_error_mag",
-              "expected_ipv_reduction_mag2", "cost_s", "predicted_m5_mag")
+              "expected_ipv_reduction_mag2", "expected_information_nats", "cost_s",
+              "predicted_m5_mag")
 
 
 def _label(action: dict[str, Any]) -> str:
@@ -161,9 +162,15 @@ def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
     if record.decided_by != "policy":
         words = f"{out['choice']} was chosen by the {record.decided_by}"
     gain, cost = finite(expl.get("expected_ipv_reduction_mag2")), finite(expl.get("cost_s"))
+    info, precision = finite(expl.get("expected_information_nats")), finite(expl.get("precision_mag"))
+    if info is not None and precision is not None:
+        gain, gain_words = info, (f"information on the light curve to {precision:g} mag "
+                                  f"({info:.3g} nats)")
+    elif gain is not None:
+        gain_words = f"light-curve variance reduction ({gain:.3g} mag²)"
     if gain is not None and cost is not None:
-        words += (f": priority x expected light-curve variance reduction "
-                  f"({gain:.3g} mag²) per second of slew, readout and exposure ({cost:.0f} s)")
+        words += (f": priority x expected {gain_words} per second of slew, readout and "
+                  f"exposure ({cost:.0f} s)")
         ahead = expl.get("lookahead") or {}
         next_cost = finite(ahead.get("next_cost_s"))
         if ahead.get("next_target_id") and next_cost is not None:

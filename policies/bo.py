@@ -36,13 +36,14 @@ import numpy as np
 import torch
 
 from steer.envs.context import CatalogContext, require_context
-from steer.errors import ConfigError
 from steer.instruments.telescope import Action, Measurement
 from steer.policies.base import BasePolicy, allowed_actions
+from steer.policies.bo_settings import check_settings
 from steer.policies.bo_single import fit_single_scale
 from steer.policies.conditions_gp import condition_point, fit_extinction_gp, predict_extinction
 from steer.policies.error_model import mag_error, mag_of_error
 from steer.policies.lookahead import two_step
+from steer.policies.precision_value import floored_information
 from steer.types import Proposal
 
 __all__ = ["BOPolicy"]
@@ -113,13 +114,21 @@ class BOPolicy(BasePolicy):
             next. Default 0: the myopic rate. On held-out nights 8 raised the
             open-shutter fraction by 0.01-0.06 but visited one target more
             times in a row and characterised no more (README), so it is off.
+        precision_mag: A visit is valued by the information (nats) it gives
+            about the light curve on the grid, each point counted to this
+            precision (:mod:`steer.policies.precision_value`), instead of the
+            IPV reduction (mag^2), so a constant star whose mean is not yet
+            known to it keeps its value. Default (``None``): 0.005 mag with
+            ``lengthscales_d`` and the cached posterior (version 6), else 0
+            (the IPV reduction).
     """
 
     name = "bo"
     version = "2"
     #: The settings that restore an earlier version (``steer replay`` of its runs).
-    earlier_versions = {"3": {"amplitude_bins": 1, "faint_memory_d": 0},
-                        "4": {"faint_memory_d": 0}}
+    earlier_versions = {"3": {"amplitude_bins": 1, "faint_memory_d": 0, "precision_mag": 0},
+                        "4": {"faint_memory_d": 0, "precision_mag": 0},
+                        "5": {"precision_mag": 0}}
 
     def __init__(self, lengthscale_d: float = 0.08,
                  lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
@@ -127,50 +136,30 @@ class BOPolicy(BasePolicy):
                  conditions_window: int = 40, max_obs_per_target: int = 40,
                  posterior: str = "cached", horizon_d: int = 0,
                  amplitude_bins: int | None = None,
-                 faint_memory_d: float | None = None, lookahead: int = 0) -> None:
+                 faint_memory_d: float | None = None, lookahead: int = 0,
+                 precision_mag: float | None = None) -> None:
         if amplitude_bins is None:
             amplitude_bins = 3 if lengthscales_d else 1
         if faint_memory_d is None:
             faint_memory_d = 0.5 if lengthscales_d else 0.0
+        if precision_mag is None:
+            precision_mag = 0.005 if lengthscales_d and posterior == "cached" else 0.0
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
                          max_obs_per_target=max_obs_per_target, posterior=posterior,
                          horizon_d=horizon_d, amplitude_bins=amplitude_bins,
-                         faint_memory_d=faint_memory_d, lookahead=lookahead)
-        if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 0:
-            raise ConfigError(f"lookahead = {lookahead!r} is not a whole number of candidates >= 0",
-                              "e.g. lookahead = 8, or 0 (default) for the myopic rate")
+                         faint_memory_d=faint_memory_d, lookahead=lookahead,
+                         precision_mag=precision_mag)
+        check_settings(lengthscale_d=lengthscale_d, lengthscales_d=lengthscales_d,
+                       posterior=posterior, horizon_d=horizon_d, amplitude_bins=amplitude_bins,
+                       n_amplitudes=len(_AMPLITUDE_GRID_MAG2), faint_memory_d=faint_memory_d,
+                       lookahead=lookahead, precision_mag=precision_mag)
+        self.precision_mag = float(precision_mag)
         self.lookahead = int(lookahead)
-        if (isinstance(faint_memory_d, bool) or not isinstance(faint_memory_d, int | float)
-                or not (np.isfinite(faint_memory_d) and faint_memory_d >= 0)):
-            raise ConfigError(f"faint_memory_d = {faint_memory_d!r} is not a number of days >= 0",
-                              "e.g. faint_memory_d = 0.5 (one night), or 0 to turn it off")
         self.faint_memory_d = float(faint_memory_d)
-        if (isinstance(amplitude_bins, bool) or not isinstance(amplitude_bins, int)
-                or not 1 <= amplitude_bins <= len(_AMPLITUDE_GRID_MAG2)):
-            raise ConfigError(f"amplitude_bins = {amplitude_bins!r} is not a whole number "
-                              f"from 1 to {len(_AMPLITUDE_GRID_MAG2)}",
-                              "1 (the most probable amplitude) or e.g. 3")
-        if amplitude_bins > 1 and not lengthscales_d:
-            raise ConfigError("amplitude_bins > 1 needs lengthscales_d (time-scale averaging)",
-                              "drop amplitude_bins, or give lengthscales_d")
         self.amplitude_bins = int(amplitude_bins)
-        if isinstance(horizon_d, bool) or not isinstance(horizon_d, int) or horizon_d < 0:
-            raise ConfigError(f"horizon_d = {horizon_d!r} is not a whole number of nights >= 0",
-                              "e.g. horizon_d = 3 for a campaign, 0 for tonight only")
         self.horizon_d = int(horizon_d)
-        if posterior not in ("cached", "botorch"):
-            raise ConfigError(f"posterior = {posterior!r} is not known",
-                              "use 'cached' (default) or 'botorch'")
-        for v in [lengthscale_d, *lengthscales_d]:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
-                    np.isfinite(v) and v > 0):
-                raise ConfigError(f"time scale {v!r} (days) is not a positive number",
-                                  "e.g. lengthscales_d = [0.03, 0.08, 0.25, 1.0, 5.0]")
-        if lengthscales_d and posterior == "botorch":
-            raise ConfigError("posterior = 'botorch' supports one time scale only",
-                              "set lengthscales_d = [] with posterior = 'botorch'")
         self.posterior_mode = posterior
         self.lengthscale_d = float(lengthscale_d)
         self.lengthscales_d = [float(v) for v in lengthscales_d]
@@ -178,6 +167,8 @@ class BOPolicy(BasePolicy):
         self.version = ("4" if self.amplitude_bins > 1 else "3") if self.bma else "2"
         if self.faint_memory_d > 0:  # version 5 is version 4 with it; else a named variant
             self.version = "5" if self.version == "4" else f"{self.version}+faint"
+        if self.precision_mag > 0:  # version 6 is version 5 with it; else a named variant
+            self.version = "6" if self.version == "5" else f"{self.version}+precision"
         if self.lookahead:  # an option, not a version: measured not to help (README)
             self.version = f"{self.version}+lookahead"
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
@@ -287,6 +278,11 @@ class BOPolicy(BasePolicy):
         # test points: the night grid plus t* for each exposure, per target
         t_star = now_d + (overhead[:, None] + exps[None, :] / 2.0) / 86400.0  # `N x E`
         g = len(self.grid_d)
+        faint = (float(info["mjd"]) - self.faint_mjd) < self.faint_memory_d  # `N`
+        m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
+        w = self.bank.weights.numpy().T[:, :, None]  # `L x N x 1` posterior weights of time scales
+        floor_var = self.precision_mag ** 2
+        value_l = None  # `L x N x E`: the floored information, with precision_mag
         if self.posterior_mode == "cached":
             # the posterior of feasible targets only (the others score -inf anyway), in
             # equal chunks of at most _POSTERIOR_CHUNK targets so that memory stays bounded
@@ -296,11 +292,19 @@ class BOPolicy(BasePolicy):
             n_l = self.bank.n_l
             msq_ge = np.zeros((n_l, self.n, len(exps)))  # grid-averaged squared covariance
             var_e, mean_e = np.ones((n_l, self.n, len(exps))), np.zeros((n_l, self.n, len(exps)))
+            if floor_var > 0:
+                value_l = np.zeros((n_l, self.n, len(exps)))
             chunks = np.array_split(feas, -(-len(feas) // _POSTERIOR_CHUNK)) if len(feas) else []
             for rows in chunks:
-                cov, var_e[:, rows], mean_e[:, rows] = (a.numpy() for a in self.bank.posterior(
-                    torch.tensor(t_star[rows], dtype=torch.float64), torch.from_numpy(rows)))
+                cov, var_e[:, rows], mean_e[:, rows], *grid_var = (
+                    a.numpy() for a in self.bank.posterior(
+                        torch.tensor(t_star[rows], dtype=torch.float64), torch.from_numpy(rows),
+                        grid_var=value_l is not None))
                 msq_ge[:, rows] = np.mean(cov**2, axis=2)
+                if value_l is not None:
+                    _, sigma_rows = self._predicted(rows, w[:, rows], mean_e[:, rows], faint, m5)
+                    value_l[:, rows] = floored_information(cov, var_e[:, rows], sigma_rows**2,
+                                                           grid_var[0], floor_var)
         else:
             xt = torch.cat([self.grid_d.expand(self.n, g),
                             torch.tensor(t_star, dtype=torch.float64)], dim=1).unsqueeze(-1)
@@ -311,22 +315,16 @@ class BOPolicy(BasePolicy):
             msq_ge = np.mean(cov[None, :, :g, g:].numpy() ** 2, axis=2)  # `1 x N x E`
             var_e = torch.diagonal(cov[:, g:, g:], dim1=-2, dim2=-1).numpy()[None]  # `1 x N x E`
             mean_e = mean[None, :, g:].numpy()
-        w = self.bank.weights.numpy().T[:, :, None]  # `L x N x 1` posterior weights of time scales
         mean_bma = (w * mean_e).sum(0)
         var_bma = (var_e[0] if self.bank.n_l == 1
                    else (w * (var_e + mean_e**2)).sum(0) - mean_bma**2)
-        exp_mag = self.cat_mag[:, None] + mean_bma
-        faint = (float(info["mjd"]) - self.faint_mjd) < self.faint_memory_d  # `N`
-        if faint.any():  # what a recent faint frame says the target is now, if fainter
-            exp_mag = np.where(faint[:, None], np.maximum(exp_mag, self.faint_mag[:, None]),
-                               exp_mag)
-        m5 = m5_def[:, None] + 1.25 * np.log10(exps[None, :] / e_def)
-        sigma = mag_error(exp_mag, m5)
+        exp_mag, sigma = self._predicted(np.arange(self.n), w, mean_e, faint, m5)
         band = np.asarray(ctx.catalog.band)
         sat = np.array([self.sat_mag_30s[b] for b in band])[:, None] + 2.5 * np.log10(
             exps[None, :] / 30.0)
-        # expected IPV reduction, averaged over the time scales' posterior weights
-        gain = (w * (msq_ge / (var_e + sigma**2))).sum(0)
+        # the expected IPV reduction (or, with precision_mag, the floored information),
+        # averaged over the time scales' posterior weights
+        gain = (w * (msq_ge / (var_e + sigma**2) if value_l is None else value_l)).sum(0)
         gain = np.where(exp_mag > sat + 0.3, gain, 0.0)  # saturated frames teach nothing
         seen_saturated = exps[None, :] >= self.saturated_from_s[:, None]
         gain = np.where(seen_saturated, 0.0, gain)
@@ -340,13 +338,16 @@ class BOPolicy(BasePolicy):
                           tf[:, ctx.target_feature("az_deg")], np.asarray(ctx.catalog.band),
                           exps, self.readout_s, ctx.instrument)
         score_s = time.perf_counter() - t_start
-        rule = "priority * expected IPV reduction / (slew+readout+exposure) s"
+        rule = ("priority * expected IPV reduction / (slew+readout+exposure) s" if value_l is None
+                else f"priority * expected information (nats) on the light curve to "
+                     f"{self.precision_mag:g} mag / (slew+readout+exposure) s")
         if la is not None:
             rule = (f"for the {self.lookahead} best by {rule}: both visits' value / both's "
                     "seconds, this one's and the best next one's from where it leaves the "
                     "telescope; the others follow, by one visit's")
         why = {"acquisition": rule,
                "fit_s": self.fit_s, "score_s": score_s,
+               **({"precision_mag": self.precision_mag} if value_l is not None else {}),
                "saturation": "no exposure predicted to saturate (limit + 0.3 mag), nor one "
                              "as long as one that did",
                "targets_seen_saturated": int(np.isfinite(self.saturated_from_s).sum()),
@@ -368,7 +369,8 @@ class BOPolicy(BasePolicy):
                       "posterior_std_mag": float(np.sqrt(max(var_bma[i, e], 0.0))),
                       "predicted_error_mag": float(sigma[i, e]),
                       "predicted_m5_mag": float(m5[i, e]),
-                      "expected_ipv_reduction_mag2": float(gain[i, e]),
+                      ("expected_ipv_reduction_mag2" if value_l is None
+                       else "expected_information_nats"): float(gain[i, e]),
                       "lengthscale_weights": [round(float(v), 4)
                                               for v in self.bank.scale_weights(i)],
                       "cost_s": float(cost[i, e])}
@@ -383,6 +385,16 @@ class BOPolicy(BasePolicy):
                     "next_cost_s": float(la.next_cost_s[i])}
             out.append(Proposal(p.action, p.score, {**p.explanation, **detail}))
         return out
+
+    def _predicted(self, rows: np.ndarray, w: np.ndarray, mean_e: np.ndarray,
+                   faint: np.ndarray, m5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`M x E` expected magnitudes and photometric errors of ``rows`` at ``t*``: the
+        time scales' mean, or no brighter than a recent faint frame implies."""
+        exp_mag = self.cat_mag[rows, None] + (w * mean_e).sum(0)
+        if faint[rows].any():  # what a recent faint frame says the target is now, if fainter
+            exp_mag = np.where(faint[rows, None],
+                               np.maximum(exp_mag, self.faint_mag[rows, None]), exp_mag)
+        return exp_mag, mag_error(exp_mag, m5[rows])
 
     def _ranked(self, scores: np.ndarray, la: Any, mask: np.ndarray, n: int,
                 why: dict[str, Any], exposure_mask: Any) -> list[Proposal]:

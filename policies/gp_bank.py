@@ -164,8 +164,8 @@ class TimeSeriesGPBank:
         if not self._factors.refactor(i):
             self.refactor_all()
 
-    def posterior(self, t_star: torch.Tensor, targets: torch.Tensor | None = None
-                  ) -> tuple[torch.Tensor, ...]:
+    def posterior(self, t_star: torch.Tensor, targets: torch.Tensor | None = None,
+                  grid_var: bool = False) -> tuple[torch.Tensor, ...]:
         """Per component: grid/t* covariances, variance and mean at `M x E` times ``t_star``.
 
         Args:
@@ -173,10 +173,11 @@ class TimeSeriesGPBank:
             targets: The `M` target indices asked for (all `N`: None).
 
         Returns:
-            ``L x M x G x E``, ``L x M x E`` and ``L x M x E`` tensors.
+            ``L x M x G x E``, ``L x M x E`` and ``L x M x E`` tensors; with
+            ``grid_var``, also the ``L x M x G`` posterior variances on the grid.
         """
         targets = torch.arange(self.n) if targets is None else torch.as_tensor(targets)
-        return self._factors.posterior(t_star, targets)
+        return self._factors.posterior(t_star, targets, grid_var)
 
     def fit_time_scales(self, amplitudes: torch.Tensor, log_prior: torch.Tensor,
                         chunk: int = 32) -> None:

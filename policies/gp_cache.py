@@ -177,17 +177,20 @@ class PaddedFactors:
             setattr(bk, f, getattr(bk, f)[:last * n_l])
 
     # ---------------------------------------------------------------- posterior
-    def posterior(self, t_star: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def posterior(self, t_star: torch.Tensor, targets: torch.Tensor,
+                  grid_var: bool = False) -> tuple[torch.Tensor, ...]:
         """Grid/t* covariances, variances and means of ``targets``' components at ``t_star``.
 
         Returns:
-            ``L x M x G x E``, ``L x M x E`` and ``L x M x E`` tensors.
+            ``L x M x G x E``, ``L x M x E`` and ``L x M x E`` tensors; with
+            ``grid_var``, also the ``L x M x G`` posterior variances on the grid.
         """
         b = self.bank
         n_l, m, n_e, g = b.n_l, len(targets), t_star.shape[-1], len(b.grid)
         cov = torch.empty((n_l, m, g, n_e), dtype=_DT)
         var = torch.empty((n_l, m, n_e), dtype=_DT)
         mean = torch.empty((n_l, m, n_e), dtype=_DT)
+        gvar = torch.empty((n_l, m, g), dtype=_DT) if grid_var else None
         sizes = self.size_of[targets]
         for size in torch.unique(sizes).tolist():
             sel = torch.nonzero(sizes == size).squeeze(-1)
@@ -203,4 +206,7 @@ class PaddedFactors:
                            .reshape(len(sel), n_l, n_e).transpose(0, 1))
             mean[:, sel] = ((w * bk.beta[rows].unsqueeze(-1)).sum(1)
                             .reshape(len(sel), n_l, n_e).transpose(0, 1))
-        return cov, var, mean
+            if gvar is not None:
+                gvar[:, sel] = ((b.c + s[:, None] - (bk.a[rows] ** 2).sum(1))
+                                .reshape(len(sel), n_l, g).transpose(0, 1))
+        return (cov, var, mean) if gvar is None else (cov, var, mean, gvar)

@@ -107,11 +107,12 @@ def test_kill_9_then_resume_is_decision_identical(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_night_started_by_an_earlier_bo_resumes_as_that_version(tmp_path: Path) -> None:
-    """Killed under bo version 3 (before amplitude_bins = 3 and the faint-frame memory), resumed by
-    today's steer: the rest of the night is played by version 3, not refused or changed."""
+    """Killed under bo version 3 (before amplitude_bins = 3, the faint-frame memory and the
+    precision), resumed by today's steer: the rest of the night is played by version 3, not
+    refused or changed."""
     plain = TINY_EXPERIMENT.replace("max_night_hours = 0.75", "max_night_hours = 1.5")
     old = tmp_path / "old.toml"
-    old.write_text(plain + "\n[policy.bo]\namplitude_bins = 1\nfaint_memory_d = 0\n")
+    old.write_text(plain + "\n[policy.bo]\namplitude_bins = 1\nfaint_memory_d = 0\nprecision_mag = 0\n")
     ref = subprocess.run([*STEER, "run", str(old), "--policy", "bo", "--runs-dir",
                           str(tmp_path / "ref")], capture_output=True, text=True, env=_env(),
                          check=True).stdout
