@@ -155,10 +155,11 @@ def test_compare_on_local_ray_logs_one_run_per_policy_and_seed(tmp_path, tiny):
 @pytest.mark.slow
 def test_replay_of_a_run_made_by_an_earlier_bo_restores_that_version(tmp_path, tiny):
     """A run made before bo's default changed (version 3: one amplitude per time scale, no
-    faint-frame memory) logged a config without those settings; replay must play it as
-    version 3."""
+    faint-frame memory, no precision) logged a config without those settings; replay must
+    play it as version 3."""
     old = tmp_path / "old.toml"
-    old.write_text(TINY_EXPERIMENT + "\n[policy.bo]\namplitude_bins = 1\nfaint_memory_d = 0\n")
+    old.write_text(TINY_EXPERIMENT
+                   + "\n[policy.bo]\namplitude_bins = 1\nfaint_memory_d = 0\nprecision_mag = 0\n")
     out = steer("run", str(old), "--policy", "bo", cwd=tmp_path, check=0)
     run_id = out.stdout.split("MLflow run id: ")[1].split()[0]
     # what such a run's logged config.toml looks like: neither setting
@@ -167,7 +168,7 @@ def test_replay_of_a_run_made_by_an_earlier_bo_restores_that_version(tmp_path, t
     logged.write_text(TINY_EXPERIMENT)
     same = steer("replay", run_id, cwd=tmp_path, check=0)
     assert "made by bo version 3" in same.stdout and "amplitude_bins = 1" in same.stdout
-    assert "faint_memory_d = 0" in same.stdout
+    assert "faint_memory_d = 0" in same.stdout and "precision_mag = 0" in same.stdout
     assert "decisions identical" in same.stdout
     # the same file given by hand is replayed as written, by today's bo: it differs
     diff = steer("replay", run_id, "--config", str(tiny), "--seed", "1", cwd=tmp_path, check=1)

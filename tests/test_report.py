@@ -74,7 +74,7 @@ def test_explorer_shows_runners_up_cost_and_reason(tiny_runs: dict[str, Any]) ->
     total = sum(c[1] for c in d["cost"])
     overheads = records[3].measurement["overheads_s"]
     assert total == pytest.approx(sum(overheads.values()), rel=1e-3)
-    assert "expected light-curve variance reduction" in d["reason"]
+    assert "expected information on the light curve to 0.005 mag (" in d["reason"]
     assert "Next best" in d["reason"] and d["by"] == "policy"
     assert dict(d["numbers"])["posterior_std_mag"] > 0
 

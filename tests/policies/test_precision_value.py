@@ -70,8 +70,10 @@ def test_bo_with_a_precision_says_so_and_chooses_otherwise(tmp_path):
     from steer.report_explorer import explorer_data
     from steer.session import presenter_for
 
-    reason = explorer_data(with_precision[:1], presenter_for("steer/TargetSelection-v0"))[0]
-    assert "expected information on the light curve to 0.005 mag (" in reason["reason"]
+    presenter = presenter_for("steer/TargetSelection-v0")
+    reason = explorer_data(with_precision[:1], presenter)[0]["reason"]
+    assert "expected information on the light curve to 0.005 mag (" in reason
+    assert "variance reduction" in explorer_data(by_ipv[:1], presenter)[0]["reason"]
     chosen = [(r.proposal["action"]["target_id"], r.proposal["action"]["exptime_s"])
               for r in with_precision]
     assert chosen != [(r.proposal["action"]["target_id"], r.proposal["action"]["exptime_s"])
