@@ -23,7 +23,10 @@ fantasies, exact here for a Gaussian likelihood):
     dIPV_i(e) = mean_g Cov(f(g), f(t*))^2 / (Var f(t*) + sigma_i(e)^2)
 
 and picks the best ``priority * dIPV / (slew + readout + exposure)``: the
-expected information gain per second of telescope time.
+expected information gain per second of telescope time. Since version 6
+(``precision_mag``, default 0.005 mag) the value is instead the expected
+information, in nats, about the light curve on the grid counted to that
+precision (:mod:`steer.policies.precision_value`).
 """
 
 from __future__ import annotations
