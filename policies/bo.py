@@ -303,8 +303,9 @@ class BOPolicy(BasePolicy):
                     a.numpy() for a in self.bank.posterior(
                         torch.tensor(t_star[rows], dtype=torch.float64), torch.from_numpy(rows),
                         grid_var=value_l is not None))
-                msq_ge[:, rows] = np.mean(cov**2, axis=2)
-                if value_l is not None:
+                if value_l is None:  # version 5's value; version 6 needs the whole grid
+                    msq_ge[:, rows] = np.mean(cov**2, axis=2)
+                else:
                     _, sigma_rows = self._predicted(rows, w[:, rows], mean_e[:, rows], faint, m5)
                     value_l[:, rows] = floored_information(cov, var_e[:, rows], sigma_rows**2,
                                                            grid_var[0], floor_var)
