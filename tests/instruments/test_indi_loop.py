@@ -17,6 +17,20 @@ pytestmark = [pytest.mark.slow,
 EXPERIMENT = Path(__file__).resolve().parents[2] / "experiments" / "indi-sim.toml"
 
 
+def _wait_for_exposure(port: int, deadline: float) -> None:
+    """Return once the real server reports the CCD's exposure busy (or at ``deadline``)."""
+    import subprocess
+    import time
+
+    prop = "CCD Simulator.CCD_EXPOSURE._STATE"
+    while time.time() < deadline:
+        out = subprocess.run(["indi_getprop", "-1", "-h", "127.0.0.1", "-p", str(port),
+                              "-t", "1", prop], capture_output=True, text=True, check=False)
+        if out.stdout.strip() == "Busy":
+            return
+        time.sleep(0.02)
+
+
 def test_server_killed_during_a_loop_is_journaled_and_the_night_goes_on(tmp_path: Path) -> None:
     """SIGKILL the real server while the loop runs, restart it: the journal shows the
     failed attempt(s) and the retry, and no decision is lost or duplicated."""
@@ -44,7 +58,9 @@ def test_server_killed_during_a_loop_is_journaled_and_the_night_goes_on(tmp_path
         while time.time() < deadline:
             files = list(journal.glob("*.jsonl"))
             if files and len(files[0].read_text().splitlines()) >= 3:
-                time.sleep(0.5)  # inside the next exposure (1.5-3 s of wall time)
+                # kill while an exposure is in progress (1.5-3 s of wall time): a kill
+                # between two commands is recovered without a failed attempt
+                _wait_for_exposure(srv.port, deadline)
                 srv.kill(signal.SIGKILL)
                 killed["t"] = time.time()
                 time.sleep(0.3)
