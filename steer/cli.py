@@ -87,7 +87,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         summary = compare(config, policies, seeds, runs_dir, uri, address=args.address,
                           progress=lambda out: bar.update(1), workers=args.workers,
-                          nights=nights)
+                          nights=nights, all_step_metrics=args.all_step_metrics)
     finally:
         bar.close()
     summary["experiment"] = config.name
@@ -234,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPUs of the embedded local Ray (default: all); ignored with --address")
     c.add_argument("--model", default=None, metavar="MODEL_URI",
                    help="the rl policy's model: runs:/<id>/model printed by steer train")
+    c.add_argument("--all-step-metrics", action="store_true",
+                   help="log every per-decision metric of each episode to MLflow (default: "
+                        "reward, cumulative_reward, decision_ms; the rest is in each run's "
+                        "decision table)")
     add_common_options(c)
     c.set_defaults(func=cmd_compare)
 

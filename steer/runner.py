@@ -31,9 +31,11 @@ __all__ = ["compare", "format_table", "summarise"]
 
 log = logging.getLogger(__name__)
 
-def _payload(config: ExperimentConfig, result: Any) -> dict[str, Any]:
+def _payload(config: ExperimentConfig, result: Any,
+             step_keys: tuple[str, ...] | None) -> dict[str, Any]:
     """What the driver writes for a played episode (picklable): its journal's bytes,
-    metrics, per-decision MLflow metric rows, decision table and extras."""
+    metrics, per-decision MLflow metric rows (``step_keys`` only; ``None``: all),
+    decision table and extras."""
     from steer.session import presenter_for
     from steer.table import decision_table
     from steer.tracking import StepRows
@@ -41,14 +43,14 @@ def _payload(config: ExperimentConfig, result: Any) -> dict[str, Any]:
     records = list(result.episode.records)
     presenter = presenter_for(config.env_id)
     return {"journal": result.journal_path.read_bytes(), "n_records": len(records),
-            "step_rows": StepRows(presenter).all_rows(records),
+            "step_rows": StepRows(presenter, step_keys).all_rows(records),
             "metrics": result.episode.metrics,
             "table": decision_table(records, presenter) if records else None,
             "extras": result.extras}
 
 
 def _episode(config_text: str, source_path: str, policy: str, seed: int,
-             run_id: str) -> dict[str, Any]:
+             run_id: str, step_keys: tuple[str, ...] | None) -> dict[str, Any]:
     """Run one episode in a worker; return everything the driver writes (picklable).
 
     The worker journals into a temporary folder of its own and sends the
@@ -58,21 +60,27 @@ def _episode(config_text: str, source_path: str, policy: str, seed: int,
     rows, the decision table, the report page and the figures; the driver
     (serial) only writes them.
     """
+    t0 = time.perf_counter()
     from steer.session import play, render_episode, set_threads
 
     set_threads(1)
     config = parse_experiment(config_text, source_path)
     with tempfile.TemporaryDirectory(prefix="steer-episode-") as tmp:
         result = play(config, policy, seed, Path(tmp), run_id=run_id)
-        out = _payload(config, result)
+        t_played = time.perf_counter()
+        out = _payload(config, result, step_keys)
     ep = result.episode
-    return {"policy": policy, "seed": seed, **out,
-            "rendered": render_episode(config, policy, seed, list(ep.records), ep.metrics,
-                                       result.extras, run_id)}
+    t_payload = time.perf_counter()
+    rendered = render_episode(config, policy, seed, list(ep.records), ep.metrics,
+                              result.extras, run_id)
+    t_end = time.perf_counter()
+    return {"policy": policy, "seed": seed, **out, "rendered": rendered,
+            "worker_s": {"play": t_played - t0, "payload": t_payload - t_played,
+                         "render": t_end - t_payload, "task": t_end - t0}}
 
 
 def _campaign(config_text: str, source_path: str, policy: str, seed: int, nights: int,
-              run_ids: list[str]) -> dict[str, Any]:
+              run_ids: list[str], step_keys: tuple[str, ...] | None) -> dict[str, Any]:
     """Play one campaign in a worker; return every night's payload and the campaign's."""
     from steer.campaign import play_campaign
     from steer.session import set_threads
@@ -85,7 +93,7 @@ def _campaign(config_text: str, source_path: str, policy: str, seed: int, nights
                                start=lambda k: (run_ids[k], []),
                                finished=lambda k, night: per_night.append(
                                    # no report page: 30 nights of figures cost more
-                                   _payload(config, night)))  # than the nights
+                                   _payload(config, night, step_keys)))  # than the nights
     return {"policy": policy, "seed": seed, "metrics": result.metrics, "nights": per_night,
             "stopped": result.stopped}
 
@@ -123,13 +131,17 @@ def _open_store(tracking_uri: str) -> None:
 def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], runs_dir: Path,
             tracking_uri: str, address: str | None = None, progress: Any = None,
             max_retries: int = 2, workers: int | None = None,
-            nights: int = 1) -> dict[str, Any]:
+            nights: int = 1, all_step_metrics: bool = False) -> dict[str, Any]:
     """Run every policy on every seed, log each episode to MLflow, summarise.
 
     With ``nights`` > 1 each (policy, seed) is a campaign (:mod:`steer.campaign`),
     one Ray task, logged as a campaign run with a child run per night; the
     summary is of the whole campaigns' metrics, and ``progress`` is called per
     night.
+
+    Each episode's run gets the per-decision metrics
+    :data:`~steer.tracking.COMPARE_STEP_METRICS` (every one with
+    ``all_step_metrics``); its decision table and journal hold every decision whole.
 
     The driver creates every episode's MLflow run first, so the id in the
     records, the journal's file name and the MLflow run are one. Each episode
@@ -144,7 +156,9 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
         first policy, seed by seed.
     """
     from steer.campaign import open_run
+    from steer.tracking import COMPARE_STEP_METRICS
 
+    step_keys = None if all_step_metrics else COMPARE_STEP_METRICS
     journal_dir = runs_dir / "journals"
     journal_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -161,6 +175,7 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
         raise store_error
     t_ray = time.perf_counter()
     driver_s = 0.0  # the serial part: the driver's journaling and MLflow logging
+    worker_s: dict[str, float] = {}  # summed over episodes: where a task's time went
     sinks: dict[tuple[str, int], Any] = {}
     children: dict[tuple[str, int], list[Any]] = {}
     try:
@@ -172,12 +187,13 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
         if nights > 1:
             task = ray.remote(num_cpus=1, max_retries=max_retries)(_campaign)
             pending = [task.remote(config.source_text, config.source_path, p, s, nights,
-                                   [c.run_id for c in children[(p, s)]])
+                                   [c.run_id for c in children[(p, s)]], step_keys)
                        for p in policies for s in seeds]
         else:
             task = ray.remote(num_cpus=1, max_retries=max_retries)(_episode)
             pending = [task.remote(config.source_text, config.source_path, p, s,
-                                   sinks[(p, s)].run_id) for p in policies for s in seeds]
+                                   sinks[(p, s)].run_id, step_keys)
+                       for p in policies for s in seeds]
         results: dict[tuple[str, int], dict[str, Any]] = {}
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -198,6 +214,8 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                     _write_episode(tracking_uri, config, out["policy"], out["seed"], out,
                                    sinks[key], journal_dir, out.get("rendered"))
                 results[key] = out["metrics"]
+                for part, seconds in (out.get("worker_s") or {}).items():
+                    worker_s[part] = worker_s.get(part, 0.0) + seconds
                 driver_s += time.perf_counter() - t_got
                 if progress is not None and nights == 1:
                     progress(out)
@@ -229,7 +247,8 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
                          "episodes_s": t_episodes - t_ray, "driver_logging_s": driver_s,
                          "comparison_logging_s": t_end - t_episodes,
                          "episode_compute_s": float(sum(
-                             results[k].get("wall_s", 0.0) for k in results))}
+                             results[k].get("wall_s", 0.0) for k in results)),
+                         **{f"episode_{part}_s": v for part, v in worker_s.items()}}
     return summary
 
 

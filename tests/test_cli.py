@@ -125,7 +125,7 @@ def test_user_mistakes_get_one_clear_line(tmp_path, setup, args, needle):
 @pytest.mark.slow
 def test_compare_on_local_ray_logs_one_run_per_policy_and_seed(tmp_path, tiny):
     out = steer("compare", str(tiny), "--policies", "feature,random", "--seeds", "2",
-                "--json", "cmp.json", cwd=tmp_path, check=0)
+                "--json", "cmp.json", "--all-step-metrics", cwd=tmp_path, check=0)
     assert "paired difference feature - other" in out.stdout
     data = json.loads((tmp_path / "cmp.json").read_text())
     assert data["policies"] == ["feature", "random"]
@@ -142,6 +142,8 @@ def test_compare_on_local_ray_logs_one_run_per_policy_and_seed(tmp_path, tiny):
     for r in runs:
         n = int(r.data.metrics["decisions"])
         assert len(client.get_metric_history(r.info.run_id, "reward")) >= n
+        executed = int(r.data.metrics["visits"])  # --all-step-metrics: the env's too
+        assert executed > 0 and len(client.get_metric_history(r.info.run_id, "airmass")) == executed
         # one id links the journal (written by the driver) and the MLflow run
         journal = tmp_path / "runs" / "journals" / f"{r.info.run_id}.jsonl"
         first = json.loads(journal.read_text().splitlines()[0])

@@ -163,6 +163,19 @@ def test_one_metric_point_per_record(night: dict[str, Any]) -> None:
     assert "broken" not in run.data.metrics
 
 
+def test_step_rows_keep_only_the_keys_asked_for() -> None:
+    """What compare's workers compute (a subset of keys) is the same rows as all keys
+    filtered: same values, steps, timestamps and the running cumulative reward."""
+    from steer.session import presenter_for
+    from steer.tracking import COMPARE_STEP_METRICS, StepRows
+
+    records, presenter = make_records(), presenter_for("steer/TargetSelection-v0")
+    every = StepRows(presenter).all_rows(records)
+    some = StepRows(presenter, COMPARE_STEP_METRICS).all_rows(records)
+    assert {k for k, *_ in every} > set(COMPARE_STEP_METRICS) == {k for k, *_ in some}
+    assert some == [row for row in every if row[0] in COMPARE_STEP_METRICS]
+
+
 def test_artifacts_under_the_run_folder(night: dict[str, Any]) -> None:
     client, run_id, tmp = night["client"], night["run_id"], night["tmp"]
     names = {f.path for f in client.list_artifacts(run_id)}
