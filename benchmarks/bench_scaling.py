@@ -3,7 +3,7 @@
 Writes ``benchmarks/results/scaling.json``::
 
     .venv/bin/python benchmarks/bench_scaling.py [--policies bo,feature] [--seeds 8]
-        [--workers 1,2]
+        [--workers 1,2] [--repeat 3] [--all-step-metrics]
 
 Runs ``steer compare experiments/demo.toml`` (16 episodes by default) on an
 embedded local Ray with 1 and then 2 CPUs, each as a new process into a fresh
@@ -12,7 +12,12 @@ the episodes' phase, the driver's serial journaling and MLflow logging, the
 comparison's own logging and the episodes' summed compute. The serial
 fraction is measured two ways: from the speed-up (Amdahl, ``s = 2 T2 / T1 -
 1``) and from the driver's own serial seconds over the 1-worker wall time;
-Amdahl's law then projects the speed-up at 8, 16 and 100 workers.
+Amdahl's law then projects the speed-up at 8, 16 and 100 workers. With
+``--repeat N`` the worker counts are run in turn N times (1, 2, 1, 2, ...: a
+drift of the machine's speed falls on both) and the speed-up is the median of
+the N pairs, each pair's reported beside it. ``--all-step-metrics`` passes
+``compare``'s flag of that name (every per-decision metric to MLflow, as
+before it logged only three): what those writes cost.
 
 With ``--cluster`` (root and iproute2 needed) each run instead joins a cluster
 started beforehand with ``ray start --head --num-cpus=W`` in a network
@@ -50,7 +55,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(policies: str, seeds: int, workers: int, cluster: bool) -> dict[str, float]:
+def _run(policies: str, seeds: int, workers: int, cluster: bool,
+         extra: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="steer-scaling-") as tmp, \
             (loopback_cluster(_env(), head_cpus=workers) if cluster
              else contextlib.nullcontext({"inside": [], "address": None})) as cluster_at:
@@ -60,7 +66,7 @@ def _run(policies: str, seeds: int, workers: int, cluster: bool) -> dict[str, fl
         t0 = time.perf_counter()
         subprocess.run([*inside, STEER, "compare", str(REPO / "experiments" / "demo.toml"),
                         "--policies", policies, "--seeds", str(seeds), *where,
-                        "--runs-dir", str(Path(tmp) / "runs"), "--json", str(out)],
+                        "--runs-dir", str(Path(tmp) / "runs"), "--json", str(out), *extra],
                        check=True, env=_env(), stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         command_s = time.perf_counter() - t0
@@ -75,14 +81,20 @@ def main() -> int:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--cluster", action="store_true",
                     help="join a `ray start` cluster of W CPUs instead of the embedded Ray")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the worker counts in turn this many times; median speed-up")
+    ap.add_argument("--all-step-metrics", action="store_true",
+                    help="pass compare's --all-step-metrics (every per-decision metric)")
     ap.add_argument("--out", default=None,
                     help="default benchmarks/results/scaling.json (scaling-cluster.json)")
     args = ap.parse_args()
     args.out = args.out or str(REPO / "benchmarks" / "results" /
                                ("scaling-cluster.json" if args.cluster else "scaling.json"))
+    counts = [int(v) for v in args.workers.split(",")]
+    extra = ["--all-step-metrics"] if args.all_step_metrics else []
     rows = []
-    for w in (int(v) for v in args.workers.split(",")):
-        r = _run(args.policies, args.seeds, w, args.cluster)
+    for rep, w in ((k, w) for k in range(args.repeat) for w in counts):
+        r = {"repeat": rep, **_run(args.policies, args.seeds, w, args.cluster, extra)}
         rows.append(r)
         print(f"{w} worker(s): compare {r['wall_s']:.1f} s (command {r['command_s']:.1f} s): "
               f"Ray {'join' if args.cluster else 'start'} {r['ray_start_s']:.1f}, "
@@ -90,7 +102,12 @@ def main() -> int:
               f"of it), comparison logging {r['comparison_logging_s']:.1f}; episodes "
               f"computed {r['episode_compute_s']:.1f} s",
               flush=True)
-    one, two = rows[0], rows[-1]
+    pairs = [(next(r for r in rows if r["repeat"] == k and r["workers"] == counts[0]),
+              next(r for r in rows if r["repeat"] == k and r["workers"] == counts[-1]))
+             for k in range(args.repeat)]
+    ratios = [a["wall_s"] / b["wall_s"] for a, b in pairs]
+    order = sorted(range(len(pairs)), key=lambda k: ratios[k])
+    one, two = pairs[order[len(order) // 2]]  # the median pair (the upper one of two)
     speedup = one["wall_s"] / two["wall_s"]
     serial_amdahl = 2.0 * two["wall_s"] / one["wall_s"] - 1.0
     serial_s = one["ray_start_s"] + one["driver_logging_s"] + one["comparison_logging_s"]
@@ -102,13 +119,19 @@ def main() -> int:
     out = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
            "ray": "ray start cluster, --address" if args.cluster else "embedded",
            "policies": args.policies, "episodes": args.seeds * len(args.policies.split(",")),
+           "all_step_metrics": args.all_step_metrics, "repeat": args.repeat,
            "runs": rows, "speedup_2_over_1": speedup,
+           "speedup_each_repeat": ratios,
+           "command_speedup_each_repeat": [a["command_s"] / b["command_s"] for a, b in pairs],
+           "episodes_phase_speedup_each_repeat": [a["episodes_s"] / b["episodes_s"]
+                                                  for a, b in pairs],
            "serial_fraction_from_speedup": serial_amdahl,
            "serial_fraction_measured": serial_measured,
            "projected_speedup": {str(n): {"from_speedup": amdahl(max(serial_amdahl, 0.0), n),
                                           "measured": amdahl(serial_measured, n)}
                                  for n in (8, 16, 100)}}
-    print(f"speed-up 2 workers / 1: {speedup:.2f}x; serial fraction {serial_amdahl:.3f} "
+    print(f"speed-up 2 workers / 1: {speedup:.2f}x (median; each: "
+          f"{', '.join(f'{x:.2f}' for x in ratios)}); serial fraction {serial_amdahl:.3f} "
           f"(from the speed-up), {serial_measured:.3f} (the driver's own serial seconds); "
           f"projected at 100 workers: {amdahl(serial_measured, 100):.1f}x")
     Path(args.out).write_text(json.dumps(out, indent=1), encoding="utf-8")
