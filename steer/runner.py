@@ -143,8 +143,10 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
     :data:`~steer.tracking.COMPARE_STEP_METRICS` (every one with
     ``all_step_metrics``); its decision table and journal hold every decision whole.
 
-    The driver creates every episode's MLflow run first, so the id in the
-    records, the journal's file name and the MLflow run are one. Each episode
+    The driver creates each episode's MLflow run before its task (and submits
+    the task at once: the first episodes run while the later runs are
+    created), so the id in the records, the journal's file name and the
+    MLflow run are one. Each episode
     is a Ray task (one CPU); a worker that dies is retried (the episode is
     seeded, so the retry makes the same decisions). The driver alone writes
     the journals and the MLflow store.
@@ -178,23 +180,23 @@ def compare(config: ExperimentConfig, policies: list[str], seeds: list[int], run
     worker_s: dict[str, float] = {}  # summed over episodes: where a task's time went
     sinks: dict[tuple[str, int], Any] = {}
     children: dict[tuple[str, int], list[Any]] = {}
+    results: dict[tuple[str, int], dict[str, Any]] = {}
     try:
-        sinks.update(((p, s), open_run(tracking_uri, config, p, s, nights))
-                     for p in policies for s in seeds)
-        children = {(p, s): [open_run(tracking_uri, config, p, s, nights, k, sinks[(p, s)].run_id)
-                             for k in range(nights)]
-                    for p in policies for s in seeds} if nights > 1 else {}
-        if nights > 1:
-            task = ray.remote(num_cpus=1, max_retries=max_retries)(_campaign)
-            pending = [task.remote(config.source_text, config.source_path, p, s, nights,
-                                   [c.run_id for c in children[(p, s)]], step_keys)
-                       for p in policies for s in seeds]
-        else:
-            task = ray.remote(num_cpus=1, max_retries=max_retries)(_episode)
-            pending = [task.remote(config.source_text, config.source_path, p, s,
-                                   sinks[(p, s)].run_id, step_keys)
-                       for p in policies for s in seeds]
-        results: dict[tuple[str, int], dict[str, Any]] = {}
+        task = ray.remote(num_cpus=1, max_retries=max_retries)(
+            _campaign if nights > 1 else _episode)
+        pending: list[Any] = []
+        for p in policies:
+            for s in seeds:  # each task starts as soon as its runs exist
+                sinks[(p, s)] = open_run(tracking_uri, config, p, s, nights)
+                if nights > 1:
+                    children[(p, s)] = [open_run(tracking_uri, config, p, s, nights, k,
+                                                 sinks[(p, s)].run_id) for k in range(nights)]
+                    pending.append(task.remote(
+                        config.source_text, config.source_path, p, s, nights,
+                        [c.run_id for c in children[(p, s)]], step_keys))
+                else:
+                    pending.append(task.remote(config.source_text, config.source_path, p, s,
+                                               sinks[(p, s)].run_id, step_keys))
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             try:
