@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from torch import nn
 
+from steer.errors import ConfigError
 from steer.policies.base import allowed_actions
 from steer.policies.rl_net import NetConfig, SetScorer
 
@@ -181,6 +184,17 @@ class _Progress(BaseCallback):
         return True
 
 
+
+def save_checkpoint(model: MaskablePPO, path: Path) -> None:
+    """Save ``model`` to ``path`` whole or not at all: it is written beside it as
+    ``<name>.partial.zip``, forced to disk and renamed over ``path``, so a Ctrl-C or a
+    crash mid-save leaves the previous checkpoint readable."""
+    partial = path.with_name(f"{path.stem}.partial.zip")
+    model.save(partial)
+    with open(partial, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(partial, path)
+
 def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: int,
           eval_seeds: list[int], eval_every: int, out_dir: Path,
           log: Callable[[dict[str, float], int], None],
@@ -206,6 +220,9 @@ def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: i
         make_vec: Builds the vectorised environments from their number instead of a
             ``DummyVecEnv`` (:class:`~steer.policies.rl_ray.RayVecEnv`: rollouts on Ray
             workers); the same seeds give the same model either way.
+
+    Raises:
+        ConfigError: ``resume_from`` is not a readable checkpoint.
     """
     probe = make_env()
     probe.reset(seed=int(eval_seeds[0]) if eval_seeds else 0)
@@ -220,7 +237,12 @@ def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: i
     kwargs = {"n_steps": 256, "batch_size": 64, "n_epochs": 4, "learning_rate": 3e-4,
               "gamma": 0.99, "ent_coef": 0.01, **(hyper or {})}
     if resume_from is not None:
-        model = MaskablePPO.load(resume_from, env=vec, device="cpu")
+        try:
+            model = MaskablePPO.load(resume_from, env=vec, device="cpu")
+        except (ValueError, KeyError, zipfile.BadZipFile) as exc:
+            vec.close()
+            raise ConfigError(f"the checkpoint {str(resume_from)!r} cannot be read ({exc})",
+                              "start the training again without --resume") from None
     else:
         model = MaskablePPO(SetActorCritic, vec, seed=int(seed), device="cpu", verbose=0,
                             policy_kwargs={"features_extractor_class": _Net,
@@ -238,7 +260,7 @@ def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: i
         net.train()
         evaluations.append({"step": step, **m})
         log({f"eval_{k}": v for k, v in m.items()}, step)
-        model.save(checkpoint)
+        save_checkpoint(model, checkpoint)
         on_progress(step, m)
 
     t0 = time.perf_counter()
@@ -249,7 +271,7 @@ def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: i
                                                   lambda s: on_progress(s, None)),
                     reset_num_timesteps=resume_from is None)
     wall = time.perf_counter() - t0
-    model.save(checkpoint)
+    save_checkpoint(model, checkpoint)
     if not evaluations or evaluations[-1]["step"] != model.num_timesteps:
         on_eval(int(model.num_timesteps))
     from steer.policies.rl_net import save_model

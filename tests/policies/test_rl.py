@@ -174,7 +174,12 @@ def test_suggest_ranks_with_an_rl_model_and_refuses_one_for_other_exposures(tmp_
 
 @pytest.mark.slow
 def test_ctrl_c_of_train_names_the_checkpoint_and_resume_finishes(tmp_path):
-    """Ctrl-C mid-training: exit 130 with the command that continues it, which works."""
+    """Ctrl-C mid-training: exit 130 with the command that continues it, which works.
+
+    The checkpoint appears only whole (it is written beside and renamed), so the
+    Ctrl-C, sent as soon as it exists, may land in a later save: that one is
+    dropped and the last whole checkpoint resumes. A checkpoint cut short some
+    other way is a one-line error."""
     import os
     import signal
     import time
@@ -197,3 +202,11 @@ def test_ctrl_c_of_train_names_the_checkpoint_and_resume_finishes(tmp_path):
                   cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "trained 2048 steps" in done.stdout
+    assert not list((tmp_path / "runs" / "train").glob("*/checkpoint.partial.zip"))
+    ckpt = tmp_path / "runs" / "train" / run_id / "checkpoint.zip"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])  # as a save cut short would leave it
+    bad = _steer("train", str(tiny), "--timesteps", "4096", "--resume", run_id, *args,
+                 cwd=tmp_path)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr, bad.stderr
+    assert bad.stderr.strip().startswith("steer: error:") and "cannot be read" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) <= 2, bad.stderr
