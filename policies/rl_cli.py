@@ -137,7 +137,6 @@ def _train_logged(args: argparse.Namespace, config: Any, make_vec: Any,
         bar.close()
         sink.close()
         ckpt = out_dir / "checkpoint.zip"
-        (out_dir / "checkpoint.partial.zip").unlink(missing_ok=True)  # a save cut short
         then = (f"its last checkpoint (saved at each evaluation, every {args.eval_every} steps) "
                 f"is {ckpt}; continue with: steer train {args.experiment} --resume {run_id} "
                 "(same options)" if ckpt.is_file() else

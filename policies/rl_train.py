@@ -184,16 +184,20 @@ class _Progress(BaseCallback):
         return True
 
 
-
 def save_checkpoint(model: MaskablePPO, path: Path) -> None:
     """Save ``model`` to ``path`` whole or not at all: it is written beside it as
     ``<name>.partial.zip``, forced to disk and renamed over ``path``, so a Ctrl-C or a
-    crash mid-save leaves the previous checkpoint readable."""
+    crash mid-save leaves the previous checkpoint readable (and no partial file)."""
     partial = path.with_name(f"{path.stem}.partial.zip")
-    model.save(partial)
-    with open(partial, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(partial, path)
+    try:
+        model.save(partial)
+        with open(partial, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
 
 def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: int,
           eval_seeds: list[int], eval_every: int, out_dir: Path,
