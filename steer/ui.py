@@ -210,8 +210,11 @@ class MlflowServer:
         """The server's command line."""
         cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
                self.tracking_uri, "--host", _HOST, "--port", str(self.port), "--workers", "1"]
-        if _HOST != "127.0.0.1":  # the security middleware allows only localhost by default
-            cmd += ["--allowed-hosts", f"{_HOST}:{self.port},{_HOST}"]
+        if _HOST != "127.0.0.1":
+            # MLflow's security middleware accepts only localhost hosts and origins by
+            # default; since 3.18 the UI's artifact viewer is refused without the origin.
+            cmd += ["--allowed-hosts", f"{_HOST}:{self.port},{_HOST}",
+                    "--cors-allowed-origins", self.url]
         if self._db is not None:
             artifacts = (self._db.parent / "artifacts").as_uri()
             cmd += ["--default-artifact-root", artifacts, "--artifacts-destination", artifacts]
