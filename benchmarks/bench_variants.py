@@ -27,6 +27,27 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 METRICS = ("characterised_tonight", "frac_characterised", "lc_rmse_mag",
            "frac_characterised_periodic", "open_shutter_fraction", "science_score", "visits")
+#: read from the decision records: how the night was spent
+HABITS = ("distinct_targets", "longest_repeat", "filter_changes", "median_exptime_s")
+
+
+def _habits(records: list[Any]) -> dict[str, float]:
+    """Distinct targets, the longest run of consecutive visits to one target, the
+    filter changes and the median exposure of a night's executed visits."""
+    import numpy as np
+
+    done = [r for r in records if r.status == "ok"]
+    acts = [(r.proposal.get("action") or {}) for r in done]
+    ids = [a.get("target_id") for a in acts]
+    bands = [((r.measurement or {}).get("conditions") or {}).get("band") for r in done]
+    run = best = 0
+    for i, t in enumerate(ids):
+        run = run + 1 if i and t == ids[i - 1] else 1
+        best = max(best, run)
+    exps = [a.get("exptime_s") for a in acts if a.get("exptime_s") is not None]
+    return {"distinct_targets": float(len(set(ids))), "longest_repeat": float(best),
+            "filter_changes": float(sum(b != a for a, b in zip(bands, bands[1:], strict=False))),
+            "median_exptime_s": float(np.median(exps)) if exps else float("nan")}
 
 
 def _variant(text: str) -> tuple[str, str, dict[str, Any]]:
@@ -53,7 +74,7 @@ def main() -> int:
     base = load_experiment(args.experiment)
     variants = [_variant(v) for v in args.variant]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    values: dict[str, dict[str, list[float]]] = {n: {m: [] for m in (*METRICS, "wall_s")}
+    values: dict[str, dict[str, list[float]]] = {n: {m: [] for m in (*METRICS, *HABITS, "wall_s")}
                                                  for n, _, _ in variants}
     for seed in seeds:
         for name, policy, params in variants:
@@ -61,9 +82,10 @@ def main() -> int:
             config = dataclasses.replace(base, policy_kwargs=kwargs)
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory(prefix="steer-variants-") as tmp:
-                metrics = play(config, policy, seed, Path(tmp)).episode.metrics
+                episode = play(config, policy, seed, Path(tmp)).episode
+            metrics = {**episode.metrics, **_habits(list(episode.records))}
             values[name]["wall_s"].append(time.perf_counter() - t0)
-            for m in METRICS:
+            for m in (*METRICS, *HABITS):
                 values[name][m].append(float(metrics.get(m, float("nan"))))
             print(f"seed {seed} {name:10s} new {metrics.get('characterised_tonight', 0):4.0f} "
                   f"frac {metrics.get('frac_characterised', 0):.3f} rmse "
@@ -74,7 +96,7 @@ def main() -> int:
     summary: dict[str, Any] = {}
     for name, policy, params in variants:
         row: dict[str, Any] = {"policy": policy, "params": params}
-        for m in (*METRICS, "wall_s"):
+        for m in (*METRICS, *HABITS, "wall_s"):
             mean, low, high = mean_ci95(values[name][m])
             row[m] = {"mean": mean, "low": low, "high": high, "values": values[name][m]}
             if name != ref:
@@ -87,7 +109,8 @@ def main() -> int:
                                           f"{row[m]['diff_vs_' + ref][2]:+.3g}])"
                                           if name != ref else "")
             for m in ("characterised_tonight", "frac_characterised", "lc_rmse_mag",
-                      "open_shutter_fraction", "wall_s")))
+                      "frac_characterised_periodic", "open_shutter_fraction", *HABITS,
+                      "wall_s")))
     out = Path(args.out or REPO / "benchmarks" / "results"
                / f"variants-{Path(args.experiment).stem}.json")
     out.write_text(json.dumps({"benchmark": "policy variants, paired nights",

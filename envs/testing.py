@@ -14,7 +14,7 @@ from steer.config import ExperimentConfig, parse_experiment
 from steer.policies.base import BasePolicy
 from steer.types import Proposal
 
-__all__ = ["tiny_config", "UnsafeFirstPolicy", "TINY_EXPERIMENT"]
+__all__ = ["tiny_config", "tiny_night", "UnsafeFirstPolicy", "TINY_EXPERIMENT"]
 
 TINY_EXPERIMENT = """
 [experiment]
@@ -36,6 +36,20 @@ cloudiness = 0.1
 def tiny_config(extra: str = "") -> ExperimentConfig:
     """A 45-minute night with 40 targets: a closed loop in a second or two."""
     return parse_experiment(TINY_EXPERIMENT + extra, "<tiny>")
+
+
+def tiny_night(folder: Any, policy: str, seed: int = 0, **settings: Any) -> list[Any]:
+    """The executed decision records of a tiny night played by ``policy`` with
+    ``settings`` on top of the experiment's (journal in ``folder``; one torch thread)."""
+    import dataclasses
+
+    from steer.session import play, set_threads
+
+    set_threads(1)
+    config = tiny_config()
+    config = dataclasses.replace(config, policy_kwargs={
+        **config.policy_kwargs, policy: {**config.policy_params(policy), **settings}})
+    return [r for r in play(config, policy, seed, folder).episode.records if r.status == "ok"]
 
 
 class UnsafeFirstPolicy(BasePolicy):

@@ -26,7 +26,10 @@ and picks the best ``priority * dIPV / (slew + readout + exposure)``: the
 expected information gain per second of telescope time. Since version 6
 (``precision_mag``, default 0.005 mag) the value is instead the expected
 information, in nats, about the light curve on the grid counted to that
-precision (:mod:`steer.policies.precision_value`).
+precision (:mod:`steer.policies.precision_value`). Since version 7
+(``overhead_weight``, default 32) a second of slew, settle and filter change
+costs as much as 32 seconds of exposure, so dead time is paid for in
+information, not only in seconds.
 """
 
 from __future__ import annotations
@@ -41,11 +44,11 @@ import torch
 from steer.envs.context import CatalogContext, require_context
 from steer.instruments.telescope import Action, Measurement
 from steer.policies.base import BasePolicy, allowed_actions
-from steer.policies.bo_settings import check_settings
+from steer.policies.bo_settings import check_settings, resolve_defaults, version_of
 from steer.policies.bo_single import fit_single_scale
 from steer.policies.conditions_gp import condition_point, fit_extinction_gp, predict_extinction
 from steer.policies.error_model import mag_error, mag_of_error
-from steer.policies.lookahead import two_step
+from steer.policies.lookahead import ranked, two_step
 from steer.policies.precision_value import floored_information
 from steer.types import Proposal
 
@@ -124,14 +127,24 @@ class BOPolicy(BasePolicy):
             known to it keeps its value. Default (``None``): 0.005 mag with
             ``lengthscales_d`` and the cached posterior (version 6), else 0
             (the IPV reduction).
+        overhead_weight: Seconds of exposure that one second of slew, settle
+            and filter change costs in the rate (readout is costed as it is):
+            the price of dead time. At 1 (version 6) the myopic rate takes
+            short exposures on scattered targets and keeps the shutter open
+            36-46% of the dome-open time against `feature`'s 53-70%; at 32 it
+            matches `feature` there, with longer exposures and fewer filter
+            changes, and keeps its lead on the truth-judged metrics (README).
+            Default (``None``): 32 with ``precision_mag`` (version 7), else 1.
     """
 
     name = "bo"
     version = "2"
     #: The settings that restore an earlier version (``steer replay`` of its runs).
-    earlier_versions = {"3": {"amplitude_bins": 1, "faint_memory_d": 0, "precision_mag": 0},
-                        "4": {"faint_memory_d": 0, "precision_mag": 0},
-                        "5": {"precision_mag": 0}}
+    earlier_versions = {"3": {"amplitude_bins": 1, "faint_memory_d": 0, "precision_mag": 0,
+                              "overhead_weight": 1},
+                        "4": {"faint_memory_d": 0, "precision_mag": 0, "overhead_weight": 1},
+                        "5": {"precision_mag": 0, "overhead_weight": 1},
+                        "6": {"overhead_weight": 1}}
 
     def __init__(self, lengthscale_d: float = 0.08,
                  lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
@@ -140,25 +153,25 @@ class BOPolicy(BasePolicy):
                  posterior: str = "cached", horizon_d: int = 0,
                  amplitude_bins: int | None = None,
                  faint_memory_d: float | None = None, lookahead: int = 0,
-                 precision_mag: float | None = None) -> None:
-        if amplitude_bins is None:
-            amplitude_bins = 3 if lengthscales_d else 1
-        if faint_memory_d is None:
-            faint_memory_d = 0.5 if lengthscales_d else 0.0
-        if precision_mag is None:
-            precision_mag = 0.005 if lengthscales_d and posterior == "cached" else 0.0
+                 precision_mag: float | None = None,
+                 overhead_weight: float | None = None) -> None:
+        amplitude_bins, faint_memory_d, precision_mag, overhead_weight = resolve_defaults(
+            lengthscales_d, posterior, amplitude_bins, faint_memory_d, precision_mag,
+            overhead_weight)
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
                          max_obs_per_target=max_obs_per_target, posterior=posterior,
                          horizon_d=horizon_d, amplitude_bins=amplitude_bins,
                          faint_memory_d=faint_memory_d, lookahead=lookahead,
-                         precision_mag=precision_mag)
+                         precision_mag=precision_mag, overhead_weight=overhead_weight)
         check_settings(lengthscale_d=lengthscale_d, lengthscales_d=lengthscales_d,
                        posterior=posterior, horizon_d=horizon_d, amplitude_bins=amplitude_bins,
                        n_amplitudes=len(_AMPLITUDE_GRID_MAG2), faint_memory_d=faint_memory_d,
-                       lookahead=lookahead, precision_mag=precision_mag)
+                       lookahead=lookahead, precision_mag=precision_mag,
+                       overhead_weight=overhead_weight)
         self.precision_mag = float(precision_mag)
+        self.overhead_weight = float(overhead_weight)
         self.lookahead = int(lookahead)
         self.faint_memory_d = float(faint_memory_d)
         self.amplitude_bins = int(amplitude_bins)
@@ -167,13 +180,8 @@ class BOPolicy(BasePolicy):
         self.lengthscale_d = float(lengthscale_d)
         self.lengthscales_d = [float(v) for v in lengthscales_d]
         self.bma = bool(self.lengthscales_d)
-        self.version = ("4" if self.amplitude_bins > 1 else "3") if self.bma else "2"
-        if self.faint_memory_d > 0:  # version 5 is version 4 with it; else a named variant
-            self.version = "5" if self.version == "4" else f"{self.version}+faint"
-        if self.precision_mag > 0:  # version 6 is version 5 with it; else a named variant
-            self.version = "6" if self.version == "5" else f"{self.version}+precision"
-        if self.lookahead:  # an option, not a version: measured not to help (README)
-            self.version = f"{self.version}+lookahead"
+        self.version = version_of(self.bma, self.amplitude_bins, self.faint_memory_d,
+                                  self.precision_mag, self.overhead_weight, self.lookahead)
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)
@@ -332,19 +340,22 @@ class BOPolicy(BasePolicy):
         gain = np.where(exp_mag > sat + 0.3, gain, 0.0)  # saturated frames teach nothing
         seen_saturated = exps[None, :] >= self.saturated_from_s[:, None]
         gain = np.where(seen_saturated, 0.0, gain)
-        cost = overhead[:, None] + self.readout_s + exps[None, :]
+        cost = overhead[:, None] + self.readout_s + exps[None, :]  # seconds
+        weighted = cost + (self.overhead_weight - 1.0) * overhead[:, None]
         value = prio[:, None] * gain
-        scores = value / cost
+        scores = value / weighted
         la = None
         if self.lookahead:
-            la = two_step(value, cost, allowed_actions(info, len(exps)), self.lookahead,
+            la = two_step(value, weighted, allowed_actions(info, len(exps)), self.lookahead,
                           tf[:, ctx.target_feature("alt_deg")],
                           tf[:, ctx.target_feature("az_deg")], np.asarray(ctx.catalog.band),
-                          exps, self.readout_s, ctx.instrument)
+                          exps, self.readout_s, ctx.instrument, self.overhead_weight)
         score_s = time.perf_counter() - t_start
-        rule = ("priority * expected IPV reduction / (slew+readout+exposure) s" if value_l is None
+        per = ("(slew+readout+exposure) s" if self.overhead_weight == 1 else
+               f"({self.overhead_weight:g} x (slew+settle+filter change)+readout+exposure) s")
+        rule = (f"priority * expected IPV reduction / {per}" if value_l is None
                 else f"priority * expected information (nats) on the light curve to "
-                     f"{self.precision_mag:g} mag / (slew+readout+exposure) s")
+                     f"{self.precision_mag:g} mag / {per}")
         if la is not None:
             rule = (f"for the {self.lookahead} best by {rule}: both visits' value / both's "
                     "seconds, this one's and the best next one's from where it leaves the "
@@ -352,6 +363,7 @@ class BOPolicy(BasePolicy):
         why = {"acquisition": rule,
                "fit_s": self.fit_s, "score_s": score_s,
                **({"precision_mag": self.precision_mag} if value_l is not None else {}),
+               "overhead_weight": self.overhead_weight,
                "saturation": "no exposure predicted to saturate (limit + 0.3 mag), nor one "
                              "as long as one that did",
                "targets_seen_saturated": int(np.isfinite(self.saturated_from_s).sum()),
@@ -364,7 +376,7 @@ class BOPolicy(BasePolicy):
                    "amplitude_bins": self.amplitude_bins,
                    "outputscale_median_mag2": float(torch.median(self.bank.outputscale)),
                    "conditions_gp": self.cond_model is not None}}
-        proposals = self._ranked(scores, la, mask, n, why, info.get("exposure_mask"))
+        proposals = ranked(self.rank, scores, la, mask, n, why, info.get("exposure_mask"))
         out = []
         for p in proposals:
             i = p.action.target_index
@@ -377,7 +389,8 @@ class BOPolicy(BasePolicy):
                        else "expected_information_nats"): float(gain[i, e]),
                       "lengthscale_weights": [round(float(v), 4)
                                               for v in self.bank.scale_weights(i)],
-                      "cost_s": float(cost[i, e])}
+                      "cost_s": float(cost[i, e]), "overhead_s": float(overhead[i]),
+                      "weighted_cost_s": float(weighted[i, e])}
             if faint[i]:
                 detail["faint_frame_mag"] = float(self.faint_mag[i])
             if la is not None and la.next_index[i] >= 0:
@@ -399,19 +412,6 @@ class BOPolicy(BasePolicy):
             exp_mag = np.where(faint[rows, None],
                                np.maximum(exp_mag, self.faint_mag[rows, None]), exp_mag)
         return exp_mag, mag_error(exp_mag, m5[rows])
-
-    def _ranked(self, scores: np.ndarray, la: Any, mask: np.ndarray, n: int,
-                why: dict[str, Any], exposure_mask: Any) -> list[Proposal]:
-        """The lookahead's candidates by their two-step score, then the rest by one visit's."""
-        if la is None:
-            return self.rank(scores, mask, n, why, exposure_mask=exposure_mask)
-        first = self.rank(la.scores, mask, n, why, exposure_mask=exposure_mask)
-        if len(first) >= n:
-            return first
-        rest = np.where(np.isfinite(la.myopic)[:, None], -np.inf, scores)  # not candidates
-        more = self.rank(rest, mask, n - len(first), why, exposure_mask=exposure_mask)
-        return first + [Proposal(p.action, p.score, {**p.explanation, "rank": len(first) + r})
-                        for r, p in enumerate(more)]
 
     # -------------------------------------------------------------- learning
     def _note_faint(self, i: int, m: Measurement) -> None:

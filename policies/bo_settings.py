@@ -1,4 +1,5 @@
-"""The checks of ``bo``'s settings: each bad value refused in one line that names the fix."""
+"""``bo``'s settings: their defaults, the version they make, and the checks that refuse
+each bad value in one line that names the fix."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from steer.errors import ConfigError
 
-__all__ = ["check_settings"]
+__all__ = ["check_settings", "resolve_defaults", "version_of"]
 
 
 def _number(v: Any) -> bool:
@@ -20,14 +21,58 @@ def _whole(v: Any) -> bool:
     return not isinstance(v, bool) and isinstance(v, int) and v >= 0
 
 
+def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bins: Any,
+                     faint_memory_d: Any, precision_mag: Any,
+                     overhead_weight: Any) -> tuple[Any, Any, Any, Any]:
+    """The settings left ``None`` resolved to the newest version's defaults.
+
+    Each default depends on the settings it builds on: amplitude bins and the
+    faint-frame memory on time-scale averaging (``lengthscales_d``), the
+    precision on the cached posterior, the overhead weight on the precision.
+
+    Returns:
+        ``(amplitude_bins, faint_memory_d, precision_mag, overhead_weight)``.
+    """
+    if amplitude_bins is None:
+        amplitude_bins = 3 if lengthscales_d else 1
+    if faint_memory_d is None:
+        faint_memory_d = 0.5 if lengthscales_d else 0.0
+    if precision_mag is None:
+        precision_mag = 0.005 if lengthscales_d and posterior == "cached" else 0.0
+    if overhead_weight is None:
+        overhead_weight = 32.0 if _number(precision_mag) and precision_mag > 0 else 1.0
+    return amplitude_bins, faint_memory_d, precision_mag, overhead_weight
+
+
+def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_mag: float,
+               overhead_weight: float, lookahead: int) -> str:
+    """The version a set of settings makes: each version is the one before plus one
+    setting; a setting without the ones it builds on makes a named variant."""
+    version = ("4" if amplitude_bins > 1 else "3") if bma else "2"
+    if faint_memory_d > 0:
+        version = "5" if version == "4" else f"{version}+faint"
+    if precision_mag > 0:
+        version = "6" if version == "5" else f"{version}+precision"
+    if overhead_weight != 1:
+        version = "7" if version == "6" else f"{version}+overhead"
+    if lookahead:  # an option, not a version: measured not to help (README)
+        version = f"{version}+lookahead"
+    return version
+
+
 def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posterior: Any,
                    horizon_d: Any, amplitude_bins: Any, n_amplitudes: int,
-                   faint_memory_d: Any, lookahead: Any, precision_mag: Any) -> None:
+                   faint_memory_d: Any, lookahead: Any, precision_mag: Any,
+                   overhead_weight: Any) -> None:
     """Refuse a bad setting of :class:`~steer.policies.bo.BOPolicy` (defaults resolved).
 
     Raises:
         ConfigError: The first bad setting, with what to write instead.
     """
+    if not (_number(overhead_weight) and overhead_weight >= 1):
+        raise ConfigError(f"overhead_weight = {overhead_weight!r} is not a number >= 1",
+                          "e.g. overhead_weight = 32 (default), or 1 to cost a second of "
+                          "slew as a second of exposure")
     if not (_number(precision_mag) and precision_mag >= 0):
         raise ConfigError(f"precision_mag = {precision_mag!r} is not a magnitude >= 0",
                           "e.g. precision_mag = 0.005 (default), or 0 for the IPV reduction")

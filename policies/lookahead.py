@@ -22,13 +22,16 @@ characterised in a night fell from 4.5 to 0.7).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from steer.instruments.sim.geometry import slew_components_s
+from steer.types import Proposal
 
-__all__ = ["Lookahead", "two_step"]
+__all__ = ["Lookahead", "ranked", "two_step"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Lookahead:
 
 def two_step(value: np.ndarray, cost_s: np.ndarray, allowed: np.ndarray, candidates: int,
              alt_deg: np.ndarray, az_deg: np.ndarray, band: np.ndarray, exptimes_s: np.ndarray,
-             readout_s: float, config: object) -> Lookahead:
+             readout_s: float, config: object, overhead_weight: float = 1.0) -> Lookahead:
     """Two-step rates of the ``candidates`` best targets by the myopic rate.
 
     Args:
@@ -69,6 +72,8 @@ def two_step(value: np.ndarray, cost_s: np.ndarray, allowed: np.ndarray, candida
         readout_s: Readout and shutter seconds after each exposure.
         config: The instrument's kinematic constants (slew speeds, settle,
             dome, ``filter_change_s``).
+        overhead_weight: Seconds of exposure one second of the next visit's slew,
+            settle and filter change counts as (``cost_s`` weighs this one's).
 
     Returns:
         The :class:`Lookahead`; targets outside the candidates score ``-inf``.
@@ -89,7 +94,8 @@ def two_step(value: np.ndarray, cost_s: np.ndarray, allowed: np.ndarray, candida
     motion, settle = slew_components_s(alt_deg[cand, None], az_deg[cand, None],
                                        alt_deg[None, nv], az_deg[None, nv], config)
     change = np.where(band[cand, None] != band[None, nv], float(config.filter_change_s), 0.0)
-    c2 = (motion + settle + change)[:, :, None] + readout_s + exptimes_s[None, None, :]
+    dead = motion + settle + change  # `k x M` seconds
+    c2 = overhead_weight * dead[:, :, None] + readout_s + exptimes_s[None, None, :]
     r2 = np.where(allowed[nv][None], value[nv][None] / c2, -np.inf)  # `k x M x E`
     r2[nv[None, :] == cand[:, None]] = -np.inf  # a target is not its own next visit
     flat = r2.reshape(k, -1).argmax(axis=1)
@@ -103,5 +109,22 @@ def two_step(value: np.ndarray, cost_s: np.ndarray, allowed: np.ndarray, candida
     # a visit worth nothing stays worth nothing: it does not borrow the next one's value
     out[cand, e1] = np.where(v1 > 0, (v1 + g2) / (cost_s[cand, e1] + cost2), 0.0)
     nxt[cand] = np.where(found, nv[j_local], -1)
-    nxt_e[cand], nxt_c[cand], myopic[cand] = e2, np.where(found, cost2, np.nan), best[cand]
+    seconds2 = cost2 - (overhead_weight - 1.0) * dead[rows, j_local]  # unweighted
+    nxt_e[cand], nxt_c[cand], myopic[cand] = e2, np.where(found, seconds2, np.nan), best[cand]
     return Lookahead(out, nxt, nxt_e, nxt_c, myopic)
+
+
+def ranked(rank: Callable[..., list[Proposal]], scores: np.ndarray, la: Lookahead | None,
+           mask: np.ndarray, n: int, why: dict[str, Any],
+           exposure_mask: Any) -> list[Proposal]:
+    """The ``n`` best proposals: the lookahead's candidates by their two-step score, then
+    the rest by one visit's (``rank``: the policy's ranking of a score table)."""
+    if la is None:
+        return rank(scores, mask, n, why, exposure_mask=exposure_mask)
+    first = rank(la.scores, mask, n, why, exposure_mask=exposure_mask)
+    if len(first) >= n:
+        return first
+    rest = np.where(np.isfinite(la.myopic)[:, None], -np.inf, scores)  # not candidates
+    more = rank(rest, mask, n - len(first), why, exposure_mask=exposure_mask)
+    return first + [Proposal(p.action, p.score, {**p.explanation, "rank": len(first) + r})
+                    for r, p in enumerate(more)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -42,19 +40,14 @@ def test_a_smaller_error_is_worth_more_and_the_value_is_the_grid_average():
 
 
 def _night(tmp_path, **bo):
-    from steer.envs.testing import tiny_config
-    from steer.session import play, set_threads
+    from steer.envs.testing import tiny_night
 
-    set_threads(1)
-    config = tiny_config()
-    config = dataclasses.replace(config, policy_kwargs={
-        **config.policy_kwargs, "bo": {**config.policy_params("bo"), **bo}})
-    return [r for r in play(config, "bo", 0, tmp_path).episode.records if r.status == "ok"]
+    return tiny_night(tmp_path, "bo", 0, **bo)
 
 
 def test_bo_with_a_precision_says_so_and_chooses_otherwise(tmp_path):
     """A real tiny night with ``precision_mag = 0.005`` (the default): every decision names
-    the value it maximised and the run is version 6; the same night by the IPV reduction
+    the value it maximised and the run is version 7 (6 with the overhead weight); the same night by the IPV reduction
     (``precision_mag = 0``, version 5) makes other choices (the setting changes the
     decisions, not only the words)."""
     with_precision = _night(tmp_path / "p")
@@ -63,7 +56,7 @@ def test_bo_with_a_precision_says_so_and_chooses_otherwise(tmp_path):
     assert len(with_precision) >= 3
     for record in with_precision:
         expl = record.proposal["explanation"]
-        assert record.policy_version == "6"
+        assert record.policy_version == "7"
         assert "information (nats) on the light curve to 0.005 mag" in expl["acquisition"]
         assert expl["expected_information_nats"] >= 0
         assert "expected_ipv_reduction_mag2" not in expl and expl["precision_mag"] == 0.005
