@@ -172,7 +172,7 @@ def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
     if gain is not None and cost is not None and weight not in (None, 1.0) and dead is not None:
         words += (f": priority x expected {gain_words} per second of exposure and readout, "
                   f"a second of slew, settle and filter change counted as {weight:g} "
-                  f"({cost:.0f} s, {dead:.0f} s of them moving)")
+                  f"({cost:.0f} s, {dead:.0f} s of them slewing, settling or changing filter)")
     elif gain is not None and cost is not None:
         words += (f": priority x expected {gain_words} per second of slew, readout and "
                   f"exposure ({cost:.0f} s)")
