@@ -267,10 +267,13 @@ def as_logged_version(config: Any, name: str, records: list[DecisionRecord]
     if was == now:
         return config, ""
     restore = earlier.get(was)
-    if restore is None:
+    base, _, options = was.partition("+")  # "6+lookahead": version 6 with an option on
+    if restore is None and options and now.partition("+")[2] == options:
+        restore = earlier.get(base)
+    kwargs = {**config.policy_kwargs, name: {**params, **(restore or {})}}
+    if restore is None or str(make_policy(name, **kwargs[name]).version) != was:
         return config, (f"note: the run was made by {name} version {was}, this steer's is {now}; "
                         "its decisions may differ")
-    kwargs = {**config.policy_kwargs, name: {**params, **restore}}
     settings = ", ".join(f"{k} = {v!r}" for k, v in restore.items())
     return (dataclasses.replace(config, policy_kwargs=kwargs),
             f"the run was made by {name} version {was} (this steer's is {now}): "

@@ -72,3 +72,26 @@ def test_a_bad_weight_is_refused_in_one_line(weight, words):
     with pytest.raises(ConfigError) as err:
         make_policy("bo", overhead_weight=weight)
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_version_6_run_replays_as_version_6_with_its_options_on():
+    """Replay and --resume of a version 6 night restore ``overhead_weight = 1``, a night
+    made with the lookahead on (version "6+lookahead") too; a version no setting
+    restores gets the note that its decisions may differ."""
+    from types import SimpleNamespace
+
+    from steer.envs.testing import tiny_config
+    from steer.runs import as_logged_version
+
+    config = tiny_config("\n[policy.bo]\nlookahead = 4\n")
+    made = [SimpleNamespace(policy="bo", policy_version="6+lookahead")]
+    restored, note = as_logged_version(config, "bo", made)
+    assert restored.policy_params("bo") == {"lookahead": 4, "overhead_weight": 1}
+    assert "made by bo version 6+lookahead" in note and "overhead_weight = 1" in note
+    plain = tiny_config()
+    restored, note = as_logged_version(plain, "bo", [SimpleNamespace(policy="bo",
+                                                                     policy_version="6")])
+    assert restored.policy_params("bo") == {"overhead_weight": 1}
+    unknown = [SimpleNamespace(policy="bo", policy_version="6+precision")]
+    restored, note = as_logged_version(plain, "bo", unknown)
+    assert restored is plain and "its decisions may differ" in note
