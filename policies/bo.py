@@ -132,8 +132,9 @@ class BOPolicy(BasePolicy):
             the price of dead time. At 1 (version 6) the myopic rate takes
             short exposures on scattered targets and keeps the shutter open
             36-46% of the dome-open time against `feature`'s 53-70%; at 32 it
-            matches `feature` there, with longer exposures and fewer filter
-            changes, and keeps its lead on the truth-judged metrics (README).
+            is no lower than `feature`'s on the tuning nights, with longer
+            exposures and fewer filter changes, for part of its science lead
+            (README).
             Default (``None``): 32 with ``precision_mag`` (version 7), else 1.
     """
 
