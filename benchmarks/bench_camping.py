@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks._markdown import paired_table  # noqa: E402
+from benchmarks._visits import longest_repeat  # noqa: E402
 from steer.records import read_journal  # noqa: E402
 from steer.stats import mean_ci95, paired_diff_ci95  # noqa: E402
 
@@ -47,13 +48,9 @@ def night_stats(journal: Path) -> dict[str, float]:
         ids.append((r.proposal.get("action") or {}).get("target_id"))
         saturated += int(bool(r.measurement.get("saturated")))
         zero += int(r.reward < 1e-3)
-    run = best = 0
-    for i, t in enumerate(ids):
-        run = run + 1 if i and t == ids[i - 1] else 1
-        best = max(best, run)
     n = max(len(ids), 1)
     return {"most_visits_one_target": float(max(Counter(ids).values(), default=0)),
-            "longest_repeat": float(best), "saturated_frac": saturated / n,
+            "longest_repeat": float(longest_repeat(ids)), "saturated_frac": saturated / n,
             "zero_reward_frac": zero / n}
 
 

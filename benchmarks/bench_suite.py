@@ -99,6 +99,7 @@ def _scenario(name: str, policies: list[str], args: argparse.Namespace,
 def _camping(runs_dir: str, run_ids: list[str]) -> dict[str, float]:
     """From the journals: the longest run of consecutive visits to one target, and the
     fraction of visits whose reward was below 0.001 (nothing learned), over the nights."""
+    from benchmarks._visits import longest_repeat
     from steer.records import read_journal
 
     longest, wasted, visits = [], 0, 0
@@ -109,11 +110,7 @@ def _camping(runs_dir: str, run_ids: list[str]) -> dict[str, float]:
                 continue
             ids.append((r.proposal.get("action") or {}).get("target_id"))
             wasted += int(r.reward < 1e-3)
-        run = best = 0
-        for i, t in enumerate(ids):
-            run = run + 1 if i and t == ids[i - 1] else 1
-            best = max(best, run)
-        longest.append(best)
+        longest.append(longest_repeat(ids))
         visits += len(ids)
     return {"longest_repeat_median": float(sorted(longest)[len(longest) // 2]),
             "longest_repeat_max": float(max(longest)),

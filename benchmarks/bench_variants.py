@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 METRICS = ("characterised_tonight", "frac_characterised", "lc_rmse_mag",
            "frac_characterised_periodic", "open_shutter_fraction", "science_score", "visits")
 #: read from the decision records: how the night was spent
@@ -36,16 +37,14 @@ def _habits(records: list[Any]) -> dict[str, float]:
     filter changes and the median exposure of a night's executed visits."""
     import numpy as np
 
+    from benchmarks._visits import longest_repeat
+
     done = [r for r in records if r.status == "ok"]
     acts = [(r.proposal.get("action") or {}) for r in done]
     ids = [a.get("target_id") for a in acts]
     bands = [((r.measurement or {}).get("conditions") or {}).get("band") for r in done]
-    run = best = 0
-    for i, t in enumerate(ids):
-        run = run + 1 if i and t == ids[i - 1] else 1
-        best = max(best, run)
     exps = [a.get("exptime_s") for a in acts if a.get("exptime_s") is not None]
-    return {"distinct_targets": float(len(set(ids))), "longest_repeat": float(best),
+    return {"distinct_targets": float(len(set(ids))), "longest_repeat": float(longest_repeat(ids)),
             "filter_changes": float(sum(b != a for a, b in zip(bands, bands[1:], strict=False))),
             "median_exptime_s": float(np.median(exps)) if exps else float("nan")}
 

@@ -168,15 +168,16 @@ def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
                                   f"({info:.3g} nats)")
     elif gain is not None:
         gain_words = f"light-curve variance reduction ({gain:.3g} mag²)"
-    weight, dead = finite(expl.get("overhead_weight")), finite(expl.get("overhead_s"))
-    if gain is not None and cost is not None and weight not in (None, 1.0) and dead is not None:
-        words += (f": priority x expected {gain_words} per second of exposure and readout, "
-                  f"a second of slew, settle and filter change counted as {weight:g} "
-                  f"({cost:.0f} s, {dead:.0f} s of them slewing, settling or changing filter)")
-    elif gain is not None and cost is not None:
-        words += (f": priority x expected {gain_words} per second of slew, readout and "
-                  f"exposure ({cost:.0f} s)")
     if gain is not None and cost is not None:
+        weight, dead = finite(expl.get("overhead_weight")), finite(expl.get("overhead_s"))
+        if weight not in (None, 1.0) and dead is not None:
+            words += (f": priority x expected {gain_words} per second of exposure and readout, "
+                      f"a second of slew, settle and filter change counted as {weight:g} "
+                      f"({cost:.0f} s, {dead:.0f} s of them slewing, settling or changing "
+                      "filter)")
+        else:
+            words += (f": priority x expected {gain_words} per second of slew, readout and "
+                      f"exposure ({cost:.0f} s)")
         ahead = expl.get("lookahead") or {}
         next_cost = finite(ahead.get("next_cost_s"))
         if ahead.get("next_target_id") and next_cost is not None:
