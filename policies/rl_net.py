@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from steer.atomic import replacing, write_text_atomic
 from steer.errors import ConfigError
 
 __all__ = ["NetConfig", "SetScorer", "save_model", "load_model"]
@@ -126,13 +127,16 @@ class SetScorer(nn.Module):
 
 
 def save_model(net: SetScorer, folder: Path) -> Path:
-    """Write ``model.pt`` and ``config.json`` into ``folder`` (created); return it."""
+    """Write ``model.pt`` and ``config.json`` into ``folder`` (created); return it.
+
+    Each file is written whole or not at all (:func:`steer.atomic.replacing`), so
+    an interrupted save leaves the previous model loadable.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     cfg = asdict(net.cfg)
-    torch.save({"format": "steer-rl/1", "config": cfg, "state_dict": net.state_dict()},
-               folder / "model.pt")
-    (folder / "config.json").write_text(json.dumps(cfg, indent=1), encoding="utf-8")
+    with replacing(folder / "model.pt") as tmp:
+        torch.save({"format": "steer-rl/1", "config": cfg, "state_dict": net.state_dict()}, tmp)
+    write_text_atomic(folder / "config.json", json.dumps(cfg, indent=1))
     return folder
 
 

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from torch import nn
 
+from steer.atomic import replacing
 from steer.errors import ConfigError
 from steer.policies.base import allowed_actions
 from steer.policies.rl_net import NetConfig, SetScorer
@@ -185,18 +185,11 @@ class _Progress(BaseCallback):
 
 
 def save_checkpoint(model: MaskablePPO, path: Path) -> None:
-    """Save ``model`` to ``path`` whole or not at all: it is written beside it as
-    ``<name>.partial.zip``, forced to disk and renamed over ``path``, so a Ctrl-C or a
-    crash mid-save leaves the previous checkpoint readable (and no partial file)."""
-    partial = path.with_name(f"{path.stem}.partial.zip")
-    try:
+    """Save ``model`` to ``path`` whole or not at all: it is written beside it, forced
+    to disk and renamed over ``path``, so a Ctrl-C or a crash mid-save leaves the
+    previous checkpoint readable (and no partial file)."""
+    with replacing(path) as partial:
         model.save(partial)
-        with open(partial, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 def train(make_env: Callable[[], gym.Env], *, timesteps: int, seed: int, envs: int,

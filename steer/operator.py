@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from steer.atomic import write_text_atomic
 from steer.callbacks import LoopCallback
 from steer.errors import ConfigError
 from steer.types import Proposal
@@ -98,12 +99,8 @@ def write_control(runs_dir: Path, run_id: str, command: str) -> Path:
     if command not in COMMANDS:
         raise ConfigError(f"unknown control command {command!r}", f"use {', '.join(COMMANDS)}")
     require_night(runs_dir, run_id)
-    path = control_path(runs_dir, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"command": command, "time_unix": time.time()}), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(control_path(runs_dir, run_id),
+                             json.dumps({"command": command, "time_unix": time.time()}))
 
 
 class ControlChannel(LoopCallback):

@@ -21,14 +21,14 @@ from __future__ import annotations
 import html as html_lib
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from steer.atomic import write_text_atomic
 
 if TYPE_CHECKING:
     from steer.presenter import Presenter
@@ -177,18 +177,7 @@ def write_report(path: Path, html: str) -> Path:
     Returns:
         ``path``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, html)
 
 
 def run_meta(records: Sequence[DecisionRecord], presenter: Presenter,

@@ -136,7 +136,7 @@ def test_live_report_refreshes_then_writes_the_final_one(tmp_path: Path) -> None
     html = seen[0].read_text(encoding="utf-8")
     assert 'http-equiv="refresh"' not in html  # the final report does not reload
     assert f"{n} decisions" in html
-    assert not list((tmp_path / "live").glob(".*.tmp"))
+    assert not list((tmp_path / "live").glob(".*.tmp*"))
 
 
 def test_point_reports_have_their_own_views(tmp_path: Path) -> None:

@@ -202,7 +202,7 @@ def test_ctrl_c_of_train_names_the_checkpoint_and_resume_finishes(tmp_path):
                   cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "trained 2048 steps" in done.stdout
-    assert not list((tmp_path / "runs" / "train").glob("*/checkpoint.partial.zip"))
+    assert not list((tmp_path / "runs" / "train").glob("*/.checkpoint.*.tmp*"))
     ckpt = tmp_path / "runs" / "train" / run_id / "checkpoint.zip"
     ckpt.write_bytes(ckpt.read_bytes()[:1000])  # as a save cut short would leave it
     bad = _steer("train", str(tiny), "--timesteps", "4096", "--resume", run_id, *args,
