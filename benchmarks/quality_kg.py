@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from quality_fully_bayesian import FAILING  # noqa: E402  (the same 14 failing tuning seeds)
+from _screen import FAILING, in_global_basin, run_screen  # noqa: E402
 
 
 def _kg_builder(fantasies: int) -> Any:
@@ -76,22 +76,19 @@ def main() -> int:
     params = {**bq.BO_PARAMS, "noise_std": 0.0, "num_restarts": args.restarts,
               "raw_samples": args.raw_samples, "sample_around_best": False}
     seeds = bq.parse_seed_list(args.seed_list)
-    rows = []
     out = Path(args.out)
-    for seed in seeds:
-        run = bq.run_one("bo-continuous", "hartmann6", 40, seed, 0.0, params)
-        rows.append({"seed": seed, "final_simple_regret": run["final_simple_regret"],
-                     "mean_ask_s": run["mean_ask_s"]})
-        print(f"kg seed {seed}: regret {run['final_simple_regret']:.4f}, "
-              f"{run['mean_ask_s']:.2f} s per suggestion", file=sys.stderr, flush=True)
+
+    def write(rows: list[dict[str, Any]]) -> None:
         out.write_text(json.dumps({
             "function": "hartmann6", "budget": 40, "noise_std": 0.0,
             "acquisition": "qKnowledgeGradient (one-shot)", "settings": params,
             "fantasies": args.fantasies, "seeds": seeds, "rows": rows,
-            "in_global_basin": sum(r["final_simple_regret"] < 0.1 for r in rows),
+            "in_global_basin": in_global_basin(rows),
             "global_basin_rule": "final simple regret < 0.1"}, indent=1) + "\n")
-    print(f"kg: {sum(r['final_simple_regret'] < 0.1 for r in rows)} of {len(rows)} in the "
-          f"global basin; wrote {out}", file=sys.stderr)
+
+    rows = run_screen("kg", seeds, params, on_row=write)
+    print(f"kg: {in_global_basin(rows)} of {len(rows)} in the global basin; wrote {out}",
+          file=sys.stderr)
     return 0
 
 

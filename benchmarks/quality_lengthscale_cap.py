@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from quality_fully_bayesian import FAILING  # noqa: E402  (the same 14 failing tuning seeds)
+from _screen import FAILING, in_global_basin, run_screen  # noqa: E402
 
 
 def _capped(make: Any, cap: float) -> Any:
@@ -67,21 +67,14 @@ def main() -> int:
     modules.get_covar_module_with_dim_scaled_prior = _capped(
         modules.get_covar_module_with_dim_scaled_prior, args.cap)
     seeds = bq.parse_seed_list(args.seed_list)
-    rows = []
-    for seed in seeds:
-        run = bq.run_one("bo-continuous", "hartmann6", 40, seed, 0.0,
-                         {**bq.BO_PARAMS, "noise_std": 0.0})
-        rows.append({"seed": seed, "final_simple_regret": run["final_simple_regret"],
-                     "mean_ask_s": run["mean_ask_s"]})
-        print(f"cap {args.cap:g} seed {seed}: regret {run['final_simple_regret']:.4f}, "
-              f"{run['mean_ask_s']:.2f} s per suggestion", file=sys.stderr, flush=True)
+    rows = run_screen(f"cap {args.cap:g}", seeds, {**bq.BO_PARAMS, "noise_std": 0.0})
     out = Path(args.out)
     result = json.loads(out.read_text()) if out.exists() else {
         "function": "hartmann6", "budget": 40, "noise_std": 0.0, "settings": bq.BO_PARAMS,
         "in_global_basin": "final simple regret < 0.1", "caps": {}}
     result["caps"][f"{args.cap:g}"] = {
         "seeds": seeds, "rows": rows,
-        "in_global_basin": sum(r["final_simple_regret"] < 0.1 for r in rows)}
+        "in_global_basin": in_global_basin(rows)}
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"cap {args.cap:g}: {result['caps'][f'{args.cap:g}']['in_global_basin']} of "
           f"{len(rows)} in the global basin; wrote {out}", file=sys.stderr)
