@@ -114,7 +114,8 @@ def _breakdown(path: Path, policy: str, repeats: int) -> dict:
 
 
 def _steer_plan(path: Path) -> tuple[dict[str, float], list[dict]]:
-    from steer.envs.planner import Conditions, open_night, plan
+    from steer.envs.night_plan import plan
+    from steer.envs.planner import Conditions, open_night
     from steer.instruments.sim.catalog_io import read_catalog
     from steer.instruments.sim.sites import resolve_site
 

@@ -22,7 +22,7 @@ def visibility_chart(env: Any, result: Any, path: str | PathLike[str], title: st
 
     Args:
         env: The (unwrapped) environment the plan was made on.
-        result: The :class:`steer.envs.planner.PlanResult`.
+        result: The :class:`steer.envs.night_plan.PlanResult`.
         path: PNG file to write.
         title: Chart title.
     """

@@ -209,7 +209,8 @@ def _write_plan(path: Path, result: Any, meta: dict[str, Any]) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """The whole night's sequence, a visibility chart and an ECSV/JSON of the plan."""
-    from steer.envs.planner import default_policy, mjd_to_iso, open_night, parse_night, plan
+    from steer.envs.night_plan import plan
+    from steer.envs.planner import default_policy, mjd_to_iso, open_night, parse_night
 
     night = parse_night(args.night)
     conditions = _conditions(args)

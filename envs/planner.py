@@ -19,26 +19,25 @@ others; visits follow each other on the simulated clock, so none overlap.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from steer.envs.night_actions import SATURATION_MARGIN_MAG
 from steer.envs.target_selection import TargetSelectionEnv
 from steer.errors import CatalogError, ConfigError
 
 __all__ = ["Conditions", "StatedConditionsEnv", "open_night", "parse_time", "night_date_for",
-           "default_policy", "suggest", "plan", "mjd_to_iso", "PlanResult"]
+           "default_policy", "suggest", "mjd_to_iso", "make_catalog_policy"]
 
 _MJD_UNIX = 40587.0
 _S_PER_DAY = 86400.0
 _TRACK_STEP_D = 2.0 / 1440.0  # 2-min grid for "time left above the limit"
-_IDLE_S = 60.0  # clock step in plan when every proposal's visit would break a limit
 #: Per policy: the reason of the first suggestion, and the ranking of the others.
 _LEAD: dict[str, tuple[str, str]] = {
     "bo": ("highest expected information per second", "expected information per second"),
@@ -262,9 +261,13 @@ def _ago(days: float) -> str:
 
 
 def _reason(policy: str, rank: int, ago_d: float, n_visits: int, up_h: float, night_left_h: float,
-            slew_s: float, priority: float, saturated: bool) -> str:
+            slew_s: float, priority: float, saturated: bool, after_mask: bool = False) -> str:
     top, short = _LEAD.get(policy, (f"best by {policy}", policy))
     lead = top if rank == 0 else f"#{rank + 1} by {short}"
+    if after_mask:  # ranked in the second pass, whatever its score
+        lead = (f"#{rank + 1}, after the targets that would not saturate: every exposure is "
+                f"predicted to (within {SATURATION_MARGIN_MAG:g} mag; by {short} among these)")
+        saturated = False  # said already
     seen = _ago(ago_d) + (f" ({n_visits} visits)" if n_visits > 1 else "")
     sets = (f"up until dawn ({up_h:.1f} h)" if up_h >= night_left_h - 0.05
             else f"sets below the limit in {up_h:.1f} h")
@@ -312,15 +315,21 @@ def suggest(env: Any, policy_name: str, when_mjd: float, n: int,
                            "try another --time or a lower --min-alt")
     policy = make_catalog_policy(policy_name, **(policy_params or {}))
     start_policy(policy, env, seed)
-    proposals, seen = [], set()
+    proposals: list[Any] = []
+    seen: set[int] = set()
+    second: set[int] = set()
     # the policy's ranking honours the exposure mask (no frame predicted to saturate);
     # when that leaves fewer than n targets, the rest follow, flagged as saturating
     asks = [info, {k: v for k, v in info.items() if k != "exposure_mask"}]
-    for ask in asks:
+    unsaturated = 0  # proposals from the first pass
+    for k, ask in enumerate(asks):
         for p in policy.suggest(obs, ask, n * len(base.exptimes_s)):  # best exposure per target
             if p.action.target_index not in seen:
                 seen.add(p.action.target_index)
                 proposals.append(p)
+                if k and unsaturated:  # listed behind targets that do not saturate
+                    second.add(p.action.target_index)
+        unsaturated = len(proposals)
         if len(proposals) >= n:
             break
     proposals = proposals[:n]
@@ -348,115 +357,7 @@ def suggest(env: Any, policy_name: str, when_mjd: float, n: int,
             "mag_err": None if not np.isfinite(err[r]) else float(err[r]),
             "saturates": bool(sat[r]), "slew_s": float(over[i]), "score": float(p.score),
             "reason": _reason(policy_name, r, ago, int(counts[i]), float(up_h[r]), night_left_h,
-                              float(over[i]), float(cat.priority[i]), bool(sat[r])),
+                              float(over[i]), float(cat.priority[i]), bool(sat[r]),
+                              i in second),
             "time_utc": mjd_to_iso(t)})
     return rows
-
-
-@dataclass
-class PlanResult:
-    """A planned night.
-
-    Attributes:
-        visits: One dict per visit, in time order.
-        night_start_mjd: Dusk (Sun below the limit), UTC MJD.
-        night_end_mjd: Dawn, UTC MJD.
-        skipped: Proposals refused because their visit would break a limit.
-        idle_s: Seconds with no visit that fits.
-        policy: Policy id.
-    """
-
-    visits: list[dict[str, Any]] = field(default_factory=list)
-    night_start_mjd: float = float("nan")
-    night_end_mjd: float = float("nan")
-    skipped: int = 0
-    idle_s: float = 0.0
-    policy: str = ""
-
-
-def _visit_fits(base: Any, i: int, exptime_s: float) -> bool:
-    """Whether target ``i`` stays within every limit from slew start to readout end."""
-    o, c = base.observatory, base.config
-    t0 = o.mjd
-    t1 = t0 + (float(o.overhead_s(i)) + exptime_s + c.readout_s + c.shutter_s) / _S_PER_DAY
-    if t1 > base.end_mjd:
-        return False
-    for t in (t0, t1):
-        alt = float(o.targets_altaz(t)[0][i])
-        x = float(o.airmass(t)[i])
-        if not (c.alt_min_deg <= alt <= c.alt_max_deg and x <= c.airmass_max):
-            return False
-        moon_alt, _ = base.almanac.moon_altaz_deg(t)
-        if float(moon_alt) > 0.0 and float(o.moon_sep_deg(t)[i]) < c.moon_min_sep_deg:
-            return False
-    return True
-
-
-def _believed(base: Any, proposal: Any, m: Any) -> Any:
-    """What the planner tells the policy: predicted magnitude and error, stated conditions."""
-    i = proposal.action.target_index
-    mag = float(proposal.explanation.get("posterior_mean_mag", base.catalog.mag[i]))
-    _, err, sat = _predictions(base, np.array([i]), np.array([m.exptime_s]), mjd=m.mjd_mid)
-    value = float("nan") if sat[0] else mag
-    cond = {**m.conditions, "transparency": base.conditions.transparency,
-            "zenith_seeing_arcsec": base.conditions.seeing_arcsec}
-    return dataclasses.replace(m, value_mag=value, error_mag=float(err[0]), conditions=cond,
-                               saturated=bool(sat[0]))
-
-
-def plan(env: Any, policy_name: str, seed: int = 0, candidates: int = 8,
-         max_visits: int = 100000, policy_params: dict[str, Any] | None = None) -> PlanResult:
-    """Play the night from dusk to dawn and return the sequence of visits.
-
-    Args:
-        env: From :func:`open_night` (reset, clock at dusk).
-        policy_name: A catalog policy id.
-        seed: Policy seed.
-        candidates: Proposals asked per step; the best one whose visit fits is taken.
-        max_visits: Safety cap on the number of visits.
-        policy_params: The policy's settings (e.g. ``rl``'s ``model``).
-    """
-    from steer.loop import start_policy
-
-    base = env.unwrapped
-    o = base.observatory
-    policy = make_catalog_policy(policy_name, **(policy_params or {}))
-    obs, info = base.idle(1e-3)
-    start_policy(policy, env, seed)
-    out = PlanResult(night_start_mjd=o.night_start_mjd, night_end_mjd=base.end_mjd,
-                     policy=policy_name)
-    cat = base.catalog
-    while not base.is_over() and len(out.visits) < max_visits:
-        chosen = None
-        for p in policy.suggest(obs, info, candidates):
-            if _visit_fits(base, p.action.target_index, p.action.exptime_s):
-                chosen = p
-                break
-            out.skipped += 1
-        if chosen is None:
-            step_s = min(_IDLE_S, (base.end_mjd - o.mjd) * _S_PER_DAY + 1e-3)
-            obs, info = base.idle(step_s)
-            out.idle_s += step_s
-            continue
-        i = chosen.action.target_index
-        t0 = o.mjd
-        obs, _, _, _, info = env.step(base.env_action(chosen.action))
-        m = info.get("measurement")
-        if m is None:  # refused by the environment's own check
-            out.skipped += 1
-            continue
-        ov = m.overheads_s
-        pre = ov["slew"] + ov["settle"] + ov["filter"]
-        c = m.conditions
-        out.visits.append({
-            "start_utc": mjd_to_iso(t0), "target_id": str(cat.target_id[i]),
-            "exptime_s": float(m.exptime_s), "alt_deg": float(c["alt_deg"]),
-            "az_deg": float(c["az_deg"]), "airmass": float(c["airmass"]),
-            "moon_sep_deg": float(c["moon_sep_deg"]), "slew_s": float(pre),
-            "exposure_start_utc": mjd_to_iso(t0 + pre / _S_PER_DAY),
-            "end_utc": mjd_to_iso(o.mjd), "start_mjd": float(t0), "end_mjd": float(o.mjd),
-            "target_index": int(i), "ra_deg": float(cat.ra_deg[i]),
-            "dec_deg": float(cat.dec_deg[i]), "priority": float(cat.priority[i]),
-            "score": float(chosen.score)})
-        policy.ingest(chosen.action, _believed(base, chosen, m), 0.0)
-    return out

@@ -75,6 +75,10 @@ def test_suggest_targets_are_up_and_the_sun_is_down(capsys, site: str, when: str
     for group in (False, True):
         scores = [r["score"] for r in rows if r["saturates"] is group]
         assert scores == sorted(scores, reverse=True)
+    # a row placed below one with a lower score says why (it saturates at every exposure)
+    for r in rows:
+        listed_after = "after the targets that would not saturate" in r["reason"]
+        assert listed_after == (r["saturates"] and not all(sat)), r["reason"]
     ra, dec = np.array([r["ra_deg"] for r in rows]), np.array([r["dec_deg"] for r in rows])
     alt, sun = _altaz(site, ra, dec, [when] * len(rows))
     assert (alt >= 30.0 - ALT_TOL_DEG).all(), alt
