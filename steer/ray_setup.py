@@ -141,9 +141,16 @@ def init_ray(address: str | None, workers: int | None = None) -> Any:
         # the workers' temporary folders go inside Ray's, removed at shutdown: a worker
         # killed mid-episode leaves nothing behind
         env_vars["TMPDIR"] = EMBEDDED_TMP[0]
+        if "RAY_AUTH_MODE" not in os.environ:
+            # token authentication, as Ray turns on for a new local cluster by default, but
+            # asked for: Ray then does not print its notice on every command
+            env_vars["RAY_AUTH_MODE"] = "token"
         for name, value in env_vars.items():
             _ENV_BEFORE.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+        from ray._raylet import Config
+
+        Config.initialize("")  # Ray reads RAY_AUTH_MODE into its config: refresh it
         kwargs.update(num_cpus=workers or os.cpu_count() or 2, include_dashboard=False,
                       _temp_dir=EMBEDDED_TMP[0])
     try:

@@ -123,10 +123,12 @@ def test_user_mistakes_get_one_clear_line(tmp_path, setup, args, needle):
 
 
 @pytest.mark.slow
-def test_compare_on_local_ray_logs_one_run_per_policy_and_seed(tmp_path, tiny):
+def test_compare_on_local_ray_logs_one_run_per_policy_and_seed(tmp_path, tiny, monkeypatch):
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)  # Ray's default: it would print a notice
     out = steer("compare", str(tiny), "--policies", "feature,random", "--seeds", "2",
                 "--json", "cmp.json", "--all-step-metrics", cwd=tmp_path, check=0)
     assert "paired difference feature - other" in out.stdout
+    assert "Token authentication" not in out.stdout + out.stderr  # steer asks for it itself
     data = json.loads((tmp_path / "cmp.json").read_text())
     assert data["policies"] == ["feature", "random"]
     sci = data["metrics"]["feature"]["science_score"]
