@@ -29,7 +29,9 @@ information, in nats, about the light curve on the grid counted to that
 precision (:mod:`steer.policies.precision_value`). Since version 7
 (``overhead_weight``, default 32) a second of slew, settle and filter change
 costs as much as 32 seconds of exposure, so dead time is paid for in
-information, not only in seconds.
+information, not only in seconds. Since version 8 (``amortise_readout``)
+each target's exposure is the one that best amortises all of its visit's
+dead time, readout included.
 """
 
 from __future__ import annotations
@@ -44,11 +46,11 @@ import torch
 from steer.envs.context import CatalogContext, require_context
 from steer.instruments.telescope import Action, Measurement
 from steer.policies.base import BasePolicy, allowed_actions
-from steer.policies.bo_settings import check_settings, resolve_defaults, version_of
+from steer.policies.bo_settings import check_settings, resolve_defaults, rule_words, version_of
 from steer.policies.bo_single import fit_single_scale
 from steer.policies.conditions_gp import condition_point, fit_extinction_gp, predict_extinction
 from steer.policies.error_model import mag_error, mag_of_error
-from steer.policies.lookahead import ranked, two_step
+from steer.policies.lookahead import amortised_exposures, ranked, two_step
 from steer.policies.precision_value import floored_information
 from steer.types import Proposal
 
@@ -136,6 +138,11 @@ class BOPolicy(BasePolicy):
             exposures and fewer filter changes, for part of its science lead
             (README).
             Default (``None``): 32 with ``precision_mag`` (version 7), else 1.
+        amortise_readout: Each target's exposure amortises all its dead time,
+            readout included (:func:`~steer.policies.lookahead.amortised_exposures`);
+            in version 7 the readout counted once, so where slews are short the
+            shortest exposure won. Default (``None``): on with an
+            ``overhead_weight`` above 1 (version 8).
     """
 
     name = "bo"
@@ -145,7 +152,8 @@ class BOPolicy(BasePolicy):
                               "overhead_weight": 1},
                         "4": {"faint_memory_d": 0, "precision_mag": 0, "overhead_weight": 1},
                         "5": {"precision_mag": 0, "overhead_weight": 1},
-                        "6": {"overhead_weight": 1}}
+                        "6": {"overhead_weight": 1},
+                        "7": {"amortise_readout": False}}
 
     def __init__(self, lengthscale_d: float = 0.08,
                  lengthscales_d: Sequence[float] = DEFAULT_LENGTHSCALES_D,
@@ -155,24 +163,27 @@ class BOPolicy(BasePolicy):
                  amplitude_bins: int | None = None,
                  faint_memory_d: float | None = None, lookahead: int = 0,
                  precision_mag: float | None = None,
-                 overhead_weight: float | None = None) -> None:
-        amplitude_bins, faint_memory_d, precision_mag, overhead_weight = resolve_defaults(
-            lengthscales_d, posterior, amplitude_bins, faint_memory_d, precision_mag,
-            overhead_weight)
+                 overhead_weight: float | None = None,
+                 amortise_readout: bool | None = None) -> None:
+        amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout = (
+            resolve_defaults(lengthscales_d, posterior, amplitude_bins, faint_memory_d,
+                             precision_mag, overhead_weight, amortise_readout))
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
                          max_obs_per_target=max_obs_per_target, posterior=posterior,
                          horizon_d=horizon_d, amplitude_bins=amplitude_bins,
                          faint_memory_d=faint_memory_d, lookahead=lookahead,
-                         precision_mag=precision_mag, overhead_weight=overhead_weight)
+                         precision_mag=precision_mag, overhead_weight=overhead_weight,
+                         amortise_readout=amortise_readout)
         check_settings(lengthscale_d=lengthscale_d, lengthscales_d=lengthscales_d,
                        posterior=posterior, horizon_d=horizon_d, amplitude_bins=amplitude_bins,
                        n_amplitudes=len(_AMPLITUDE_GRID_MAG2), faint_memory_d=faint_memory_d,
                        lookahead=lookahead, precision_mag=precision_mag,
-                       overhead_weight=overhead_weight)
+                       overhead_weight=overhead_weight, amortise_readout=amortise_readout)
         self.precision_mag = float(precision_mag)
         self.overhead_weight = float(overhead_weight)
+        self.amortise_readout = amortise_readout
         self.lookahead = int(lookahead)
         self.faint_memory_d = float(faint_memory_d)
         self.amplitude_bins = int(amplitude_bins)
@@ -182,7 +193,8 @@ class BOPolicy(BasePolicy):
         self.lengthscales_d = [float(v) for v in lengthscales_d]
         self.bma = bool(self.lengthscales_d)
         self.version = version_of(self.bma, self.amplitude_bins, self.faint_memory_d,
-                                  self.precision_mag, self.overhead_weight, self.lookahead)
+                                  self.precision_mag, self.overhead_weight, self.lookahead,
+                                  self.amortise_readout)
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)
@@ -345,31 +357,23 @@ class BOPolicy(BasePolicy):
         weighted = cost + (self.overhead_weight - 1.0) * overhead[:, None]
         value = prio[:, None] * gain
         scores = value / weighted
+        allowed = allowed_actions(info, len(exps))
+        if self.amortise_readout:
+            allowed = amortised_exposures(value, overhead, self.readout_s, exps,
+                                          self.overhead_weight, allowed)
+            scores = np.where(allowed, scores, -np.inf)
         la = None
         if self.lookahead:
-            la = two_step(value, weighted, allowed_actions(info, len(exps)), self.lookahead,
+            la = two_step(value, weighted, allowed, self.lookahead,
                           tf[:, ctx.target_feature("alt_deg")],
                           tf[:, ctx.target_feature("az_deg")], np.asarray(ctx.catalog.band),
                           exps, self.readout_s, ctx.instrument, self.overhead_weight)
         score_s = time.perf_counter() - t_start
-        per = ("(slew+readout+exposure) s" if self.overhead_weight == 1 else
-               f"({self.overhead_weight:g} x (slew+settle+filter change)+readout+exposure) s")
-        rule = (f"priority * expected IPV reduction / {per}" if value_l is None
-                else f"priority * expected information (nats) on the light curve to "
-                     f"{self.precision_mag:g} mag / {per}")
-        if la is not None:
-            rule = (f"for the {self.lookahead} best by {rule}: both visits' value / both's "
-                    "seconds, this one's and the best next one's from where it leaves the "
-                    "telescope; the others follow, by one visit's")
-        why = {"acquisition": rule,
+        why = {**rule_words(self.precision_mag if value_l is not None else 0.0,
+                            self.overhead_weight, self.amortise_readout, self.lookahead
+                            if la is not None else 0, self.faint_memory_d),
                "fit_s": self.fit_s, "score_s": score_s,
-               **({"precision_mag": self.precision_mag} if value_l is not None else {}),
-               "overhead_weight": self.overhead_weight,
-               "saturation": "no exposure predicted to saturate (limit + 0.3 mag), nor one "
-                             "as long as one that did",
                "targets_seen_saturated": int(np.isfinite(self.saturated_from_s).sum()),
-               "faint": f"a target whose frame of the last {self.faint_memory_d:g} d came back "
-                        "at SNR < 3 is predicted no brighter than that frame implies",
                "targets_seen_faint": int(faint.sum()),
                "hyperparameters": {
                    "lengthscales_d": self.lengthscales_d or [self.lengthscale_d],

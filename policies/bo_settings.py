@@ -10,7 +10,7 @@ import numpy as np
 
 from steer.errors import ConfigError
 
-__all__ = ["check_settings", "resolve_defaults", "version_of"]
+__all__ = ["check_settings", "resolve_defaults", "rule_words", "version_of"]
 
 
 def _number(v: Any) -> bool:
@@ -22,16 +22,18 @@ def _whole(v: Any) -> bool:
 
 
 def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bins: Any,
-                     faint_memory_d: Any, precision_mag: Any,
-                     overhead_weight: Any) -> tuple[Any, Any, Any, Any]:
+                     faint_memory_d: Any, precision_mag: Any, overhead_weight: Any,
+                     amortise_readout: Any = None) -> tuple[Any, Any, Any, Any, Any]:
     """The settings left ``None`` resolved to the newest version's defaults.
 
     Each default depends on the settings it builds on: amplitude bins and the
     faint-frame memory on time-scale averaging (``lengthscales_d``), the
-    precision on the cached posterior, the overhead weight on the precision.
+    precision on the cached posterior, the overhead weight on the precision, the
+    readout's amortisation on the overhead weight.
 
     Returns:
-        ``(amplitude_bins, faint_memory_d, precision_mag, overhead_weight)``.
+        ``(amplitude_bins, faint_memory_d, precision_mag, overhead_weight,
+        amortise_readout)``.
     """
     if amplitude_bins is None:
         amplitude_bins = 3 if lengthscales_d else 1
@@ -41,11 +43,13 @@ def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bi
         precision_mag = 0.005 if lengthscales_d and posterior == "cached" else 0.0
     if overhead_weight is None:
         overhead_weight = 32.0 if _number(precision_mag) and precision_mag > 0 else 1.0
-    return amplitude_bins, faint_memory_d, precision_mag, overhead_weight
+    if amortise_readout is None:
+        amortise_readout = _number(overhead_weight) and overhead_weight > 1
+    return amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout
 
 
 def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_mag: float,
-               overhead_weight: float, lookahead: int) -> str:
+               overhead_weight: float, lookahead: int, amortise_readout: bool = False) -> str:
     """The version a set of settings makes: each version is the one before plus one
     setting; a setting without the ones it builds on makes a named variant."""
     version = ("4" if amplitude_bins > 1 else "3") if bma else "2"
@@ -55,15 +59,49 @@ def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_
         version = "6" if version == "5" else f"{version}+precision"
     if overhead_weight != 1:
         version = "7" if version == "6" else f"{version}+overhead"
+        if amortise_readout:  # with a weight of 1 it changes nothing
+            version = "8" if version == "7" else f"{version}+amortise"
     if lookahead:  # an option, not a version: measured not to help (README)
         version = f"{version}+lookahead"
     return version
 
 
+def rule_words(precision_mag: float, overhead_weight: float, amortise_readout: bool,
+               lookahead: int, faint_memory_d: float) -> dict[str, Any]:
+    """The decision rule a set of settings makes, in the words a decision's explanation gives.
+
+    Args:
+        precision_mag: 0 for the IPV reduction, else the information's precision.
+        overhead_weight: Seconds of exposure a second of dead time costs.
+        amortise_readout: Each target's exposure amortises the readout too.
+        lookahead: Candidates given the two-step lookahead (0: none this time).
+        faint_memory_d: Days a faint frame is remembered.
+    """
+    per = ("(slew+readout+exposure) s" if overhead_weight == 1 else
+           f"({overhead_weight:g} x (slew+settle+filter change)+readout+exposure) s")
+    rule = (f"priority * expected IPV reduction / {per}" if not precision_mag
+            else f"priority * expected information (nats) on the light curve to "
+                 f"{precision_mag:g} mag / {per}")
+    if lookahead:
+        rule = (f"for the {lookahead} best by {rule}: both visits' value / both's "
+                "seconds, this one's and the best next one's from where it leaves the "
+                "telescope; the others follow, by one visit's")
+    return {"acquisition": rule,
+            **({"precision_mag": precision_mag} if precision_mag else {}),
+            "overhead_weight": overhead_weight,
+            **({"exposure": f"each target's: the best value per ({overhead_weight:g} x "
+                            "(slew+settle+filter change+readout)+exposure) s"}
+               if amortise_readout else {}),
+            "saturation": "no exposure predicted to saturate (limit + 0.3 mag), nor one "
+                          "as long as one that did",
+            "faint": f"a target whose frame of the last {faint_memory_d:g} d came back "
+                     "at SNR < 3 is predicted no brighter than that frame implies"}
+
+
 def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posterior: Any,
                    horizon_d: Any, amplitude_bins: Any, n_amplitudes: int,
                    faint_memory_d: Any, lookahead: Any, precision_mag: Any,
-                   overhead_weight: Any) -> None:
+                   overhead_weight: Any, amortise_readout: Any = False) -> None:
     """Refuse a bad setting of :class:`~steer.policies.bo.BOPolicy` (defaults resolved).
 
     Raises:
@@ -73,6 +111,10 @@ def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posteri
         raise ConfigError(f"overhead_weight = {overhead_weight!r} is not a number >= 1",
                           "e.g. overhead_weight = 32 (default), or 1 to cost a second of "
                           "slew as a second of exposure")
+    if not isinstance(amortise_readout, bool):
+        raise ConfigError(f"amortise_readout = {amortise_readout!r} is not true or false",
+                          "amortise_readout = true (default), or false for version 7's "
+                          "exposure choice")
     if not (_number(precision_mag) and precision_mag >= 0):
         raise ConfigError(f"precision_mag = {precision_mag!r} is not a magnitude >= 0",
                           "e.g. precision_mag = 0.005 (default), or 0 for the IPV reduction")

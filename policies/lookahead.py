@@ -31,7 +31,7 @@ import numpy as np
 from steer.instruments.sim.geometry import slew_components_s
 from steer.types import Proposal
 
-__all__ = ["Lookahead", "ranked", "two_step"]
+__all__ = ["Lookahead", "amortised_exposures", "ranked", "two_step"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,33 @@ def two_step(value: np.ndarray, cost_s: np.ndarray, allowed: np.ndarray, candida
     seconds2 = cost2 - (overhead_weight - 1.0) * dead[rows, j_local]  # unweighted
     nxt_e[cand], nxt_c[cand], myopic[cand] = e2, np.where(found, seconds2, np.nan), best[cand]
     return Lookahead(out, nxt, nxt_e, nxt_c, myopic)
+
+
+def amortised_exposures(value: np.ndarray, overhead_s: np.ndarray, readout_s: float,
+                        exptimes_s: np.ndarray, overhead_weight: float,
+                        allowed: np.ndarray) -> np.ndarray:
+    """`N x E`: each target's one exposure that best amortises its visit's dead time.
+
+    A longer exposure spreads every second a visit spends not exposing (slew,
+    settle, filter change and readout alike) over more exposure, so each
+    target's exposure is the allowed one with the best
+    ``value / (overhead_weight x (overhead + readout) + exposure)``.
+
+    Args:
+        value: `N x E` value of each (target, exposure).
+        overhead_s: `N` slew, settle and filter-change seconds to each target.
+        readout_s: Readout and shutter seconds after an exposure.
+        exptimes_s: `E` exposure times.
+        overhead_weight: Seconds of exposure a second of dead time costs.
+        allowed: `N x E` the pairs that may be chosen.
+
+    Returns:
+        ``allowed`` narrowed to one exposure per target (none where none is allowed).
+    """
+    per_visit = (overhead_weight * (np.asarray(overhead_s, float)[:, None] + readout_s)
+                 + np.asarray(exptimes_s, float)[None, :])
+    pick = np.argmax(np.where(allowed, value / per_visit, -np.inf), axis=1)
+    return allowed & (np.arange(value.shape[1])[None, :] == pick[:, None])
 
 
 def ranked(rank: Callable[..., list[Proposal]], scores: np.ndarray, la: Lookahead | None,
