@@ -178,6 +178,9 @@ def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
         else:
             words += (f": priority x expected {gain_words} per second of slew, readout and "
                       f"exposure ({cost:.0f} s)")
+        if expl.get("exposure"):
+            words += ("; of its exposures, the one that best amortises the visit's dead "
+                      "time, readout included")
         ahead = expl.get("lookahead") or {}
         next_cost = finite(ahead.get("next_cost_s"))
         if ahead.get("next_target_id") and next_cost is not None:

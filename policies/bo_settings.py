@@ -28,8 +28,7 @@ def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bi
 
     Each default depends on the settings it builds on: amplitude bins and the
     faint-frame memory on time-scale averaging (``lengthscales_d``), the
-    precision on the cached posterior, the overhead weight on the precision, the
-    readout's amortisation on the overhead weight.
+    precision on the cached posterior, the overhead weight on the precision.
 
     Returns:
         ``(amplitude_bins, faint_memory_d, precision_mag, overhead_weight,
@@ -44,7 +43,7 @@ def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bi
     if overhead_weight is None:
         overhead_weight = 32.0 if _number(precision_mag) and precision_mag > 0 else 1.0
     if amortise_readout is None:
-        amortise_readout = _number(overhead_weight) and overhead_weight > 1
+        amortise_readout = False  # an option: measured not to help on the whole (README)
     return amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout
 
 
@@ -59,8 +58,8 @@ def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_
         version = "6" if version == "5" else f"{version}+precision"
     if overhead_weight != 1:
         version = "7" if version == "6" else f"{version}+overhead"
-        if amortise_readout:  # with a weight of 1 it changes nothing
-            version = "8" if version == "7" else f"{version}+amortise"
+    if amortise_readout and overhead_weight != 1:  # an option (README); at 1 it does nothing
+        version = f"{version}+amortise"
     if lookahead:  # an option, not a version: measured not to help (README)
         version = f"{version}+lookahead"
     return version
@@ -113,8 +112,7 @@ def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posteri
                           "slew as a second of exposure")
     if not isinstance(amortise_readout, bool):
         raise ConfigError(f"amortise_readout = {amortise_readout!r} is not true or false",
-                          "amortise_readout = true (default), or false for version 7's "
-                          "exposure choice")
+                          "amortise_readout = true, or false (default)")
     if not (_number(precision_mag) and precision_mag >= 0):
         raise ConfigError(f"precision_mag = {precision_mag!r} is not a magnitude >= 0",
                           "e.g. precision_mag = 0.005 (default), or 0 for the IPV reduction")

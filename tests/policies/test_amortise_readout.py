@@ -1,5 +1,5 @@
-"""``bo`` version 8: each target's exposure amortises all of its visit's dead time,
-readout included (``amortise_readout``)."""
+"""``bo``'s option ``amortise_readout``: each target's exposure amortises all of its
+visit's dead time, readout included (measured on the suite, not the default)."""
 
 from __future__ import annotations
 
@@ -31,38 +31,40 @@ def test_the_exposure_that_amortises_dead_time_best_is_kept_per_target():
     assert not (keep & ~allowed).any()
 
 
-def test_a_tiny_night_by_version_8_says_so_and_keeps_the_shutter_open_longer(tmp_path):
-    """A real tiny night by the default (version 8) and with ``amortise_readout = false``
-    (version 7): version 8 names the exposure rule in every decision, never picks a
-    shorter exposure on the whole than version 7, and its decisions differ."""
+def test_a_tiny_night_with_it_says_so_and_takes_no_shorter_exposures(tmp_path):
+    """A real tiny night with ``amortise_readout = true`` ("7+amortise") and by the default
+    (version 7): the option names the exposure rule in every decision, takes no shorter
+    exposures on the whole, and its decisions differ."""
     from steer.envs.testing import tiny_night
 
-    v8 = tiny_night(tmp_path / "8", "bo", 0)
-    v7 = tiny_night(tmp_path / "7", "bo", 0, amortise_readout=False)
-    assert {r.policy_version for r in v8} == {"8"} and {r.policy_version for r in v7} == {"7"}
-    for record in v8:
+    amortised = tiny_night(tmp_path / "a", "bo", 0, amortise_readout=True)
+    v7 = tiny_night(tmp_path / "7", "bo", 0)
+    assert {r.policy_version for r in amortised} == {"7+amortise"}
+    assert {r.policy_version for r in v7} == {"7"}
+    for record in amortised:
         assert "32 x (slew+settle+filter change+readout)+exposure" in (
             record.proposal["explanation"]["exposure"])
     assert all("exposure" not in r.proposal["explanation"] for r in v7)
-    exp8 = [r.measurement["exptime_s"] for r in v8 if r.measurement]
+    from steer.report_explorer import explorer_data
+    from steer.session import presenter_for
+
+    presenter = presenter_for("steer/TargetSelection-v0")
+    assert "the one that best amortises the visit's dead time, readout included" in (
+        explorer_data(amortised[:1], presenter)[0]["reason"])
+    assert "amortises" not in explorer_data(v7[:1], presenter)[0]["reason"]
+    exp_a = [r.measurement["exptime_s"] for r in amortised if r.measurement]
     exp7 = [r.measurement["exptime_s"] for r in v7 if r.measurement]
-    assert np.median(exp8) >= np.median(exp7)
-    assert [r.decision_key for r in v8] != [r.decision_key for r in v7]
+    assert np.median(exp_a) >= np.median(exp7)
+    assert [r.decision_key for r in amortised] != [r.decision_key for r in v7]
 
 
-def test_a_version_7_run_replays_as_version_7():
-    from types import SimpleNamespace
-
-    from steer.envs.testing import tiny_config
+def test_it_names_its_version_and_does_nothing_without_a_weight():
     from steer.policies import make_policy
-    from steer.runs import as_logged_version
 
-    plain = tiny_config()
-    restored, note = as_logged_version(plain, "bo", [SimpleNamespace(policy="bo",
-                                                                     policy_version="7")])
-    assert restored.policy_params("bo") == {"amortise_readout": False}
-    assert "replaying with [policy.bo] amortise_readout = False" in note
-    assert make_policy("bo", overhead_weight=1).version == "6"  # nothing to amortise
+    assert make_policy("bo", amortise_readout=True).version == "7+amortise"
+    assert make_policy("bo", amortise_readout=True, lookahead=4).version == (
+        "7+amortise+lookahead")
+    assert make_policy("bo", amortise_readout=True, overhead_weight=1).version == "6"
 
 
 def test_a_bad_setting_is_refused_in_one_line():
