@@ -57,7 +57,6 @@ class TrustRegion:
         self.seen = 0  # observations already judged
         self.restart_at: int | None = None  # observation count where the current region began
         self.restarts = 0
-        self.log: list[dict[str, Any]] = []
 
     def update(self, y: list[float]) -> None:
         """Judge every observation not judged yet: a success beats the region's best.
@@ -117,18 +116,15 @@ def main() -> int:
         """The policy's own step, its acquisition optimised inside the trust region."""
         tr: TrustRegion = state["tr"]
         y = [float(v) for v in policy.Y]
-        if tr.restart_at is not None and len(y) - tr.restart_at < args.restart_design:
-            x = policy._sobol(n)  # the restart's design, over the whole box
+        in_design = tr.restart_at is not None and len(y) - tr.restart_at < args.restart_design
+        if not in_design:
+            tr.update(y)
+            if tr.collapsed():
+                tr.restart(len(y))
+                in_design = True
+        if in_design:  # a restart's design, over the whole box
             why = {"phase": "turbo-restart-design", "restarts": tr.restarts}
-            return x, [why] * n, [0.0] * n
-        tr.update(y)
-        if tr.collapsed():
-            tr.restart(len(y))
-            x = policy._sobol(n)
-            why = {"phase": "turbo-restart-design", "restarts": tr.restarts}
-            return x, [why] * n, [0.0] * n
-        start = 0 if tr.restart_at is None else tr.restart_at
-        state["centre_from"] = start
+            return policy._sobol(n), [why] * n, [0.0] * n
         state["policy"] = policy
         return real_bo(policy, n)
 
@@ -136,14 +132,13 @@ def main() -> int:
         policy, tr = state["policy"], state["tr"]
         x = np.asarray(policy.X, float)
         y = np.asarray(policy.Y, float)
-        start = state["centre_from"]
+        start = tr.restart_at or 0  # the region's own points: since its last restart
         centre = x[start + int(np.argmax(y[start:]))]
         ls = policy.model.covar_module.lengthscale.detach().numpy().ravel()
         weights = ls / ls.mean()
         weights = weights / np.prod(weights) ** (1.0 / len(weights))
         lo = np.clip(centre - weights * tr.length / 2.0, 0.0, 1.0)
         hi = np.clip(centre + weights * tr.length / 2.0, 0.0, 1.0)
-        tr.log.append({"n_obs": len(y), "length": tr.length, "restarts": tr.restarts})
         box = torch.tensor(np.stack([lo, hi]), dtype=bounds.dtype)
         return real_optimize(acqf, bounds=box, **kw)
 

@@ -28,14 +28,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def main() -> int:
-    if len(sys.argv) < 5:
-        raise SystemExit(__doc__)
-    beta, count, amp2_min = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-    import steer.policies.bo as bo
-
-    real = bo.ranked
-    seen = {"boosted": 0, "decisions": 0}
+def completion_ranked(real: Any, beta: float, count: int, amp2_min: float,
+                      seen: dict[str, int] | None = None) -> Any:
+    """``bo``'s ``ranked`` with the completion screen's scores (``seen`` counts the boosts)."""
 
     def ranked(rank: Any, scores: np.ndarray, la: Any, mask: np.ndarray, n: int,
                why: dict[str, Any], exposure_mask: Any) -> Any:
@@ -44,12 +39,23 @@ def main() -> int:
         amp2 = (bank.weights.numpy()
                 * bank.outputscale.view(bank.n_l, bank.n).numpy().T).sum(1)
         boost = (counts == count) & (amp2 > amp2_min)
-        seen["boosted"] += int((boost & mask).sum())
-        seen["decisions"] += 1
+        if seen is not None:
+            seen["boosted"] += int((boost & mask).sum())
+            seen["decisions"] += 1
         return real(rank, np.where(boost[:, None], scores * (1.0 + beta), scores), la, mask,
                     n, why, exposure_mask)
 
-    bo.ranked = ranked
+    return ranked
+
+
+def main() -> int:
+    if len(sys.argv) < 5:
+        raise SystemExit(__doc__)
+    beta, count, amp2_min = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    import steer.policies.bo as bo
+
+    seen = {"boosted": 0, "decisions": 0}
+    bo.ranked = completion_ranked(bo.ranked, beta, count, amp2_min, seen)
     import bench_variants
 
     sys.argv = ["bench_variants.py", *sys.argv[4:]]

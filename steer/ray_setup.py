@@ -109,6 +109,14 @@ def check_ray_address(address: str | None, timeout_s: float = 3.0) -> None:
                          f"({exc.strerror or exc})", hint) from exc
 
 
+def _reload_ray_config() -> None:
+    """Make an imported Ray read ``RAY_AUTH_MODE`` again (it caches its config)."""
+    if "ray" in sys.modules:
+        from ray._raylet import Config
+
+        Config.initialize("")
+
+
 def init_ray(address: str | None, workers: int | None = None) -> Any:
     if address and "RAY_AUTH_MODE" not in os.environ and (
             Path.home() / ".ray" / "auth_token").is_file():
@@ -116,10 +124,7 @@ def init_ray(address: str | None, workers: int | None = None) -> Any:
         # but ray.init(address=HOST:PORT) only sends it when token mode is on (address
         # "auto" turns it on by itself): turn it on, before Ray reads its config.
         os.environ["RAY_AUTH_MODE"] = "token"
-        if "ray" in sys.modules:
-            from ray._raylet import Config
-
-            Config.initialize("")
+        _reload_ray_config()
     check_ray_address(address)
     if not address:
         _loopback_only()
@@ -148,9 +153,8 @@ def init_ray(address: str | None, workers: int | None = None) -> Any:
         for name, value in env_vars.items():
             _ENV_BEFORE.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        from ray._raylet import Config
-
-        Config.initialize("")  # Ray reads RAY_AUTH_MODE into its config: refresh it
+        if "RAY_AUTH_MODE" in env_vars:
+            _reload_ray_config()
         kwargs.update(num_cpus=workers or os.cpu_count() or 2, include_dashboard=False,
                       _temp_dir=EMBEDDED_TMP[0])
     try:
