@@ -168,6 +168,11 @@ def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
                                   f"({info:.3g} nats)")
     elif gain is not None:
         gain_words = f"light-curve variance reduction ({gain:.3g} mag²)"
+    period = finite(expl.get("period_information_nats"))
+    if gain is not None and period is not None:
+        weight = finite(expl.get("period_weight")) or 1.0
+        gain_words += (f" + {'' if weight == 1 else f'{weight:g} x '}information on its "
+                       f"period ({period:.3g} nats)")
     if gain is not None and cost is not None:
         weight, dead = finite(expl.get("overhead_weight")), finite(expl.get("overhead_s"))
         if weight not in (None, 1.0) and dead is not None:

@@ -40,7 +40,8 @@ _S_PER_DAY = 86400.0
 _TRACK_STEP_D = 2.0 / 1440.0  # 2-min grid for "time left above the limit"
 #: Per policy: the reason of the first suggestion, and the ranking of the others.
 _LEAD: dict[str, tuple[str, str]] = {
-    "bo": ("highest expected information per second", "expected information per second"),
+    "bo": ("highest expected information (light curve and period) per second",
+           "expected information per second"),
     "feature": ("best Rubin-style feature score (airmass, slew, priority, revisit)",
                 "Rubin-style feature score"),
     "greedy": ("highest priority at the lowest airmass", "priority, then airmass"),

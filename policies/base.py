@@ -9,7 +9,10 @@ import numpy as np
 
 from steer.types import PolicyContext, Proposal
 
-__all__ = ["BasePolicy", "allowed_actions"]
+__all__ = ["BasePolicy", "RUNNERS_UP", "allowed_actions"]
+
+RUNNERS_UP = 5
+"""Candidates a proposal's explanation lists beside the chosen one, by default."""
 
 
 def allowed_actions(info: dict[str, Any], n_exptimes: int) -> np.ndarray:
@@ -92,7 +95,7 @@ class BasePolicy:
         """Hook: learn from an outcome."""
 
     def rank(self, scores: np.ndarray, mask: np.ndarray, n: int,
-             why: dict[str, Any] | None = None, runners_up: int = 5,
+             why: dict[str, Any] | None = None, runners_up: int = RUNNERS_UP,
              exposure_mask: np.ndarray | None = None) -> list[Proposal]:
         """Turn an `N x E` score array into the ``n`` best proposals over feasible targets.
 

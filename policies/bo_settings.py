@@ -23,16 +23,19 @@ def _whole(v: Any) -> bool:
 
 def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bins: Any,
                      faint_memory_d: Any, precision_mag: Any, overhead_weight: Any,
-                     amortise_readout: Any = None) -> tuple[Any, Any, Any, Any, Any]:
+                     amortise_readout: Any = None,
+                     period_weight: Any = None) -> tuple[Any, Any, Any, Any, Any, Any]:
     """The settings left ``None`` resolved to the newest version's defaults.
 
     Each default depends on the settings it builds on: amplitude bins and the
     faint-frame memory on time-scale averaging (``lengthscales_d``), the
-    precision on the cached posterior, the overhead weight on the precision.
+    precision on the cached posterior, the overhead weight on the precision,
+    the amortised readout and the period's information (version 8) on the
+    overhead weight.
 
     Returns:
         ``(amplitude_bins, faint_memory_d, precision_mag, overhead_weight,
-        amortise_readout)``.
+        amortise_readout, period_weight)``.
     """
     if amplitude_bins is None:
         amplitude_bins = 3 if lengthscales_d else 1
@@ -42,13 +45,18 @@ def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bi
         precision_mag = 0.005 if lengthscales_d and posterior == "cached" else 0.0
     if overhead_weight is None:
         overhead_weight = 32.0 if _number(precision_mag) and precision_mag > 0 else 1.0
+    version_7 = _number(overhead_weight) and overhead_weight != 1
     if amortise_readout is None:
-        amortise_readout = False  # an option: measured not to help on the whole (README)
-    return amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout
+        amortise_readout = bool(version_7)
+    if period_weight is None:
+        period_weight = 1.0 if version_7 else 0.0
+    return (amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout,
+            period_weight)
 
 
 def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_mag: float,
-               overhead_weight: float, lookahead: int, amortise_readout: bool = False) -> str:
+               overhead_weight: float, lookahead: int, amortise_readout: bool = False,
+               period_weight: float = 0.0) -> str:
     """The version a set of settings makes: each version is the one before plus one
     setting; a setting without the ones it builds on makes a named variant."""
     version = ("4" if amplitude_bins > 1 else "3") if bma else "2"
@@ -58,15 +66,20 @@ def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_
         version = "6" if version == "5" else f"{version}+precision"
     if overhead_weight != 1:
         version = "7" if version == "6" else f"{version}+overhead"
-    if amortise_readout and overhead_weight != 1:  # an option (README); at 1 it does nothing
+    if amortise_readout and overhead_weight != 1:  # at 1 it does nothing
         version = f"{version}+amortise"
+    if period_weight > 0:
+        version = f"{version}+period"
+    if version == "7+amortise+period":
+        version = "8"
     if lookahead:  # an option, not a version: measured not to help (README)
         version = f"{version}+lookahead"
     return version
 
 
 def rule_words(precision_mag: float, overhead_weight: float, amortise_readout: bool,
-               lookahead: int, faint_memory_d: float) -> dict[str, Any]:
+               lookahead: int, faint_memory_d: float,
+               period_weight: float = 0.0) -> dict[str, Any]:
     """The decision rule a set of settings makes, in the words a decision's explanation gives.
 
     Args:
@@ -76,11 +89,13 @@ def rule_words(precision_mag: float, overhead_weight: float, amortise_readout: b
         lookahead: Candidates given the two-step lookahead (0: none this time).
         faint_memory_d: Days a faint frame is remembered.
     """
+    period = ("" if not period_weight else " + "
+              + ("" if period_weight == 1 else f"{period_weight:g} x ") + "on its period")
     per = ("(slew+readout+exposure) s" if overhead_weight == 1 else
            f"({overhead_weight:g} x (slew+settle+filter change)+readout+exposure) s")
     rule = (f"priority * expected IPV reduction / {per}" if not precision_mag
             else f"priority * expected information (nats) on the light curve to "
-                 f"{precision_mag:g} mag / {per}")
+                 f"{precision_mag:g} mag{period} / {per}")
     if lookahead:
         rule = (f"for the {lookahead} best by {rule}: both visits' value / both's "
                 "seconds, this one's and the best next one's from where it leaves the "
@@ -88,6 +103,7 @@ def rule_words(precision_mag: float, overhead_weight: float, amortise_readout: b
     return {"acquisition": rule,
             **({"precision_mag": precision_mag} if precision_mag else {}),
             "overhead_weight": overhead_weight,
+            **({"period_weight": period_weight} if period_weight else {}),
             **({"exposure": f"each target's: the best value per ({overhead_weight:g} x "
                             "(slew+settle+filter change+readout)+exposure) s"}
                if amortise_readout else {}),
@@ -100,7 +116,8 @@ def rule_words(precision_mag: float, overhead_weight: float, amortise_readout: b
 def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posterior: Any,
                    horizon_d: Any, amplitude_bins: Any, n_amplitudes: int,
                    faint_memory_d: Any, lookahead: Any, precision_mag: Any,
-                   overhead_weight: Any, amortise_readout: Any = False) -> None:
+                   overhead_weight: Any, amortise_readout: Any = False,
+                   period_weight: Any = 0.0) -> None:
     """Refuse a bad setting of :class:`~steer.policies.bo.BOPolicy` (defaults resolved).
 
     Raises:
@@ -110,6 +127,10 @@ def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posteri
         raise ConfigError(f"overhead_weight = {overhead_weight!r} is not a number >= 1",
                           "e.g. overhead_weight = 32 (default), or 1 to cost a second of "
                           "slew as a second of exposure")
+    if not (_number(period_weight) and period_weight >= 0):
+        raise ConfigError(f"period_weight = {period_weight!r} is not a number >= 0",
+                          "e.g. period_weight = 1 (a nat on the period as one on the light "
+                          "curve), or 0 to leave the period out")
     if not isinstance(amortise_readout, bool):
         raise ConfigError(f"amortise_readout = {amortise_readout!r} is not true or false",
                           "amortise_readout = true, or false (default)")

@@ -32,13 +32,13 @@ def test_the_exposure_that_amortises_dead_time_best_is_kept_per_target():
 
 
 def test_a_tiny_night_with_it_says_so_and_takes_no_shorter_exposures(tmp_path):
-    """A real tiny night with ``amortise_readout = true`` ("7+amortise") and by the default
-    (version 7): the option names the exposure rule in every decision, takes no shorter
+    """A real tiny night with ``amortise_readout = true`` ("7+amortise", no period value)
+    and by version 7: the option names the exposure rule in every decision, takes no shorter
     exposures on the whole, and its decisions differ."""
     from steer.envs.testing import tiny_night
 
-    amortised = tiny_night(tmp_path / "a", "bo", 0, amortise_readout=True)
-    v7 = tiny_night(tmp_path / "7", "bo", 0)
+    amortised = tiny_night(tmp_path / "a", "bo", 0, amortise_readout=True, period_weight=0)
+    v7 = tiny_night(tmp_path / "7", "bo", 0, amortise_readout=False, period_weight=0)
     assert {r.policy_version for r in amortised} == {"7+amortise"}
     assert {r.policy_version for r in v7} == {"7"}
     for record in amortised:
@@ -61,9 +61,10 @@ def test_a_tiny_night_with_it_says_so_and_takes_no_shorter_exposures(tmp_path):
 def test_it_names_its_version_and_does_nothing_without_a_weight():
     from steer.policies import make_policy
 
-    assert make_policy("bo", amortise_readout=True).version == "7+amortise"
-    assert make_policy("bo", amortise_readout=True, lookahead=4).version == (
-        "7+amortise+lookahead")
+    assert make_policy("bo", period_weight=0).version == "7+amortise"
+    assert make_policy("bo", period_weight=0, lookahead=4).version == "7+amortise+lookahead"
+    assert make_policy("bo", lookahead=4).version == "8+lookahead"
+    assert make_policy("bo", amortise_readout=False).version == "7+period"
     assert make_policy("bo", amortise_readout=True, overhead_weight=1).version == "6"
 
 

@@ -87,7 +87,7 @@ def test_bo_with_lookahead_explains_the_visit_it_expects_to_follow(tmp_path):
     for record, row in ok:
         expl = record.proposal["explanation"]
         ahead = expl["lookahead"]
-        assert record.policy_version == "7+lookahead" and "best next one" in expl["acquisition"]
+        assert record.policy_version == "8+lookahead" and "best next one" in expl["acquisition"]
         assert ahead["next_target_id"] != record.proposal["action"]["target_id"]
         assert ahead["next_cost_s"] > ahead["next_exptime_s"] and ahead["myopic_score"] > 0
         assert f"leaves the telescope ready for ({ahead['next_target_id']}, " in row["reason"]

@@ -15,11 +15,10 @@ def _night(tmp_path, **bo):
 
 
 def test_the_weight_prices_dead_time_says_so_and_makes_longer_visits(tmp_path):
-    """A real tiny night by the default (version 7) and by ``overhead_weight = 1`` (version
-    6): each decision's score is its value over the weighted seconds, which the explanation
+    """A real tiny night by version 7 and by ``overhead_weight = 1`` (version 6): each decision's score is its value over the weighted seconds, which the explanation
     gives with the seconds themselves; the weighted night spends a larger share of its
     time with the shutter open; the decision explorer says how dead time was counted."""
-    weighted = _night(tmp_path / "w")
+    weighted = _night(tmp_path / "w", amortise_readout=False, period_weight=0)
     plain = _night(tmp_path / "p", overhead_weight=1)
     assert {r.policy_version for r in weighted} == {"7"}
     assert {r.policy_version for r in plain} == {"6"}
@@ -57,7 +56,7 @@ def test_an_earlier_version_is_restored_by_its_settings():
 
     for version, settings in BOPolicy.earlier_versions.items():
         assert make_policy("bo", **settings).version == version
-    assert make_policy("bo").version == "7"
+    assert make_policy("bo").version == "8"
     assert make_policy("bo", precision_mag=0).version == "5"  # the weight builds on it
 
 

@@ -47,7 +47,7 @@ def _night(tmp_path, **bo):
 
 def test_bo_with_a_precision_says_so_and_chooses_otherwise(tmp_path):
     """A real tiny night with ``precision_mag = 0.005`` (the default): every decision names
-    the value it maximised and the run is version 7 (6 with the overhead weight); the same night by the IPV reduction
+    the value it maximised and the run is version 8 (6 with the overhead weight); the same night by the IPV reduction
     (``precision_mag = 0``, version 5) makes other choices (the setting changes the
     decisions, not only the words)."""
     with_precision = _night(tmp_path / "p")
@@ -56,7 +56,7 @@ def test_bo_with_a_precision_says_so_and_chooses_otherwise(tmp_path):
     assert len(with_precision) >= 3
     for record in with_precision:
         expl = record.proposal["explanation"]
-        assert record.policy_version == "7"
+        assert record.policy_version == "8"
         assert "information (nats) on the light curve to 0.005 mag" in expl["acquisition"]
         assert expl["expected_information_nats"] >= 0
         assert "expected_ipv_reduction_mag2" not in expl and expl["precision_mag"] == 0.005
