@@ -92,22 +92,26 @@ class PeriodPosterior:
         self.w = np.zeros((0, self.m + 1))
         self.stale = np.zeros(0, bool)
         self.counts = np.zeros(0, int)  # good measurements per target
-        for _ in range(int(n_targets)):
-            self.add_target()
+        self._grow(int(n_targets))
+
+    def _grow(self, k: int) -> None:
+        """``k`` more catalog rows without data (one allocation for all of them)."""
+        self.t += [[] for _ in range(k)]
+        self.y += [[] for _ in range(k)]
+        self.e2 += [[] for _ in range(k)]
+        c = self.m + 1
+        self.freq = np.concatenate([self.freq, np.zeros((k, c))])
+        self.mu = np.concatenate([self.mu, np.zeros((k, c, _P))])
+        self.cov = np.concatenate([self.cov, np.zeros((k, c, _P, _P))])
+        self.w = np.concatenate([self.w, np.zeros((k, c))])
+        self.stale = np.concatenate([self.stale, np.ones(k, bool)])
+        self.counts = np.concatenate([self.counts, np.zeros(k, int)])
+        self.n += k
 
     def add_target(self) -> None:
         """One more catalog row, with no data: a frame of it would tell next to nothing
         about a period (below 1e-4 nats: only whether it varies), counted as nothing."""
-        self.t.append([])
-        self.y.append([])
-        self.e2.append([])
-        self.freq = np.vstack([self.freq, np.zeros((1, self.m + 1))])
-        self.mu = np.concatenate([self.mu, np.zeros((1, self.m + 1, _P))])
-        self.cov = np.concatenate([self.cov, np.zeros((1, self.m + 1, _P, _P))])
-        self.w = np.vstack([self.w, np.zeros((1, self.m + 1))])
-        self.stale = np.append(self.stale, True)
-        self.counts = np.append(self.counts, 0)
-        self.n += 1
+        self._grow(1)
 
     def add(self, i: int, t_d: float, y_mag: float, noise_var: float) -> None:
         """A good measurement of target ``i`` (time, magnitude offset, error^2)."""
