@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO))
 from benchmarks._markdown import paired_table  # noqa: E402
 
 METRICS = ("characterised_campaign", "characterised_campaign_per_h", "frac_characterised",
-           "period_recovery_rate", "new_transients_characterised",
+           "period_recovery_rate", "frac_characterised_transient",
+           "frac_characterised_constant", "new_transients_characterised",
            "transient_days_to_characterise", "lc_rmse_mag", "open_shutter_fraction_dome_open",
            "science_score", "visits", "targets_visited", "wall_s", "decision_ms_p50",
            "decision_ms_p95")

@@ -149,6 +149,25 @@ def _label(action: dict[str, Any]) -> str:
     return f"{target}, {exptime:.0f} s" if exptime is not None else str(target)
 
 
+def _variability_words(expl: dict[str, Any]) -> str:
+    """``"; its data say periodic 0.62, constant 0.38, likeliest period 0.431 d (probability
+    0.20)"`` from a
+    decision's explanation (kinds under 0.005 left out; the likeliest period or peak when
+    that kind is likelier than 1 in 5), else ``""``."""
+    kinds = expl.get("variability")
+    if not isinstance(kinds, dict) or not kinds:
+        return ""
+    words = "; its data say " + ", ".join(
+        f"{k} {v:.2f}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if v >= 0.005)
+    period, peak = finite(expl.get("period_d")), finite(expl.get("peak_mjd"))
+    if period is not None and (finite(kinds.get("periodic")) or 0.0) >= 0.2:
+        words += (f", likeliest period {period:.3g} d (probability "
+                  f"{finite(expl.get('period_probability')) or 0.0:.2f})")
+    if peak is not None and (finite(kinds.get("transient")) or 0.0) >= 0.2:
+        words += f", an outburst peaking near MJD {peak:.1f}"
+    return words
+
+
 def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
     """The decision in words, from what the policy recorded."""
     if record.status != "ok":
@@ -171,8 +190,10 @@ def _reason(record: DecisionRecord, out: dict[str, Any]) -> str:
     period = finite(expl.get("period_information_nats"))
     if gain is not None and period is not None:
         weight = finite(expl.get("period_weight")) or 1.0
+        peaks = "or peak" in str(expl.get("acquisition", ""))
         gain_words += (f" + {'' if weight == 1 else f'{weight:g} x '}information on its "
-                       f"period ({period:.3g} nats)")
+                       f"period{' or peak' if peaks else ''} ({period:.3g} nats"
+                       f"{_variability_words(expl)})")
     if gain is not None and cost is not None:
         weight, dead = finite(expl.get("overhead_weight")), finite(expl.get("overhead_s"))
         if weight not in (None, 1.0) and dead is not None:

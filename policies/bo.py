@@ -13,27 +13,19 @@ The policy keeps two Gaussian-process models, both fitted with BoTorch:
   has measured (``-2.5 log10 transparency``), so patchy clouds it has seen
   lower the predicted depth of targets behind them.
 
-For every feasible target ``i`` and exposure ``e`` it computes the expected
-reduction of the integrated posterior variance of the light curve over the
-night grid if the target were observed at ``t*`` (now + slew + e/2) with the
-predicted noise ``sigma_i(e)``, in closed form from the batched posterior
-covariance (what BoTorch's ``qNegIntegratedPosteriorVariance`` estimates by
-fantasies, exact here for a Gaussian likelihood):
-
-    dIPV_i(e) = mean_g Cov(f(g), f(t*))^2 / (Var f(t*) + sigma_i(e)^2)
-
-and picks the best ``priority * dIPV / (slew + readout + exposure)``: the
-expected information gain per second of telescope time. Since version 6
-(``precision_mag``, default 0.005 mag) the value is instead the expected
-information, in nats, about the light curve on the grid counted to that
-precision (:mod:`steer.policies.precision_value`). Since version 7
-(``overhead_weight``, default 32) a second of slew, settle and filter change
-costs as much as 32 seconds of exposure, so dead time is paid for in
-information, not only in seconds. Since version 8 each target's exposure
-amortises all of its visit's dead time, readout included
-(``amortise_readout``), and a frame is also worth what it tells about the
-target's period (``period_weight``, :mod:`steer.policies.period_value`), which
-tonight's light curve cannot see.
+For every feasible target ``i`` and exposure ``e`` it values a frame at ``t*``
+(now + slew + e/2) with the predicted noise and picks the best value per
+second of telescope time, ``priority x value / seconds``. Version 2's value is
+the closed-form reduction of the light curve's integrated posterior variance
+(what BoTorch's ``qNegIntegratedPosteriorVariance`` estimates by fantasies);
+since version 6 the information, in nats, about the light curve counted to
+``precision_mag`` (:mod:`steer.policies.precision_value`); since version 7 a
+second of slew, settle and filter change costs ``overhead_weight`` seconds;
+since version 8 each target's exposure amortises its visit's dead time
+(``amortise_readout``) and a frame is also worth what it tells about the
+target's period (``period_weight``, :mod:`steer.policies.period_value`); an
+option (``transient_peaks``, :mod:`steer.policies.transient_value`) values
+what it tells about when a transient peaks.
 """
 
 from __future__ import annotations
@@ -152,6 +144,10 @@ class BOPolicy(BOLearning, BasePolicy):
             apart. With the amortised readout, version 8: on the suite's
             reporting seeds no scenario is worse than `feature` on any metric
             (README). Default (``None``): 1 with the overhead weight, else 0.
+        transient_peaks: The period's posterior also holds outbursts peaking on
+            each day (:mod:`steer.policies.transient_value`), so a frame is also
+            worth what it tells about when a transient peaks. An option, off by
+            default: on campaigns it characterised no more (README).
     """
 
     name = "bo"
@@ -174,11 +170,12 @@ class BOPolicy(BOLearning, BasePolicy):
                  precision_mag: float | None = None,
                  overhead_weight: float | None = None,
                  amortise_readout: bool | None = None,
-                 period_weight: float | None = None) -> None:
+                 period_weight: float | None = None,
+                 transient_peaks: bool | None = None) -> None:
         (amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout,
-         period_weight) = resolve_defaults(lengthscales_d, posterior, amplitude_bins,
-                                           faint_memory_d, precision_mag, overhead_weight,
-                                           amortise_readout, period_weight)
+         period_weight, transient_peaks) = resolve_defaults(
+            lengthscales_d, posterior, amplitude_bins, faint_memory_d, precision_mag,
+            overhead_weight, amortise_readout, period_weight, transient_peaks)
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
@@ -186,14 +183,15 @@ class BOPolicy(BOLearning, BasePolicy):
                          horizon_d=horizon_d, amplitude_bins=amplitude_bins,
                          faint_memory_d=faint_memory_d, lookahead=lookahead,
                          precision_mag=precision_mag, overhead_weight=overhead_weight,
-                         amortise_readout=amortise_readout, period_weight=period_weight)
+                         amortise_readout=amortise_readout, period_weight=period_weight,
+                         transient_peaks=transient_peaks)
         check_settings(lengthscale_d=lengthscale_d, lengthscales_d=lengthscales_d,
                        posterior=posterior, horizon_d=horizon_d, amplitude_bins=amplitude_bins,
                        n_amplitudes=len(_AMPLITUDE_GRID_MAG2), faint_memory_d=faint_memory_d,
                        lookahead=lookahead, precision_mag=precision_mag,
                        overhead_weight=overhead_weight, amortise_readout=amortise_readout,
-                       period_weight=period_weight)
-        self.period_weight = float(period_weight)
+                       period_weight=period_weight, transient_peaks=transient_peaks)
+        self.period_weight, self.transient_peaks = float(period_weight), transient_peaks
         self.precision_mag = float(precision_mag)
         self.overhead_weight = float(overhead_weight)
         self.amortise_readout = amortise_readout
@@ -207,7 +205,8 @@ class BOPolicy(BOLearning, BasePolicy):
         self.bma = bool(self.lengthscales_d)
         self.version = version_of(self.bma, self.amplitude_bins, self.faint_memory_d,
                                   self.precision_mag, self.overhead_weight, self.lookahead,
-                                  self.amortise_readout, self.period_weight)
+                                  self.amortise_readout, self.period_weight,
+                                  self.transient_peaks)
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)
@@ -248,8 +247,8 @@ class BOPolicy(BOLearning, BasePolicy):
         self.saturated_from_s = np.full(self.n, np.inf)
         # the brightness the last faint frame of each target implied, and when it was taken
         self.faint_mag, self.faint_mjd = np.full(self.n, -np.inf), np.full(self.n, -np.inf)
-        self.period = (from_history(hist, self.cat_mag, self.t_ref, ctx.night_end_mjd)
-                       if self.period_weight > 0 else None)
+        self.period = (from_history(hist, self.cat_mag, self.t_ref, ctx.night_end_mjd,
+                                    self.transient_peaks) if self.period_weight > 0 else None)
         self._fit(refit=True)
 
     def _context_changed(self, old: Any) -> None:
@@ -400,7 +399,8 @@ class BOPolicy(BOLearning, BasePolicy):
         score_s = time.perf_counter() - t_start
         why = {**rule_words(self.precision_mag if value_l is not None else 0.0,
                             self.overhead_weight, self.amortise_readout, self.lookahead
-                            if la is not None else 0, self.faint_memory_d, self.period_weight),
+                            if la is not None else 0, self.faint_memory_d, self.period_weight,
+                            self.transient_peaks),
                "fit_s": self.fit_s, "score_s": score_s,
                "targets_seen_saturated": int(np.isfinite(self.saturated_from_s).sum()),
                "targets_seen_faint": int(faint.sum()),
@@ -427,6 +427,7 @@ class BOPolicy(BOLearning, BasePolicy):
                       "weighted_cost_s": float(weighted[i, e])}
             if period_nats is not None:
                 detail["period_information_nats"] = float(period_nats[i, e])
+                detail.update(self.period.summary(i, self.t_ref))
             if faint[i]:
                 detail["faint_frame_mag"] = float(self.faint_mag[i])
             if la is not None and la.next_index[i] >= 0:

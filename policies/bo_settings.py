@@ -24,18 +24,19 @@ def _whole(v: Any) -> bool:
 def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bins: Any,
                      faint_memory_d: Any, precision_mag: Any, overhead_weight: Any,
                      amortise_readout: Any = None,
-                     period_weight: Any = None) -> tuple[Any, Any, Any, Any, Any, Any]:
+                     period_weight: Any = None,
+                     transient_peaks: Any = None) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
     """The settings left ``None`` resolved to the newest version's defaults.
 
     Each default depends on the settings it builds on: amplitude bins and the
     faint-frame memory on time-scale averaging (``lengthscales_d``), the
     precision on the cached posterior, the overhead weight on the precision,
     the amortised readout and the period's information (version 8) on the
-    overhead weight.
+    overhead weight; the transients' peaks (an option, off) on the period's information.
 
     Returns:
         ``(amplitude_bins, faint_memory_d, precision_mag, overhead_weight,
-        amortise_readout, period_weight)``.
+        amortise_readout, period_weight, transient_peaks)``.
     """
     if amplitude_bins is None:
         amplitude_bins = 3 if lengthscales_d else 1
@@ -50,13 +51,15 @@ def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bi
         amortise_readout = bool(version_7)
     if period_weight is None:
         period_weight = 1.0 if version_7 else 0.0
+    if transient_peaks is None:  # measured not to help (README)
+        transient_peaks = False
     return (amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout,
-            period_weight)
+            period_weight, transient_peaks)
 
 
 def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_mag: float,
                overhead_weight: float, lookahead: int, amortise_readout: bool = False,
-               period_weight: float = 0.0) -> str:
+               period_weight: float = 0.0, transient_peaks: bool = False) -> str:
     """The version a set of settings makes: each version is the one before plus one
     setting; a setting without the ones it builds on makes a named variant."""
     version = ("4" if amplitude_bins > 1 else "3") if bma else "2"
@@ -72,6 +75,8 @@ def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_
         version = f"{version}+period"
     if version == "7+amortise+period":
         version = "8"
+    if transient_peaks and period_weight > 0:  # an option, measured not to help (README)
+        version = f"{version}+peaks"
     if lookahead:  # an option, not a version: measured not to help (README)
         version = f"{version}+lookahead"
     return version
@@ -79,7 +84,7 @@ def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_
 
 def rule_words(precision_mag: float, overhead_weight: float, amortise_readout: bool,
                lookahead: int, faint_memory_d: float,
-               period_weight: float = 0.0) -> dict[str, Any]:
+               period_weight: float = 0.0, transient_peaks: bool = False) -> dict[str, Any]:
     """The decision rule a set of settings makes, in the words a decision's explanation gives.
 
     Args:
@@ -90,7 +95,8 @@ def rule_words(precision_mag: float, overhead_weight: float, amortise_readout: b
         faint_memory_d: Days a faint frame is remembered.
     """
     period = ("" if not period_weight else " + "
-              + ("" if period_weight == 1 else f"{period_weight:g} x ") + "on its period")
+              + ("" if period_weight == 1 else f"{period_weight:g} x ") + "on its period"
+              + (" or peak" if transient_peaks else ""))
     per = ("(slew+readout+exposure) s" if overhead_weight == 1 else
            f"({overhead_weight:g} x (slew+settle+filter change)+readout+exposure) s")
     rule = (f"priority * expected IPV reduction / {per}" if not precision_mag
@@ -117,7 +123,7 @@ def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posteri
                    horizon_d: Any, amplitude_bins: Any, n_amplitudes: int,
                    faint_memory_d: Any, lookahead: Any, precision_mag: Any,
                    overhead_weight: Any, amortise_readout: Any = False,
-                   period_weight: Any = 0.0) -> None:
+                   period_weight: Any = 0.0, transient_peaks: Any = False) -> None:
     """Refuse a bad setting of :class:`~steer.policies.bo.BOPolicy` (defaults resolved).
 
     Raises:
@@ -131,6 +137,9 @@ def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posteri
         raise ConfigError(f"period_weight = {period_weight!r} is not a number >= 0",
                           "e.g. period_weight = 1 (a nat on the period as one on the light "
                           "curve), or 0 to leave the period out")
+    if not isinstance(transient_peaks, bool):
+        raise ConfigError(f"transient_peaks = {transient_peaks!r} is not true or false",
+                          "transient_peaks = true, or false (default)")
     if not isinstance(amortise_readout, bool):
         raise ConfigError(f"amortise_readout = {amortise_readout!r} is not true or false",
                           "amortise_readout = true, or false (default)")

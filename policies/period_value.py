@@ -20,6 +20,12 @@ nothing; a star with few points has predictions that overlap at every
 frequency and gets little; a star whose points leave a few aliases open gets
 most: the frame that tells them apart.
 
+With ``transient_span_d`` (``bo``'s ``transient_peaks``, an option) the
+posterior also holds outbursts peaking on each day
+(:mod:`steer.policies.transient_value`): half the prior on "constant", a
+quarter on "periodic", a quarter on "an outburst", and a frame is worth what
+it tells about which, and when.
+
 The information cannot exceed the entropy of a target's hypotheses, so
 :func:`best_information` computes it only for the targets whose score could
 reach the best few with it (at 10,000 targets most cannot): the same
@@ -31,6 +37,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from steer.policies.transient_value import TransientGrid
 
 __all__ = ["PeriodPosterior", "best_information", "from_history"]
 
@@ -68,20 +76,30 @@ class PeriodPosterior:
         amplitude_std_mag: Prior std of each first- and second-harmonic coefficient.
         jitter_mag: Added in quadrature to each point's error (what two harmonics miss).
         prior_constant: Prior probability that a target is constant.
+        transient_span_d: With it, ``(start, end)`` of the data and tonight (days):
+            the posterior also holds outbursts peaking from 20 days before the
+            start to 20 after the end (:class:`~steer.policies.transient_value.TransientGrid`),
+            and what is not constant is periodic or an outburst with equal prior
+            probability.
     """
 
     def __init__(self, n_targets: int, baseline_d: float,
                  period_range_d: Sequence[float] = (0.18, 1.25), components: int = 16,
                  mean_std_mag: float = 0.5, amplitude_std_mag: Sequence[float] = (0.2, 0.1),
-                 jitter_mag: float = 0.01, prior_constant: float = 0.5) -> None:
+                 jitter_mag: float = 0.01, prior_constant: float = 0.5,
+                 transient_span_d: Sequence[float] | None = None) -> None:
         lo, hi = 1.0 / float(period_range_d[1]), 1.0 / float(period_range_d[0])
         self.freqs = np.arange(lo, hi, 0.1 / max(float(baseline_d), 0.3))
         self.m = int(components)
         a1, a2 = (float(v) ** 2 for v in amplitude_std_mag)
         self.prior_var = np.array([float(mean_std_mag) ** 2, a1, a1, a2, a2])
         self.jitter_var = float(jitter_mag) ** 2
-        self.log_prior = (np.log(prior_constant),
-                          np.log((1.0 - prior_constant) / len(self.freqs)))
+        self.grid = (None if transient_span_d is None
+                     else TransientGrid(*transient_span_d, components=components))
+        varying = (1.0 - prior_constant) / (1 if self.grid is None else 2)
+        self.log_prior = (np.log(prior_constant), np.log(varying / len(self.freqs)),
+                          np.log(varying / self.grid.n_hypotheses) if self.grid else 0.0)
+        self.mt = 0 if self.grid is None else self.grid.m
         self.n = 0
         self.t: list[list[float]] = []
         self.y: list[list[float]] = []
@@ -89,7 +107,10 @@ class PeriodPosterior:
         self.freq = np.zeros((0, self.m + 1))  # component frequency (0: constant)
         self.mu = np.zeros((0, self.m + 1, _P))
         self.cov = np.zeros((0, self.m + 1, _P, _P))
-        self.w = np.zeros((0, self.m + 1))
+        self.w = np.zeros((0, self.m + 1 + self.mt))
+        self.outburst = {key: np.zeros((0, self.mt) + tail) for key, tail in
+                         (("t0", ()), ("tr", ()), ("tf", ()), ("log_gmax", ()),
+                          ("mu", (2,)), ("cov", (2, 2)))}
         self.stale = np.zeros(0, bool)
         self.counts = np.zeros(0, int)  # good measurements per target
         self._grow(int(n_targets))
@@ -103,7 +124,9 @@ class PeriodPosterior:
         self.freq = np.concatenate([self.freq, np.zeros((k, c))])
         self.mu = np.concatenate([self.mu, np.zeros((k, c, _P))])
         self.cov = np.concatenate([self.cov, np.zeros((k, c, _P, _P))])
-        self.w = np.concatenate([self.w, np.zeros((k, c))])
+        self.w = np.concatenate([self.w, np.zeros((k, c + self.mt))])
+        for key, arr in self.outburst.items():
+            self.outburst[key] = np.concatenate([arr, np.ones((k,) + arr.shape[1:])])
         self.stale = np.concatenate([self.stale, np.ones(k, bool)])
         self.counts = np.concatenate([self.counts, np.zeros(k, int)])
         self.n += k
@@ -148,7 +171,13 @@ class PeriodPosterior:
             sel = (np.arange(len(chunk))[:, None], top)
             inv = np.linalg.inv(a[sel])  # `R x M x P x P`
             mu = (inv @ b[sel][..., None])[..., 0]
-            all_w = np.concatenate([(lml0 + self.log_prior[0])[:, None], logw[sel]], 1)
+            all_w = [(lml0 + self.log_prior[0])[:, None], logw[sel]]
+            if self.grid is not None:
+                fit = self.grid.fit(t, y, wt)
+                all_w.append(fit.pop("log_ml") + self.log_prior[2])
+                for key, arr in fit.items():
+                    self.outburst[key][chunk] = arr
+            all_w = np.concatenate(all_w, 1)
             all_w = np.exp(all_w - all_w.max(1, keepdims=True))
             self.w[chunk] = all_w / all_w.sum(1, keepdims=True)
             self.freq[chunk, 1:] = self.freqs[top]
@@ -167,8 +196,27 @@ class PeriodPosterior:
         with np.errstate(divide="ignore", invalid="ignore"):
             h = -np.where(w > 0, w * np.log(w), 0.0).sum(1)
         h = np.where(w[:, 0] < _CONSTANT_SURE, h, 0.0)
-        h = np.where(self.stale, np.log(self.m + 1.0), h)
+        h = np.where(self.stale, np.log(self.m + 1.0 + self.mt), h)
         return np.where(self.counts > 0, h, 0.0)
+
+    def summary(self, i: int, t_ref_mjd: float) -> dict[str, object]:
+        """What target ``i``'s data say (for a decision's explanation): the probability of
+        each kind, the most probable period and, if it may be an outburst, the most
+        probable peak (empty if not fitted since its last measurement)."""
+        if self.stale[i] or not self.counts[i]:
+            return {}
+        w = self.w[i]
+        out: dict[str, object] = {"variability": {
+            "constant": round(float(w[0]), 3), "periodic": round(float(w[1:self.m + 1].sum()), 3),
+            **({"transient": round(float(w[self.m + 1:].sum()), 3)} if self.mt else {})},
+            "period_d": round(1.0 / float(self.freq[i, 1 + np.argmax(w[1:self.m + 1])]), 4),
+            "period_probability": round(float(w[1:self.m + 1].max()), 3)}
+        if self.mt:
+            k = int(np.argmax(w[self.m + 1:]))
+            o = {key: arr[i, k] for key, arr in self.outburst.items()}
+            out["peak_mjd"] = round(float(o["t0"] + o["tr"] * np.log(o["tf"] / o["tr"] - 1.0)
+                                          + t_ref_mjd), 2)
+        return out
 
     def information(self, rows: np.ndarray, t_star_d: np.ndarray,
                     noise_var: np.ndarray) -> np.ndarray:
@@ -186,8 +234,12 @@ class PeriodPosterior:
             r = rows[at]
             x = _basis(t_star_d[at, None, :], self.freq[r][:, :, None])  # `R x C x E x P`
             mean = np.einsum("rcep,rcp->rce", x, self.mu[r])
-            var = (np.einsum("rcep,rcpq,rceq->rce", x, self.cov[r], x)
-                   + noise_var[at, None, :])
+            var = np.einsum("rcep,rcpq,rceq->rce", x, self.cov[r], x)
+            if self.grid is not None:
+                m_o, v_o = TransientGrid.predictive(
+                    t_star_d[at], {key: arr[r] for key, arr in self.outburst.items()})
+                mean, var = np.concatenate([mean, m_o], 1), np.concatenate([var, v_o], 1)
+            var = var + noise_var[at, None, :]
             vi, vj = var[:, :, None, :], var[:, None, :, :]
             d_b = ((mean[:, :, None, :] - mean[:, None, :, :]) ** 2 / (4.0 * (vi + vj))
                    + 0.5 * np.log((vi + vj) / (2.0 * np.sqrt(vi * vj))))  # `R x C x C x E`
@@ -198,7 +250,7 @@ class PeriodPosterior:
 
 
 def from_history(history: dict[str, np.ndarray], cat_mag: np.ndarray, t_ref_mjd: float,
-                 end_mjd: float) -> PeriodPosterior:
+                 end_mjd: float, transients: bool = False) -> PeriodPosterior:
     """The posterior of every catalog target from its good archive measurements.
 
     Args:
@@ -206,12 +258,14 @@ def from_history(history: dict[str, np.ndarray], cat_mag: np.ndarray, t_ref_mjd:
         cat_mag: `N` catalog magnitudes (the offsets' zero points).
         t_ref_mjd: Time zero (days are counted from it).
         end_mjd: End of tonight (with the earliest archive point, the baseline).
+        transients: Also hold outburst hypotheses (``transient_span_d``).
     """
     idx, mjd = np.asarray(history["target_index"], int), np.asarray(history["mjd"], float)
     mag, err = np.asarray(history["mag"], float), np.asarray(history["error_mag"], float)
     good = np.isfinite(mag) & np.isfinite(err) & (err > 0)
     start = float(mjd[good].min()) if good.any() else t_ref_mjd
-    post = PeriodPosterior(len(cat_mag), end_mjd - start)
+    span = (start - t_ref_mjd, end_mjd - t_ref_mjd) if transients else None
+    post = PeriodPosterior(len(cat_mag), end_mjd - start, transient_span_d=span)
     for i, t, m, e in zip(idx[good], mjd[good], mag[good], err[good], strict=True):
         post.add(int(i), float(t) - t_ref_mjd, float(m) - float(cat_mag[i]), float(e) ** 2)
     return post

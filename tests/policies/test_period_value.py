@@ -116,7 +116,8 @@ def test_the_best_scores_are_exact_without_valuing_every_target(narrow):
 def test_bo_values_the_period_and_says_so(tmp_path):
     """A real tiny night by the default (version 8, ``period_weight = 1``): every decision
     records what its frame would tell about the period and scores the light curve's
-    information plus it, and the decision explorer says so."""
+    information plus it, names what the target's data say it is, and the decision
+    explorer says so."""
     from steer.envs.testing import tiny_night
     from steer.report_explorer import explorer_data
     from steer.session import presenter_for
@@ -136,6 +137,33 @@ def test_bo_values_the_period_and_says_so(tmp_path):
     reason = explorer_data(records[:1], presenter_for("steer/TargetSelection-v0"))[0]["reason"]
     assert "information on its period (" in reason and "on its period" in (
         records[0].proposal["explanation"]["acquisition"])
+    kinds = [r.proposal["explanation"].get("variability") for r in records]
+    assert any(kinds) and all(abs(sum(k.values()) - 1.0) < 0.01 for k in kinds if k)
+    assert all(set(k) == {"constant", "periodic"} for k in kinds if k)
+    assert all(0.18 <= r.proposal["explanation"]["period_d"] <= 1.25
+               and 0.0 <= r.proposal["explanation"]["period_probability"] <= 1.0
+               for r in records if "variability" in r.proposal["explanation"])
+    assert "its data say " in " ".join(
+        d["reason"] for d in explorer_data(records, presenter_for("steer/TargetSelection-v0")))
+
+
+def test_transient_peaks_is_an_option_that_says_so(tmp_path):
+    """The same night with ``transient_peaks = true``: version "8+peaks", each fitted target
+    named constant, periodic or transient with its likeliest peak, in the explorer too."""
+    from steer.envs.testing import tiny_night
+    from steer.report_explorer import explorer_data
+    from steer.session import presenter_for
+
+    records = tiny_night(tmp_path, "bo", 0, transient_peaks=True)
+    assert {r.policy_version for r in records} == {"8+peaks"}
+    expl = [r.proposal["explanation"] for r in records]
+    assert all("on its period or peak" in e["acquisition"] for e in expl)
+    kinds = [e["variability"] for e in expl if "variability" in e]
+    assert kinds and all(set(k) == {"constant", "periodic", "transient"} for k in kinds)
+    assert all(abs(sum(k.values()) - 1.0) < 0.01 for k in kinds)
+    assert all(e["peak_mjd"] > 50000 for e in expl if "variability" in e)
+    reasons = explorer_data(records, presenter_for("steer/TargetSelection-v0"))
+    assert any("information on its period or peak (" in d["reason"] for d in reasons)
 
 
 @pytest.mark.parametrize("weight", [-1.0, "1", float("inf")])
