@@ -148,6 +148,9 @@ class BOPolicy(BOLearning, BasePolicy):
             each day (:mod:`steer.policies.transient_value`), so a frame is also
             worth what it tells about when a transient peaks. An option, off by
             default: on campaigns it characterised no more (README).
+        refine_periods: The period posterior values each of its best frequency cells
+            by the likelihood integrated over the cell, not at its centre
+            (:meth:`~steer.policies.period_value.PeriodPosterior._refined`).
     """
 
     name = "bo"
@@ -171,11 +174,12 @@ class BOPolicy(BOLearning, BasePolicy):
                  overhead_weight: float | None = None,
                  amortise_readout: bool | None = None,
                  period_weight: float | None = None,
-                 transient_peaks: bool | None = None) -> None:
+                 transient_peaks: bool | None = None,
+                 refine_periods: bool | None = None) -> None:
         (amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout,
-         period_weight, transient_peaks) = resolve_defaults(
+         period_weight, transient_peaks, refine_periods) = resolve_defaults(
             lengthscales_d, posterior, amplitude_bins, faint_memory_d, precision_mag,
-            overhead_weight, amortise_readout, period_weight, transient_peaks)
+            overhead_weight, amortise_readout, period_weight, transient_peaks, refine_periods)
         super().__init__(lengthscale_d=lengthscale_d, lengthscales_d=list(lengthscales_d),
                          mean_prior_std_mag=mean_prior_std_mag,
                          refit_every=refit_every, conditions_window=conditions_window,
@@ -184,14 +188,16 @@ class BOPolicy(BOLearning, BasePolicy):
                          faint_memory_d=faint_memory_d, lookahead=lookahead,
                          precision_mag=precision_mag, overhead_weight=overhead_weight,
                          amortise_readout=amortise_readout, period_weight=period_weight,
-                         transient_peaks=transient_peaks)
+                         transient_peaks=transient_peaks, refine_periods=refine_periods)
         check_settings(lengthscale_d=lengthscale_d, lengthscales_d=lengthscales_d,
                        posterior=posterior, horizon_d=horizon_d, amplitude_bins=amplitude_bins,
                        n_amplitudes=len(_AMPLITUDE_GRID_MAG2), faint_memory_d=faint_memory_d,
                        lookahead=lookahead, precision_mag=precision_mag,
                        overhead_weight=overhead_weight, amortise_readout=amortise_readout,
-                       period_weight=period_weight, transient_peaks=transient_peaks)
+                       period_weight=period_weight, transient_peaks=transient_peaks,
+                       refine_periods=refine_periods)
         self.period_weight, self.transient_peaks = float(period_weight), transient_peaks
+        self.refine_periods = refine_periods
         self.precision_mag = float(precision_mag)
         self.overhead_weight = float(overhead_weight)
         self.amortise_readout = amortise_readout
@@ -206,7 +212,7 @@ class BOPolicy(BOLearning, BasePolicy):
         self.version = version_of(self.bma, self.amplitude_bins, self.faint_memory_d,
                                   self.precision_mag, self.overhead_weight, self.lookahead,
                                   self.amortise_readout, self.period_weight,
-                                  self.transient_peaks)
+                                  self.transient_peaks, self.refine_periods)
         self.mean_prior_var = float(mean_prior_std_mag) ** 2
         self.refit_every = int(refit_every)
         self.conditions_window = int(conditions_window)
@@ -248,7 +254,8 @@ class BOPolicy(BOLearning, BasePolicy):
         # the brightness the last faint frame of each target implied, and when it was taken
         self.faint_mag, self.faint_mjd = np.full(self.n, -np.inf), np.full(self.n, -np.inf)
         self.period = (from_history(hist, self.cat_mag, self.t_ref, ctx.night_end_mjd,
-                                    self.transient_peaks) if self.period_weight > 0 else None)
+                                    self.transient_peaks, self.refine_periods)
+                       if self.period_weight > 0 else None)
         self._fit(refit=True)
 
     def _context_changed(self, old: Any) -> None:

@@ -25,7 +25,8 @@ def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bi
                      faint_memory_d: Any, precision_mag: Any, overhead_weight: Any,
                      amortise_readout: Any = None,
                      period_weight: Any = None,
-                     transient_peaks: Any = None) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+                     transient_peaks: Any = None,
+                     refine_periods: Any = None) -> tuple[Any, ...]:
     """The settings left ``None`` resolved to the newest version's defaults.
 
     Each default depends on the settings it builds on: amplitude bins and the
@@ -36,7 +37,7 @@ def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bi
 
     Returns:
         ``(amplitude_bins, faint_memory_d, precision_mag, overhead_weight,
-        amortise_readout, period_weight, transient_peaks)``.
+        amortise_readout, period_weight, transient_peaks, refine_periods)``.
     """
     if amplitude_bins is None:
         amplitude_bins = 3 if lengthscales_d else 1
@@ -53,13 +54,16 @@ def resolve_defaults(lengthscales_d: Sequence[Any], posterior: Any, amplitude_bi
         period_weight = 1.0 if version_7 else 0.0
     if transient_peaks is None:  # measured not to help (README)
         transient_peaks = False
+    if refine_periods is None:
+        refine_periods = False
     return (amplitude_bins, faint_memory_d, precision_mag, overhead_weight, amortise_readout,
-            period_weight, transient_peaks)
+            period_weight, transient_peaks, refine_periods)
 
 
 def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_mag: float,
                overhead_weight: float, lookahead: int, amortise_readout: bool = False,
-               period_weight: float = 0.0, transient_peaks: bool = False) -> str:
+               period_weight: float = 0.0, transient_peaks: bool = False,
+               refine_periods: bool = False) -> str:
     """The version a set of settings makes: each version is the one before plus one
     setting; a setting without the ones it builds on makes a named variant."""
     version = ("4" if amplitude_bins > 1 else "3") if bma else "2"
@@ -75,6 +79,8 @@ def version_of(bma: bool, amplitude_bins: int, faint_memory_d: float, precision_
         version = f"{version}+period"
     if version == "7+amortise+period":
         version = "8"
+    if refine_periods and period_weight > 0:
+        version = f"{version}+refine"
     if transient_peaks and period_weight > 0:  # an option, measured not to help (README)
         version = f"{version}+peaks"
     if lookahead:  # an option, not a version: measured not to help (README)
@@ -123,7 +129,8 @@ def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posteri
                    horizon_d: Any, amplitude_bins: Any, n_amplitudes: int,
                    faint_memory_d: Any, lookahead: Any, precision_mag: Any,
                    overhead_weight: Any, amortise_readout: Any = False,
-                   period_weight: Any = 0.0, transient_peaks: Any = False) -> None:
+                   period_weight: Any = 0.0, transient_peaks: Any = False,
+                   refine_periods: Any = False) -> None:
     """Refuse a bad setting of :class:`~steer.policies.bo.BOPolicy` (defaults resolved).
 
     Raises:
@@ -137,6 +144,9 @@ def check_settings(*, lengthscale_d: Any, lengthscales_d: Sequence[Any], posteri
         raise ConfigError(f"period_weight = {period_weight!r} is not a number >= 0",
                           "e.g. period_weight = 1 (a nat on the period as one on the light "
                           "curve), or 0 to leave the period out")
+    if not isinstance(refine_periods, bool):
+        raise ConfigError(f"refine_periods = {refine_periods!r} is not true or false",
+                          "refine_periods = true, or false")
     if not isinstance(transient_peaks, bool):
         raise ConfigError(f"transient_peaks = {transient_peaks!r} is not true or false",
                           "transient_peaks = true, or false (default)")

@@ -45,6 +45,8 @@ __all__ = ["PeriodPosterior", "best_information", "from_history"]
 _P = 5  # basis: 1, cos wt, sin wt, cos 2wt, sin 2wt
 _CONSTANT_SURE = 0.99  # a target this probably constant is given no period information
 _CHUNK = 16  # targets whose frequency grids are fitted at once (bounds memory)
+_REFINE_CELLS = 4  # with ``refine``: cells refined per hypothesis kept
+_SUB_OFFSETS = (np.arange(8) + 0.5) / 8 - 0.5  # where in its cell a refined cell is evaluated
 
 
 def _basis(t: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -81,15 +83,20 @@ class PeriodPosterior:
             start to 20 after the end (:class:`~steer.policies.transient_value.TransientGrid`),
             and what is not constant is periodic or an outburst with equal prior
             probability.
+        refine: Value each of the best grid cells by its likelihood integrated over
+            the cell's width, not at its centre (:meth:`_refined`).
     """
 
     def __init__(self, n_targets: int, baseline_d: float,
                  period_range_d: Sequence[float] = (0.18, 1.25), components: int = 16,
                  mean_std_mag: float = 0.5, amplitude_std_mag: Sequence[float] = (0.2, 0.1),
                  jitter_mag: float = 0.01, prior_constant: float = 0.5,
-                 transient_span_d: Sequence[float] | None = None) -> None:
+                 transient_span_d: Sequence[float] | None = None,
+                 refine: bool = False) -> None:
         lo, hi = 1.0 / float(period_range_d[1]), 1.0 / float(period_range_d[0])
-        self.freqs = np.arange(lo, hi, 0.1 / max(float(baseline_d), 0.3))
+        self.step = 0.1 / max(float(baseline_d), 0.3)
+        self.freqs = np.arange(lo, hi, self.step)
+        self.refine = bool(refine)
         self.m = int(components)
         a1, a2 = (float(v) ** 2 for v in amplitude_std_mag)
         self.prior_var = np.array([float(mean_std_mag) ** 2, a1, a1, a2, a2])
@@ -154,24 +161,20 @@ class PeriodPosterior:
                 c = len(self.t[i])
                 t[r, :c], y[r, :c] = self.t[i], self.y[i]
                 wt[r, :c] = 1.0 / (np.asarray(self.e2[i]) + self.jitter_var)
-            x = _basis(t[:, None, :], self.freqs[None, :, None])  # `R x F x K x P`
-            xw = x * wt[:, None, :, None]
-            a = np.swapaxes(xw, -1, -2) @ x + np.diag(1.0 / self.prior_var)  # `R x F x P x P`
-            b = np.einsum("rfkp,rk->rfp", xw, y)
-            chol = np.linalg.cholesky(a)
-            z = _forward(chol, b)
-            logdet = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
-            # log marginal likelihood up to the terms every hypothesis shares
-            lml = 0.5 * (z**2).sum(-1) - 0.5 * logdet - 0.5 * np.log(self.prior_var).sum()
+            lml, a, b = self._evidence(t, y, wt, self.freqs[None, :])  # `R x F`
             a0 = wt.sum(1) + 1.0 / self.prior_var[0]
             b0 = (wt * y).sum(1)
             lml0 = 0.5 * b0**2 / a0 - 0.5 * np.log(a0) - 0.5 * np.log(self.prior_var[0])
+            if self.refine:
+                lml, a, b, freq = self._refined(t, y, wt, lml)
+            else:
+                top = np.argpartition(-lml, self.m - 1, axis=1)[:, :self.m]  # `R x M`
+                sel = (np.arange(len(chunk))[:, None], top)
+                lml, a, b, freq = lml[sel], a[sel], b[sel], self.freqs[top]
             logw = lml + self.log_prior[1]
-            top = np.argpartition(-logw, self.m - 1, axis=1)[:, :self.m]  # `R x M`
-            sel = (np.arange(len(chunk))[:, None], top)
-            inv = np.linalg.inv(a[sel])  # `R x M x P x P`
-            mu = (inv @ b[sel][..., None])[..., 0]
-            all_w = [(lml0 + self.log_prior[0])[:, None], logw[sel]]
+            inv = np.linalg.inv(a)  # `R x M x P x P`
+            mu = (inv @ b[..., None])[..., 0]
+            all_w = [(lml0 + self.log_prior[0])[:, None], logw]
             if self.grid is not None:
                 fit = self.grid.fit(t, y, wt)
                 all_w.append(fit.pop("log_ml") + self.log_prior[2])
@@ -180,13 +183,50 @@ class PeriodPosterior:
             all_w = np.concatenate(all_w, 1)
             all_w = np.exp(all_w - all_w.max(1, keepdims=True))
             self.w[chunk] = all_w / all_w.sum(1, keepdims=True)
-            self.freq[chunk, 1:] = self.freqs[top]
+            self.freq[chunk, 1:] = freq
             self.mu[chunk, 1:], self.cov[chunk, 1:] = mu, inv
             self.mu[chunk, 0] = 0.0
             self.mu[chunk, 0, 0] = b0 / a0
             self.cov[chunk, 0] = 0.0
             self.cov[chunk, 0, 0, 0] = 1.0 / a0
         self.stale[rows] = False
+
+    def _evidence(self, t: np.ndarray, y: np.ndarray, wt: np.ndarray,
+                  f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log marginal likelihood (`R x G`, up to the terms every hypothesis shares) and
+        the posterior's precision (`R x G x P x P`) and ``X' W y`` (`R x G x P`) of `R`
+        targets' data at frequencies ``f`` (`R x G`, or `1 x G` for all)."""
+        x = _basis(t[:, None, :], f[:, :, None])  # `R x G x K x P`
+        xw = x * wt[:, None, :, None]
+        a = np.swapaxes(xw, -1, -2) @ x + np.diag(1.0 / self.prior_var)
+        b = np.einsum("rfkp,rk->rfp", xw, y)
+        chol = np.linalg.cholesky(a)
+        z = _forward(chol, b)
+        logdet = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+        return 0.5 * (z**2).sum(-1) - 0.5 * logdet - 0.5 * np.log(self.prior_var).sum(), a, b
+
+    def _refined(self, t: np.ndarray, y: np.ndarray, wt: np.ndarray, lml: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The ``components`` most probable grid cells, each integrated over its width.
+
+        A grid point stands for the cell of frequencies around it; with precise data
+        the likelihood's peak is far narrower than a cell, and a point a fraction of a
+        step off the true frequency can lose to an alias that happens to sit on one.
+        The ``4 x components`` best cells are each evaluated at 8 frequencies across
+        their width and valued by the mean likelihood (the integral over the cell);
+        each kept cell is represented by its most likely frequency.
+        """
+        r = np.arange(len(t))[:, None]
+        kk = min(self.freqs.size, _REFINE_CELLS * self.m)
+        cells = np.argpartition(-lml, kk - 1, axis=1)[:, :kk]  # `R x KK`
+        f_sub = (self.freqs[cells][..., None] + self.step * _SUB_OFFSETS).reshape(len(t), -1)
+        lml_s, a_s, b_s = self._evidence(t, y, wt, f_sub)
+        lml_s = lml_s.reshape(len(t), kk, _SUB_OFFSETS.size)
+        peak = lml_s.max(-1)
+        cell = peak + np.log(np.exp(lml_s - peak[..., None]).mean(-1))
+        top = np.argpartition(-cell, self.m - 1, axis=1)[:, :self.m]  # `R x M` of the cells
+        at = top * _SUB_OFFSETS.size + lml_s.argmax(-1)[r, top]
+        return cell[r, top], a_s[r, at], b_s[r, at], f_sub[r, at]
 
     def entropy_bound(self) -> np.ndarray:
         """`N` upper bounds on any frame's information (nats): the entropy of each fitted
@@ -250,7 +290,8 @@ class PeriodPosterior:
 
 
 def from_history(history: dict[str, np.ndarray], cat_mag: np.ndarray, t_ref_mjd: float,
-                 end_mjd: float, transients: bool = False) -> PeriodPosterior:
+                 end_mjd: float, transients: bool = False,
+                 refine: bool = False) -> PeriodPosterior:
     """The posterior of every catalog target from its good archive measurements.
 
     Args:
@@ -259,13 +300,14 @@ def from_history(history: dict[str, np.ndarray], cat_mag: np.ndarray, t_ref_mjd:
         t_ref_mjd: Time zero (days are counted from it).
         end_mjd: End of tonight (with the earliest archive point, the baseline).
         transients: Also hold outburst hypotheses (``transient_span_d``).
+        refine: Integrate the best frequency cells over their width.
     """
     idx, mjd = np.asarray(history["target_index"], int), np.asarray(history["mjd"], float)
     mag, err = np.asarray(history["mag"], float), np.asarray(history["error_mag"], float)
     good = np.isfinite(mag) & np.isfinite(err) & (err > 0)
     start = float(mjd[good].min()) if good.any() else t_ref_mjd
     span = (start - t_ref_mjd, end_mjd - t_ref_mjd) if transients else None
-    post = PeriodPosterior(len(cat_mag), end_mjd - start, transient_span_d=span)
+    post = PeriodPosterior(len(cat_mag), end_mjd - start, transient_span_d=span, refine=refine)
     for i, t, m, e in zip(idx[good], mjd[good], mag[good], err[good], strict=True):
         post.add(int(i), float(t) - t_ref_mjd, float(m) - float(cat_mag[i]), float(e) ** 2)
     return post

@@ -174,3 +174,27 @@ def test_a_bad_period_weight_is_refused_in_one_line(weight):
         make_policy("bo", period_weight=weight)
     assert f"period_weight = {weight!r} is not a number >= 0" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_refined_cells_find_the_period_wherever_the_grid_falls():
+    """Bright stars (0.003 mag errors): 5 archive points on distinct nights and 25 over 36
+    minutes tonight, 10 stars x 4 grids. The grid's step (0.1 / baseline) is much wider
+    than the likelihood's peak, so at its centres the true period can lose to an alias
+    that happens to sit on a grid point: where the grid falls (the baseline) decides.
+    Integrated over their cells, the best hypothesis is within 0.1% of the truth far
+    more often (35 of 40 against 24 at the centres)."""
+    right = {False: 0, True: 0}
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        t = np.concatenate([_nights(rng, 5), np.linspace(0.0, 0.025, 25)])
+        x = 2 * np.pi * _TRUE_F * t
+        y = -0.5 * (np.sin(x) + 0.5 * np.sin(2 * x)) / 2.6 + rng.normal(0.0, 0.003, len(t))
+        for baseline in np.linspace(30.0, 31.0, 4):
+            for refine in (False, True):
+                post = PeriodPosterior(1, float(baseline), refine=refine)
+                for ti, yi in zip(t, y, strict=True):
+                    post.add(0, float(ti), float(yi), 0.003**2)
+                post.information(np.arange(1), np.zeros((1, 1)), np.full((1, 1), 1e-4))
+                best = post.freq[0, 1 + int(np.argmax(post.w[0, 1:]))]
+                right[refine] += abs(best - _TRUE_F) / _TRUE_F < 1e-3
+    assert right[True] >= 33 and right[False] <= 28

@@ -68,3 +68,16 @@ def test_without_transients_it_is_version_8s_posterior():
     post.information(np.arange(1), np.full((1, 1), 0.1), np.full((1, 1), 4e-4))
     assert post.w.shape == (1, post.m + 1) and abs(post.w[0].sum() - 1.0) < 1e-9
     assert set(post.summary(0, 0.0)["variability"]) == {"constant", "periodic"}
+
+
+def test_a_bad_option_is_refused_in_one_line():
+    import pytest
+
+    from steer.errors import ConfigError
+    from steer.policies import make_policy
+
+    for key in ("transient_peaks", "refine_periods"):
+        with pytest.raises(ConfigError, match=f"{key} = 'yes' is not true or false"):
+            make_policy("bo", **{key: "yes"})
+    assert make_policy("bo", refine_periods=True).version == "8+refine"
+    assert make_policy("bo", transient_peaks=True, refine_periods=True).version == "8+refine+peaks"
