@@ -18,14 +18,14 @@ It writes the evaluation's own 8-point rule into the ranking: a screen of how fa
 mechanisms go, not a policy. Nothing of steer changes.
 """
 
-import importlib.abc
-import importlib.util
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
+import _bo_patch  # noqa: E402
+
 
 def _patch(module):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
     from screen_completion import completion_ranked
 
     module.ranked = completion_ranked(module.ranked, 2.0, 7, 0.005)  # scores x3
@@ -38,22 +38,4 @@ def _patch(module):
     module.BOPolicy.__init__ = __init__
 
 
-class _PatchBo(importlib.abc.MetaPathFinder):
-    """Patches ``steer.policies.bo`` right after it is first executed."""
-
-    def find_spec(self, name, path, target=None):
-        if name != "steer.policies.bo":
-            return None
-        sys.meta_path.remove(self)  # find it the usual way, once
-        spec = importlib.util.find_spec(name)
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            _patch(module)
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, _PatchBo())
+_bo_patch.install(_patch)
